@@ -1,0 +1,103 @@
+"""Options and loading shared by every command that reads a cluster: `--manifests`,
+`--recording`, or the live cluster (`--context`, `--kubeconfig`, `-n`)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+from triage.errors import UsageError
+from triage.model import Snapshot
+from triage.model.incident import Incident
+
+
+@dataclass(frozen=True)
+class LoadedSource:
+    snapshot: Snapshot
+    description: str  # "manifests a.yaml", "recording x.yaml", "context kind-dev"
+    incident: Incident | None = None
+    context: str | None = None  # set only for the live cluster
+    warnings: tuple[str, ...] = ()
+
+
+def add_live_options(parser: argparse.ArgumentParser) -> None:
+    live = parser.add_argument_group("live cluster")
+    live.add_argument("--context", help="kubeconfig context (default: the current context)")
+    live.add_argument("--kubeconfig", type=Path, help="kubeconfig file (default: $KUBECONFIG)")
+    live.add_argument(
+        "-n",
+        "--namespace",
+        dest="namespaces",
+        action="append",
+        default=[],
+        metavar="NS",
+        help="only these namespaces (repeatable), for users who may not list cluster-wide",
+    )
+    live.add_argument(
+        "--request-timeout",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="timeout of each API call (default 20)",
+    )
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument(
+        "--manifests",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="kubectl get ns,pods,svc,netpol -A -o yaml|json output, YAML files or folders",
+    )
+    src.add_argument("--recording", type=Path, metavar="FILE", help="a recorded Incident")
+    add_live_options(parser)
+
+
+def load_source(args: argparse.Namespace) -> LoadedSource:
+    if getattr(args, "manifests", None):
+        from triage.sources.manifests import load_manifests
+
+        snapshot, report = load_manifests(args.manifests)
+        names = ", ".join(str(p) for p in args.manifests)
+        warnings = list(report.warnings)
+        if report.skipped_kinds:
+            skipped = ", ".join(f"{n} {k}" for k, n in report.skipped_kinds.items())
+            warnings.append(f"skipped objects of other kinds: {skipped}")
+        return LoadedSource(snapshot, f"manifests {names}", warnings=tuple(warnings))
+    if getattr(args, "recording", None):
+        from triage.sources.recording import load_incident
+
+        incident = load_incident(args.recording)
+        return LoadedSource(
+            incident.snapshot,
+            f"recording {args.recording}",
+            incident=incident,
+            warnings=incident.snapshot.warnings,
+        )
+    return load_live_source(args)
+
+
+def load_live_source(args: argparse.Namespace) -> LoadedSource:
+    from triage.sources.live import LiveTarget, load_live
+
+    target = LiveTarget(
+        context=getattr(args, "context", None),
+        kubeconfig=getattr(args, "kubeconfig", None),
+        namespaces=tuple(getattr(args, "namespaces", ()) or ()),
+        timeout=float(getattr(args, "request_timeout", 20.0)),
+    )
+    result = load_live(target)
+    return LoadedSource(
+        result.snapshot,
+        f"context {result.context}",
+        context=result.context,
+        warnings=tuple(result.warnings),
+    )
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise UsageError(message)

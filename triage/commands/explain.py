@@ -1,0 +1,103 @@
+"""`triage explain`: the verdict for one flow (or a batch) with its full explanation."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from triage.commands.common import add_source_options, load_source, require
+from triage.errors import UsageError
+from triage.model import Flow, FlowSyntaxError, parse_flow
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "explain",
+        help="explain why a flow is allowed or denied",
+        description="Explain the verdict for a flow, down to the policy, rule, selector term "
+        "and label that decided it.",
+    )
+    add_source_options(parser)
+    parser.add_argument("--from", dest="source", metavar="SRC", help="NS/POD or an IP address")
+    parser.add_argument(
+        "--to", dest="destination", metavar="DST", help="NS/POD, NS/svc/NAME or an IP address"
+    )
+    parser.add_argument("--port", help="port number or name (may carry /PROTO, e.g. 53/UDP)")
+    parser.add_argument("--protocol", default=None, help="TCP (default), UDP or SCTP")
+    parser.add_argument(
+        "--flows", type=Path, metavar="FILE", help="YAML list of {from, to, port, protocol}"
+    )
+    parser.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    parser.set_defaults(run=run)
+
+
+def read_flows_file(path: Path) -> list[Flow]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path}: invalid YAML: {exc}") from None
+    if not isinstance(data, list):
+        raise UsageError(f"{path}: expected a YAML list of {{from, to, port, protocol}}")
+    flows = []
+    for i, entry in enumerate(data):
+        if not isinstance(entry, dict):
+            raise UsageError(f"{path}: [{i}]: expected a mapping with from, to, port")
+        missing = [k for k in ("from", "to", "port") if k not in entry]
+        if missing:
+            raise UsageError(f"{path}: [{i}].{missing[0]}: missing")
+        try:
+            flows.append(
+                parse_flow(
+                    str(entry["from"]),
+                    str(entry["to"]),
+                    entry["port"],
+                    str(entry.get("protocol") or "TCP"),
+                )
+            )
+        except FlowSyntaxError as exc:
+            raise UsageError(f"{path}: [{i}]: {exc}") from None
+    return flows
+
+
+def run(args: argparse.Namespace) -> int:
+    from triage.policy import explain, explanation_to_dict
+
+    if args.flows is None:
+        require(
+            bool(args.source and args.destination and args.port),
+            "explain needs --from, --to and --port (or --flows FILE)",
+        )
+    flows = (
+        read_flows_file(args.flows)
+        if args.flows is not None
+        else [parse_flow(args.source, args.destination, args.port, args.protocol or "TCP")]
+    )
+    if args.protocol and args.flows is None and "/" in str(args.port):
+        raise UsageError("give the protocol once: either --port P/PROTO or --protocol")
+    loaded = load_source(args)
+    explanations = [explain(loaded.snapshot, flow) for flow in flows]
+    if args.flows is not None:
+        json.dump([explanation_to_dict(e) for e in explanations], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    (explanation,) = explanations
+    if args.output == "json":
+        json.dump(explanation_to_dict(explanation), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    from rich.console import Console
+
+    from triage.render.trace import explanation_renderable
+
+    console = Console(highlight=False)
+    for warning in loaded.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+    console.print(explanation_renderable(explanation))
+    return 0

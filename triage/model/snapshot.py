@@ -1,0 +1,81 @@
+"""A Snapshot: everything the engine needs, with the indexes that keep it fast."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from triage.model.objects import Namespace, NetworkPolicy, Pod, Service
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    namespaces: tuple[Namespace, ...] = ()
+    pods: tuple[Pod, ...] = ()
+    services: tuple[Service, ...] = ()
+    policies: tuple[NetworkPolicy, ...] = ()
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    @cached_property
+    def namespace_by_name(self) -> Mapping[str, Namespace]:
+        return {ns.name: ns for ns in self.namespaces}
+
+    @cached_property
+    def pod_by_key(self) -> Mapping[str, Pod]:
+        return {p.key: p for p in self.pods}
+
+    @cached_property
+    def pods_by_namespace(self) -> Mapping[str, tuple[Pod, ...]]:
+        grouped: dict[str, list[Pod]] = defaultdict(list)
+        for pod in self.pods:
+            grouped[pod.namespace].append(pod)
+        return {ns: tuple(pods) for ns, pods in grouped.items()}
+
+    @cached_property
+    def pods_by_label(self) -> Mapping[tuple[str, str], tuple[Pod, ...]]:
+        grouped: dict[tuple[str, str], list[Pod]] = defaultdict(list)
+        for pod in self.pods:
+            for item in pod.labels.items():
+                grouped[item].append(pod)
+        return {k: tuple(v) for k, v in grouped.items()}
+
+    @cached_property
+    def pods_by_ip(self) -> Mapping[str, Pod]:
+        # hostNetwork pods share the node IP; the first non-host pod owns an IP.
+        index: dict[str, Pod] = {}
+        for pod in self.pods:
+            for ip in pod.ips:
+                if ip not in index or (index[ip].host_network and not pod.host_network):
+                    index[ip] = pod
+        return index
+
+    @cached_property
+    def policies_by_namespace(self) -> Mapping[str, tuple[NetworkPolicy, ...]]:
+        grouped: dict[str, list[NetworkPolicy]] = defaultdict(list)
+        for pol in self.policies:
+            grouped[pol.namespace].append(pol)
+        return {ns: tuple(pols) for ns, pols in grouped.items()}
+
+    @cached_property
+    def policy_by_key(self) -> Mapping[str, NetworkPolicy]:
+        return {p.key: p for p in self.policies}
+
+    @cached_property
+    def service_by_key(self) -> Mapping[str, Service]:
+        return {s.key: s for s in self.services}
+
+    def pod(self, namespace: str, name: str) -> Pod | None:
+        return self.pod_by_key.get(f"{namespace}/{name}")
+
+    def service(self, namespace: str, name: str) -> Service | None:
+        return self.service_by_key.get(f"{namespace}/{name}")
+
+    def namespace_labels(self, name: str) -> Mapping[str, str] | None:
+        ns = self.namespace_by_name.get(name)
+        return None if ns is None else ns.labels
+
+    def with_policies(self, policies: tuple[NetworkPolicy, ...]) -> Snapshot:
+        """Same cluster, another policy set: how plans and diffs ask "what if"."""
+        return Snapshot(self.namespaces, self.pods, self.services, policies, self.warnings)

@@ -1,0 +1,53 @@
+"""The engine: selectors, verdicts with explanation traces (and, built on them, matrix,
+diff and lint)."""
+
+from triage.policy.engine import (
+    UnknownEndpoint,
+    explain,
+    is_allowed,
+    policies_selecting,
+    resolve_named_port,
+    selecting_policies,
+    service_backends,
+)
+from triage.policy.selectors import selector_failures, selector_matches
+from triage.policy.serialize import explanation_to_dict
+from triage.policy.trace import (
+    Decision,
+    Endpoint,
+    Explanation,
+    NearMiss,
+    PeerTrace,
+    PolicyTrace,
+    PortTrace,
+    Reason,
+    RuleTrace,
+    ServiceResolution,
+    SideTrace,
+    Verdict,
+)
+
+__all__ = [
+    "Decision",
+    "Endpoint",
+    "Explanation",
+    "NearMiss",
+    "PeerTrace",
+    "PolicyTrace",
+    "PortTrace",
+    "Reason",
+    "RuleTrace",
+    "ServiceResolution",
+    "SideTrace",
+    "UnknownEndpoint",
+    "Verdict",
+    "explain",
+    "explanation_to_dict",
+    "is_allowed",
+    "policies_selecting",
+    "resolve_named_port",
+    "selecting_policies",
+    "selector_failures",
+    "selector_matches",
+    "service_backends",
+]

@@ -1,0 +1,627 @@
+"""The verdict engine: DESIGN.md's NetworkPolicy semantics, each answer with its trace."""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from triage.model import (
+    NAMESPACE_NAME_LABEL,
+    Direction,
+    Flow,
+    IPRef,
+    NetworkPolicy,
+    Peer,
+    Pod,
+    PodRef,
+    PolicyPort,
+    Protocol,
+    Rule,
+    Service,
+    ServicePort,
+    ServiceRef,
+    Snapshot,
+)
+from triage.policy.selectors import selector_failures, selector_matches
+from triage.policy.trace import (
+    Decision,
+    Endpoint,
+    Explanation,
+    NearMiss,
+    PeerTrace,
+    PolicyTrace,
+    PortTrace,
+    Reason,
+    RuleTrace,
+    ServiceResolution,
+    SideTrace,
+    Verdict,
+)
+
+
+class UnknownEndpoint(LookupError):
+    """A flow names a pod or Service that the snapshot does not have."""
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """One end of a connection: a pod of the snapshot, or an IP outside it."""
+
+    pod: Pod | None
+    ip: str | None
+    role: str  # "source" or "destination": how reasons name it
+
+    @property
+    def name(self) -> str:
+        if self.pod is not None:
+            return self.pod.key
+        return self.ip or "?"
+
+    def endpoint(self) -> Endpoint:
+        if self.pod is not None:
+            ip = self.pod.ips[0] if self.pod.ips else None
+            return Endpoint("pod", self.pod.key, ip, self.pod.namespace)
+        return Endpoint("external", self.ip or "?", self.ip)
+
+
+# ---------------------------------------------------------------- policy selection
+
+
+def selecting_policies(snapshot: Snapshot, pod: Pod, direction: Direction) -> list[NetworkPolicy]:
+    """Policies of the pod's namespace that select it and isolate it for `direction`."""
+    return [
+        pol
+        for pol in snapshot.policies_by_namespace.get(pod.namespace, ())
+        if direction in pol.policy_types and selector_matches(pol.pod_selector, pod.labels)
+    ]
+
+
+# ---------------------------------------------------------------- peers
+
+
+def _ip_reasons(
+    peer_ips: tuple[str, ...],
+    cidr: str,
+    excepts: tuple[str, ...],
+    role: str,
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network,
+    except_nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...],
+) -> tuple[Reason, ...]:
+    if not peer_ips:
+        return (Reason("no-ip", f"{role} has no IP address yet, so no ipBlock can match it", role),)
+    reasons: list[Reason] = []
+    for raw in peer_ips:
+        ip = ipaddress.ip_address(raw)
+        if ip.version != network.version or ip not in network:
+            reasons.append(
+                Reason(
+                    "ip-outside-cidr",
+                    f"{role} IP {raw} is outside {cidr}",
+                    role,
+                    None,
+                    raw,
+                    (cidr,),
+                )
+            )
+            continue
+        hit = next((e for e in except_nets if ip in e), None)
+        if hit is not None:
+            reasons.append(
+                Reason(
+                    "ip-in-except",
+                    f"{role} IP {raw} is inside {cidr} but in except {hit}",
+                    role,
+                    None,
+                    raw,
+                    excepts,
+                )
+            )
+            continue
+        return ()
+    return tuple(reasons)
+
+
+def _namespace_reasons(
+    snapshot: Snapshot, peer: Peer, other: Pod, policy_ns: str, role: str
+) -> tuple[Reason, ...]:
+    if peer.namespace_selector is None:
+        if other.namespace == policy_ns:
+            return ()
+        text = (
+            f"{role} is in namespace {other.namespace}; a podSelector without "
+            f"namespaceSelector only selects pods of namespace {policy_ns}"
+        )
+        return (Reason("namespace-not-own", text, role, None, other.namespace, (policy_ns,)),)
+    labels = snapshot.namespace_labels(other.namespace) or {}
+    subject = f"namespace {other.namespace}"
+    reasons = selector_failures(peer.namespace_selector, labels, subject)
+    out = []
+    for r in reasons:
+        if r.key == NAMESPACE_NAME_LABEL and r.code == "label-missing":
+            r = Reason(
+                "namespace-name-label-missing",
+                f"{r.text}; Kubernetes sets it from 1.21 on, so this namespace comes from an "
+                "older cluster or a hand-made recording",
+                r.subject,
+                r.key,
+                r.actual,
+                r.expected,
+            )
+        out.append(r)
+    return tuple(out)
+
+
+def trace_peer(
+    snapshot: Snapshot, peer: Peer, index: int, other: Party, policy_ns: str
+) -> PeerTrace:
+    """Does `other` (the far end of the connection) match this peer of a policy in
+    `policy_ns`?"""
+    if peer.ip_block is not None:
+        block = peer.ip_block
+        ips = other.pod.ips if other.pod is not None else (other.ip,) if other.ip else ()
+        reasons = _ip_reasons(
+            ips, block.cidr, block.excepts, other.role, block.network, block.except_networks
+        )
+        return PeerTrace(index, peer.describe(), not reasons, reasons)
+    if other.pod is None:
+        text = (
+            f"{other.role} {other.ip} is not a pod of this cluster; pod and namespace "
+            "selectors only match pods"
+        )
+        return PeerTrace(
+            index, peer.describe(), False, (Reason("not-a-pod", text, other.role, None, other.ip),)
+        )
+    reasons = list(_namespace_reasons(snapshot, peer, other.pod, policy_ns, other.role))
+    if peer.pod_selector is not None:
+        reasons.extend(selector_failures(peer.pod_selector, other.pod.labels, other.role))
+    return PeerTrace(index, peer.describe(), not reasons, tuple(reasons))
+
+
+# ---------------------------------------------------------------- ports
+
+
+def resolve_named_port(pod: Pod, name: str, protocol: Protocol) -> int | None:
+    for cp in pod.ports:
+        if cp.name == name and cp.protocol == protocol:
+            return cp.port
+    return None
+
+
+def _describe_ports(pod: Pod) -> str:
+    ports = [f"{cp.name + ' ' if cp.name else ''}{cp.port}/{cp.protocol}" for cp in pod.ports]
+    return ", ".join(ports) if ports else "none declared"
+
+
+def trace_port(
+    pport: PolicyPort, index: int, port: int | None, protocol: Protocol, destination: Pod | None
+) -> PortTrace:
+    desc = pport.describe()
+    if pport.protocol != protocol:
+        reason = Reason(
+            "protocol",
+            f"rule allows {pport.protocol}, flow is {protocol}",
+            "flow",
+            None,
+            protocol,
+            (pport.protocol,),
+        )
+        return PortTrace(index, desc, False, reason)
+    if pport.port is None:
+        return PortTrace(index, desc, True)
+    if port is None:
+        reason = Reason("port-unknown", "the destination port is not known", "flow")
+        return PortTrace(index, desc, False, reason)
+    if isinstance(pport.port, str):
+        if destination is None:
+            text = (
+                f"named port {pport.port} cannot be resolved: the destination is not a pod "
+                "of this cluster"
+            )
+            return PortTrace(
+                index, desc, False, Reason("named-port-unresolved", text, "destination", pport.port)
+            )
+        number = resolve_named_port(destination, pport.port, pport.protocol)
+        if number is None:
+            text = (
+                f"destination has no container port named {pport.port} ({pport.protocol}); "
+                f"its ports: {_describe_ports(destination)}"
+            )
+            return PortTrace(
+                index, desc, False, Reason("named-port-unresolved", text, "destination", pport.port)
+            )
+        if number != port:
+            text = (
+                f"named port {pport.port} is {number}/{pport.protocol} on the destination, "
+                f"the flow uses {port}"
+            )
+            return PortTrace(
+                index,
+                desc,
+                False,
+                Reason("port", text, "flow", pport.port, str(port), (str(number),)),
+            )
+        return PortTrace(index, f"{desc} (= {number})", True)
+    if pport.end_port is not None:
+        if pport.port <= port <= pport.end_port:
+            return PortTrace(index, desc, True)
+        text = f"port {port} is outside {pport.port}-{pport.end_port}"
+        return PortTrace(
+            index,
+            desc,
+            False,
+            Reason(
+                "port-range", text, "flow", None, str(port), (f"{pport.port}-{pport.end_port}",)
+            ),
+        )
+    if pport.port == port:
+        return PortTrace(index, desc, True)
+    text = f"port {port} is not {pport.port}"
+    return PortTrace(
+        index, desc, False, Reason("port", text, "flow", None, str(port), (str(pport.port),))
+    )
+
+
+# ---------------------------------------------------------------- rules and sides
+
+
+def trace_rule(
+    snapshot: Snapshot,
+    rule: Rule,
+    index: int,
+    other: Party,
+    policy_ns: str,
+    port: int | None,
+    protocol: Protocol,
+    destination: Pod | None,
+) -> RuleTrace:
+    peers = tuple(trace_peer(snapshot, p, i, other, policy_ns) for i, p in enumerate(rule.peers))
+    ports = tuple(trace_port(p, i, port, protocol, destination) for i, p in enumerate(rule.ports))
+    peer_ok = not peers or any(p.matched for p in peers)
+    port_ok = not ports or any(p.matched for p in ports)
+    return RuleTrace(index, peer_ok and port_ok, peer_ok, port_ok, peers, ports)
+
+
+def trace_side(
+    snapshot: Snapshot,
+    direction: Direction,
+    subject: Party,
+    other: Party,
+    port: int | None,
+    protocol: Protocol,
+    destination: Pod | None,
+) -> SideTrace:
+    verb = "egress" if direction == "Egress" else "ingress"
+    if subject.pod is None:
+        return SideTrace(
+            direction,
+            subject.name,
+            governed=False,
+            isolated=False,
+            allowed=True,
+            summary=f"{subject.name} is not a pod of this cluster: no NetworkPolicy governs "
+            f"its {verb}",
+        )
+    pod = subject.pod
+    policies = selecting_policies(snapshot, pod, direction)
+    if not policies:
+        return SideTrace(
+            direction,
+            pod.key,
+            governed=True,
+            isolated=False,
+            allowed=True,
+            summary=f"no policy selects {pod.key} for {direction}: it is not isolated for "
+            f"{verb}, so all {verb} is allowed",
+        )
+    traces: list[PolicyTrace] = []
+    decision: Decision | None = None
+    for pol in policies:
+        rules = tuple(
+            trace_rule(snapshot, rule, i, other, pol.namespace, port, protocol, destination)
+            for i, rule in enumerate(pol.rules(direction))
+        )
+        allowed = any(r.allowed for r in rules)
+        if allowed and decision is None:
+            decision = Decision(pol.key, next(r.index for r in rules if r.allowed))
+        traces.append(
+            PolicyTrace(
+                pol.namespace,
+                pol.name,
+                pol.pod_selector.describe(),
+                pol.policy_types,
+                allowed,
+                rules,
+            )
+        )
+    names = ", ".join(_isolating_phrase(p, direction) for p in traces)
+    n_rules = sum(len(p.rules) for p in traces)
+    target = other.name
+    if decision is not None:
+        summary = (
+            f"{pod.key} is isolated for {verb} by {names}; {decision.policy} "
+            f"{verb} rule #{decision.rule} allows {protocol} {port} "
+            f"{'to' if direction == 'Egress' else 'from'} {target}"
+        )
+    elif n_rules == 0:
+        summary = (
+            f"{pod.key} is isolated for {verb} by {names}, which allow no {verb} at all "
+            "(default deny)"
+        )
+    else:
+        summary = (
+            f"{pod.key} is isolated for {verb} by {names}; none of their {n_rules} "
+            f"{verb} rule(s) allows {protocol} {port if port is not None else '?'} "
+            f"{'to' if direction == 'Egress' else 'from'} {target}"
+        )
+    return SideTrace(
+        direction,
+        pod.key,
+        governed=True,
+        isolated=True,
+        allowed=decision is not None,
+        policies=tuple(traces),
+        decision=decision,
+        summary=summary,
+    )
+
+
+def _isolating_phrase(pol: PolicyTrace, direction: Direction) -> str:
+    if pol.pod_selector.startswith("{}"):
+        # The trap of allow-dns-egress: an empty podSelector isolates every pod.
+        return (
+            f"{pol.name} (podSelector {{}} selects every pod of {pol.namespace} for "
+            f"{direction}, so it isolates them all)"
+        )
+    return f"{pol.name} (podSelector {pol.pod_selector})"
+
+
+def nearest_miss(*sides: SideTrace) -> NearMiss | None:
+    """The denying rule that came closest: fewest failed terms, peers before ports."""
+    best: tuple[tuple[int, int], NearMiss] | None = None
+    for side in sides:
+        if side.allowed:
+            continue
+        for pol in side.policies:
+            for rule in pol.rules:
+                missing = rule.failures
+                score = (len(missing), 0 if rule.port_matched else 1)
+                if best is None or score < best[0]:
+                    best = (score, NearMiss(side.direction, pol.key, rule.index, missing))
+    return best[1] if best else None
+
+
+# ---------------------------------------------------------------- endpoints
+
+
+def _suggest(name: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+def _pod_party(snapshot: Snapshot, ref: PodRef, role: str) -> Party:
+    pod = snapshot.pod(ref.namespace, ref.name)
+    if pod is None:
+        if ref.namespace not in snapshot.namespace_by_name:
+            names = list(snapshot.namespace_by_name)
+            raise UnknownEndpoint(
+                f"{role} {ref}: no namespace {ref.namespace}{_suggest(ref.namespace, names)}"
+            )
+        names = [p.name for p in snapshot.pods_by_namespace.get(ref.namespace, ())]
+        raise UnknownEndpoint(f"{role} {ref}: no such pod{_suggest(ref.name, names)}")
+    return Party(pod, pod.ips[0] if pod.ips else None, role)
+
+
+def _ip_party(snapshot: Snapshot, ref: IPRef, role: str) -> Party:
+    pod = snapshot.pods_by_ip.get(ref.ip)
+    if pod is not None and not pod.host_network:
+        return Party(pod, ref.ip, role)
+    return Party(None, ref.ip, role)
+
+
+def _warnings(source: Party, destination: Party) -> list[str]:
+    out: list[str] = []
+    if source.pod is not None and source.pod is destination.pod:
+        out.append(
+            f"{source.name} reaches itself: the policies were evaluated like any other flow, "
+            "but many CNIs never filter a pod's traffic to itself (it stays on loopback)"
+        )
+    for party in (source, destination):
+        pod = party.pod
+        if pod is None:
+            continue
+        if pod.host_network:
+            out.append(
+                f"{party.role} {pod.key} uses hostNetwork: most CNIs do not enforce "
+                "NetworkPolicy on it; this verdict assumes they do"
+            )
+        if pod.phase is not None and pod.phase not in ("Running",):
+            out.append(f"{party.role} {pod.key} is {pod.phase}, not Running")
+        if not pod.ips:
+            out.append(f"{party.role} {pod.key} has no IP address (not scheduled or starting)")
+    return out
+
+
+def _verdict(
+    snapshot: Snapshot,
+    source: Party,
+    destination: Party,
+    port: int | None,
+    port_name: str | None,
+    protocol: Protocol,
+    extra_warnings: list[str],
+    blocked_by: Reason | None = None,
+) -> Verdict:
+    egress = trace_side(snapshot, "Egress", source, destination, port, protocol, destination.pod)
+    ingress = trace_side(snapshot, "Ingress", destination, source, port, protocol, destination.pod)
+    allowed = egress.allowed and ingress.allowed and blocked_by is None
+    return Verdict(
+        source=source.endpoint(),
+        destination=destination.endpoint(),
+        port=port,
+        port_name=port_name,
+        protocol=protocol,
+        allowed=allowed,
+        egress=egress,
+        ingress=ingress,
+        warnings=tuple(extra_warnings + _warnings(source, destination)),
+        nearest_miss=None if allowed else nearest_miss(egress, ingress),
+        blocked_by=blocked_by,
+    )
+
+
+def _service_port(service: Service, port: int | str, protocol: Protocol) -> ServicePort | None:
+    for sp in service.ports:
+        if sp.protocol == protocol and (
+            sp.port == port or (sp.name is not None and sp.name == port)
+        ):
+            return sp
+    return None
+
+
+def service_backends(snapshot: Snapshot, service: Service) -> tuple[Pod, ...]:
+    if not service.selector:
+        return ()
+    selector = service.selector
+    return tuple(
+        pod
+        for pod in snapshot.pods_by_namespace.get(service.namespace, ())
+        if all(pod.labels.get(k) == v for k, v in selector.items())
+    )
+
+
+def _explain_service(snapshot: Snapshot, flow: Flow, source: Party, ref: ServiceRef) -> Explanation:
+    service = snapshot.service(ref.namespace, ref.name)
+    if service is None:
+        names = [s.name for s in snapshot.services if s.namespace == ref.namespace]
+        raise UnknownEndpoint(f"destination {ref}: no such Service{_suggest(ref.name, names)}")
+    sport = _service_port(service, flow.port, flow.protocol)
+    if sport is None:
+        exposed = (
+            ", ".join(
+                f"{p.name + ' ' if p.name else ''}{p.port}/{p.protocol}" for p in service.ports
+            )
+            or "none"
+        )
+        problem = Reason(
+            "service-port",
+            f"Service {service.key} has no port {flow.port}/{flow.protocol} (it exposes: "
+            f"{exposed})",
+            "destination",
+            None,
+            str(flow.port),
+        )
+        return Explanation(flow, False, (), None, (), problem)
+    backends = service_backends(snapshot, service)
+    resolution = ServiceResolution(
+        service.key, sport.port, sport.target_port, sport.protocol, tuple(p.key for p in backends)
+    )
+    if not service.selector:
+        problem = Reason(
+            "service-no-selector",
+            f"Service {service.key} has no selector: its endpoints are managed by hand and "
+            "are not in the snapshot",
+            "destination",
+        )
+        return Explanation(flow, False, (), resolution, (), problem)
+    if not backends:
+        sel = ",".join(f"{k}={v}" for k, v in sorted(service.selector.items()))
+        problem = Reason(
+            "service-no-backends",
+            f"Service {service.key} selector {sel} matches no pod in namespace {service.namespace}",
+            "destination",
+        )
+        return Explanation(flow, False, (), resolution, (), problem)
+    verdicts = []
+    for pod in backends:
+        dest = Party(pod, pod.ips[0] if pod.ips else None, "destination")
+        target = sport.target_port
+        blocked: Reason | None = None
+        if isinstance(target, str):
+            number = resolve_named_port(pod, target, sport.protocol)
+            if number is None:
+                blocked = Reason(
+                    "target-port-unresolved",
+                    f"Service {service.key} targetPort {target} matches no container port of "
+                    f"{pod.key} (its ports: {_describe_ports(pod)}); the Service forwards "
+                    "nothing to it",
+                    "destination",
+                    target,
+                )
+            port_name: str | None = target
+        else:
+            number = target
+            port_name = next(
+                (
+                    cp.name
+                    for cp in pod.ports
+                    if cp.port == number and cp.protocol == sport.protocol
+                ),
+                None,
+            )
+        verdicts.append(
+            _verdict(snapshot, source, dest, number, port_name, sport.protocol, [], blocked)
+        )
+    allowed = all(v.allowed for v in verdicts)
+    warnings: tuple[str, ...] = ()
+    n_ok = sum(v.allowed for v in verdicts)
+    if 0 < n_ok < len(verdicts):
+        warnings = (
+            f"only {n_ok} of {len(verdicts)} backends of {service.key} are reachable: "
+            "the connection works or fails depending on the backend chosen",
+        )
+    return Explanation(flow, allowed, tuple(verdicts), resolution, warnings)
+
+
+def explain(snapshot: Snapshot, flow: Flow) -> Explanation:
+    """The verdict for `flow` with its full trace. Raises UnknownEndpoint for names the
+    snapshot lacks."""
+    if isinstance(flow.source, ServiceRef):
+        raise UnknownEndpoint(f"source {flow.source}: a Service cannot be a source; name a pod")
+    source = (
+        _pod_party(snapshot, flow.source, "source")
+        if isinstance(flow.source, PodRef)
+        else _ip_party(snapshot, flow.source, "source")
+    )
+    if isinstance(flow.destination, ServiceRef):
+        return _explain_service(snapshot, flow, source, flow.destination)
+    dest = (
+        _pod_party(snapshot, flow.destination, "destination")
+        if isinstance(flow.destination, PodRef)
+        else _ip_party(snapshot, flow.destination, "destination")
+    )
+    port: int | None
+    port_name: str | None = None
+    blocked: Reason | None = None
+    if isinstance(flow.port, str):
+        port_name = flow.port
+        port = resolve_named_port(dest.pod, flow.port, flow.protocol) if dest.pod else None
+        if port is None:
+            where = f"{dest.name} has no container port named {flow.port}/{flow.protocol}" + (
+                f" (its ports: {_describe_ports(dest.pod)})"
+                if dest.pod
+                else ", and a name needs a pod to resolve against"
+            )
+            blocked = Reason("named-port-unresolved", where, "destination", flow.port)
+    else:
+        port = flow.port
+        if dest.pod is not None:
+            port_name = next(
+                (
+                    cp.name
+                    for cp in dest.pod.ports
+                    if cp.port == port and cp.protocol == flow.protocol
+                ),
+                None,
+            )
+    verdict = _verdict(snapshot, source, dest, port, port_name, flow.protocol, [], blocked)
+    return Explanation(flow, verdict.allowed, (verdict,))
+
+
+def is_allowed(snapshot: Snapshot, flow: Flow) -> bool:
+    return explain(snapshot, flow).allowed
+
+
+def policies_selecting(snapshot: Snapshot, pod: Pod) -> Mapping[Direction, list[NetworkPolicy]]:
+    return {d: selecting_policies(snapshot, pod, d) for d in ("Ingress", "Egress")}

@@ -1,0 +1,68 @@
+"""`--output json`: the trace as plain data. Contract: top-level `allowed`, `flow`, `egress`,
+`ingress`, `warnings` (DESIGN.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from triage.model import Flow
+from triage.policy.trace import Explanation, SideTrace
+
+
+def flow_to_dict(flow: Flow) -> dict[str, Any]:
+    return {
+        "from": str(flow.source),
+        "to": str(flow.destination),
+        "port": flow.port,
+        "protocol": flow.protocol,
+    }
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def side_to_dict(side: SideTrace | None) -> dict[str, Any] | None:
+    return None if side is None else _plain(side)
+
+
+def explanation_to_dict(explanation: Explanation) -> dict[str, Any]:
+    primary = explanation.primary
+    warnings = list(explanation.warnings)
+    for verdict in explanation.verdicts:
+        warnings.extend(w for w in verdict.warnings if w not in warnings)
+    return {
+        "allowed": explanation.allowed,
+        "flow": flow_to_dict(explanation.flow),
+        "egress": side_to_dict(primary.egress if primary else None),
+        "ingress": side_to_dict(primary.ingress if primary else None),
+        "warnings": warnings,
+        "source": _plain(primary.source) if primary else None,
+        "destination": _plain(primary.destination) if primary else None,
+        "port": primary.port if primary else None,
+        "nearest_miss": (
+            dict(_plain(primary.nearest_miss), text=primary.nearest_miss.text)
+            if primary and primary.nearest_miss
+            else None
+        ),
+        "blocked_by": _plain(primary.blocked_by) if primary else None,
+        "problem": _plain(explanation.problem),
+        "service": _plain(explanation.service),
+        "backends": [
+            {
+                "destination": v.destination.name,
+                "port": v.port,
+                "allowed": v.allowed,
+                "egress_allowed": v.egress.allowed,
+                "ingress_allowed": v.ingress.allowed,
+            }
+            for v in explanation.verdicts
+        ],
+    }

@@ -1,0 +1,112 @@
+"""Turn a stream of manifests (from files, a recording or the API) into one Snapshot."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from triage.model import (
+    NAMESPACE_NAME_LABEL,
+    Namespace,
+    NetworkPolicy,
+    Pod,
+    Service,
+    Snapshot,
+)
+from triage.sources.errors import Problem, SourceError
+from triage.sources.parse import (
+    describe_object,
+    parse_namespace,
+    parse_network_policy,
+    parse_pod,
+    parse_service,
+)
+
+# (file, position in file, manifest); the position names objects that have no name.
+Document = tuple[str, int, Mapping[str, Any]]
+
+_PARSERS = {
+    "Namespace": parse_namespace,
+    "Pod": parse_pod,
+    "Service": parse_service,
+    "NetworkPolicy": parse_network_policy,
+}
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    skipped_kinds: Mapping[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+def flatten(file: str, index: int, doc: Any) -> Iterable[Document]:
+    """Expand `kind: List` (and `*List`) documents into their items."""
+    if not isinstance(doc, Mapping):
+        raise SourceError([Problem(file, f"document #{index}", "", "expected a mapping")])
+    kind = doc.get("kind")
+    if isinstance(kind, str) and kind.endswith("List") and "items" in doc:
+        items = doc.get("items") or []
+        if not isinstance(items, list):
+            raise SourceError([Problem(file, f"{kind} #{index}", "items", "expected a list")])
+        item_kind = kind[: -len("List")] if kind != "List" else None
+        for i, item in enumerate(items):
+            # Typed lists from the API omit kind on items; kubectl adds it back.
+            if item_kind and isinstance(item, Mapping) and "kind" not in item:
+                item = {**item, "kind": item_kind}
+            yield from flatten(file, i, item)
+        return
+    yield file, index, doc
+
+
+def assemble(documents: Iterable[Document]) -> tuple[Snapshot, LoadReport]:
+    """Parse every document; raise SourceError with every problem if any object is invalid."""
+    namespaces: dict[str, Namespace] = {}
+    pods: dict[str, Pod] = {}
+    services: dict[str, Service] = {}
+    policies: dict[str, NetworkPolicy] = {}
+    problems: list[Problem] = []
+    skipped: Counter[str] = Counter()
+    warnings: list[str] = []
+    for file, index, doc in documents:
+        kind = doc.get("kind")
+        parser = _PARSERS.get(kind) if isinstance(kind, str) else None
+        if parser is None:
+            if not kind:
+                problems.append(Problem(file, describe_object(doc, index), "kind", "missing"))
+            else:
+                skipped[str(kind)] += 1
+            continue
+        obj, found = parser(doc, file, index)
+        problems.extend(found)
+        if obj is None:
+            continue
+        if isinstance(obj, Namespace):
+            target: dict[str, Any] = namespaces
+            key = obj.name
+        else:
+            target = {Pod: pods, Service: services, NetworkPolicy: policies}[type(obj)]
+            key = obj.key
+        if key in target:
+            warnings.append(f"{file}: {kind} {key} appears twice; the later one wins")
+        target[key] = obj
+    if problems:
+        raise SourceError(problems)
+    used = {p.namespace for p in pods.values()} | {s.namespace for s in services.values()}
+    used |= {p.namespace for p in policies.values()}
+    for name in sorted(used - namespaces.keys()):
+        namespaces[name] = Namespace(name, {NAMESPACE_NAME_LABEL: name}, synthesized=True)
+        warnings.append(
+            f"namespace {name} is used but not in the input; assumed with only the "
+            f"{NAMESPACE_NAME_LABEL}={name} label (namespaceSelectors may see more labels "
+            "on the real cluster)"
+        )
+    snapshot = Snapshot(
+        namespaces=tuple(namespaces[k] for k in sorted(namespaces)),
+        pods=tuple(pods[k] for k in sorted(pods)),
+        services=tuple(services[k] for k in sorted(services)),
+        policies=tuple(policies[k] for k in sorted(policies)),
+        warnings=tuple(warnings),
+    )
+    return snapshot, LoadReport(dict(sorted(skipped.items())), tuple(warnings))

@@ -1,0 +1,416 @@
+"""Kubernetes manifests (plain dicts) → model objects, with validation.
+
+Every check names the field the way `kubectl explain` would (`spec.ingress[0].ports[1].port`),
+and all problems of an object are collected before giving up, so one run shows them all.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from triage.model import (
+    OPERATORS,
+    PROTOCOLS,
+    Container,
+    ContainerPort,
+    Direction,
+    IPBlock,
+    LabelSelector,
+    Namespace,
+    NetworkPolicy,
+    Owner,
+    Peer,
+    Pod,
+    PolicyPort,
+    Protocol,
+    Requirement,
+    Rule,
+    Service,
+    ServicePort,
+)
+from triage.sources.errors import Problem
+
+T = TypeVar("T")
+Parsed = tuple[T | None, list[Problem]]
+
+_PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+
+class _Collector:
+    """Collects problems for one object."""
+
+    def __init__(self, file: str, obj: str) -> None:
+        self.file = file
+        self.obj = obj
+        self.problems: list[Problem] = []
+
+    def add(self, field: str, message: str) -> None:
+        self.problems.append(Problem(self.file, self.obj, field, message))
+
+
+def describe_object(doc: Mapping[str, Any], index: int) -> str:
+    kind = doc.get("kind") or "object"
+    meta = doc.get("metadata") if isinstance(doc.get("metadata"), Mapping) else {}
+    name = meta.get("name") if isinstance(meta, Mapping) else None
+    ns = meta.get("namespace") if isinstance(meta, Mapping) else None
+    if not name:
+        return f"{kind} #{index}"
+    return f"{kind} {ns}/{name}" if ns else f"{kind} {name}"
+
+
+def _mapping(c: _Collector, value: Any, field: str) -> Mapping[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        c.add(field, f"expected a mapping, got {type(value).__name__}")
+        return {}
+    return value
+
+
+def _list(c: _Collector, value: Any, field: str) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        c.add(field, f"expected a list, got {type(value).__name__}")
+        return []
+    return value
+
+
+def _labels(c: _Collector, value: Any, field: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in _mapping(c, value, field).items():
+        if not isinstance(k, str) or not isinstance(v, str | int | float | bool) or v is None:
+            c.add(f"{field}.{k}", f"label values must be strings, got {type(v).__name__}")
+            continue
+        # YAML turns `version: 1` or `enabled: true` into non-strings; Kubernetes would not
+        # accept them, but hand-written fixtures do this all the time.
+        if isinstance(v, bool):
+            c.add(f"{field}.{k}", f"label value {v!r} must be a quoted string")
+            continue
+        out[k] = str(v)
+    return out
+
+
+def _metadata(c: _Collector, doc: Mapping[str, Any], namespaced: bool) -> tuple[str, str, dict]:
+    meta = _mapping(c, doc.get("metadata"), "metadata")
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        c.add("metadata.name", "missing or not a string")
+        name = ""
+    namespace = meta.get("namespace", "default" if namespaced else "")
+    if namespaced and (not isinstance(namespace, str) or not namespace):
+        c.add("metadata.namespace", "must be a non-empty string")
+        namespace = "default"
+    return name, str(namespace or ""), dict(meta)
+
+
+def parse_selector(c: _Collector, value: Any, field: str) -> LabelSelector:
+    sel = _mapping(c, value, field)
+    labels = _labels(c, sel.get("matchLabels"), f"{field}.matchLabels")
+    reqs: list[Requirement] = []
+    for i, expr in enumerate(_list(c, sel.get("matchExpressions"), f"{field}.matchExpressions")):
+        f = f"{field}.matchExpressions[{i}]"
+        expr = _mapping(c, expr, f)
+        key = expr.get("key")
+        op = expr.get("operator")
+        values = expr.get("values")
+        if not isinstance(key, str) or not key:
+            c.add(f"{f}.key", "missing or not a string")
+            continue
+        if op not in OPERATORS:
+            expected = ", ".join(OPERATORS)
+            c.add(f"{f}.operator", f"unknown operator {op!r}; expected one of {expected}")
+            continue
+        vals = _list(c, values, f"{f}.values")
+        if op in ("In", "NotIn") and not vals:
+            c.add(f"{f}.values", f"operator {op} needs at least one value")
+            continue
+        if op in ("Exists", "DoesNotExist") and vals:
+            c.add(f"{f}.values", f"operator {op} takes no values")
+            continue
+        reqs.append(Requirement(key, op, tuple(str(v) for v in vals)))
+    unknown = set(sel) - {"matchLabels", "matchExpressions"}
+    for key in sorted(unknown):
+        c.add(f"{field}.{key}", "unknown field of a label selector")
+    return LabelSelector(tuple(sorted(labels.items())), tuple(reqs))
+
+
+def _protocol(c: _Collector, value: Any, field: str) -> Protocol:
+    if value is None:
+        return "TCP"
+    for proto in PROTOCOLS:
+        if value == proto:
+            return proto
+    c.add(field, f"unknown protocol {value!r}; expected TCP, UDP or SCTP")
+    return "TCP"
+
+
+def _port_number(c: _Collector, value: Any, field: str) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        c.add(field, f"expected a port number, got {value!r}")
+        return None
+    if not 1 <= value <= 65535:
+        c.add(field, f"port {value} is out of range 1-65535")
+        return None
+    return value
+
+
+def _int_or_name(c: _Collector, value: Any, field: str) -> int | str | None:
+    if isinstance(value, str):
+        if value.isdigit():
+            return _port_number(c, int(value), field)
+        if not _PORT_NAME.match(value) or len(value) > 15:
+            c.add(field, f"invalid port name {value!r} (IANA_SVC_NAME: ≤15 lowercase alnum and -)")
+            return None
+        return value
+    return _port_number(c, value, field)
+
+
+def _ip_block(c: _Collector, value: Any, field: str) -> IPBlock | None:
+    block = _mapping(c, value, field)
+    cidr = block.get("cidr")
+    try:
+        net = ipaddress.ip_network(str(cidr), strict=False)
+    except ValueError:
+        c.add(f"{field}.cidr", f"invalid CIDR {cidr!r}")
+        return None
+    if not isinstance(cidr, str) or "/" not in cidr:
+        c.add(f"{field}.cidr", f"invalid CIDR {cidr!r} (needs a prefix length)")
+        return None
+    excepts: list[str] = []
+    for i, exc in enumerate(_list(c, block.get("except"), f"{field}.except")):
+        try:
+            ex_net = ipaddress.ip_network(str(exc), strict=False)
+        except ValueError:
+            c.add(f"{field}.except[{i}]", f"invalid CIDR {exc!r}")
+            continue
+        if ex_net.version != net.version or not ex_net.subnet_of(net):  # type: ignore[arg-type]
+            c.add(f"{field}.except[{i}]", f"{exc} is not inside cidr {cidr}")
+            continue
+        excepts.append(str(exc))
+    return IPBlock(cidr, tuple(excepts))
+
+
+def _peers(c: _Collector, value: Any, field: str) -> tuple[Peer, ...]:
+    peers: list[Peer] = []
+    for i, raw in enumerate(_list(c, value, field)):
+        f = f"{field}[{i}]"
+        peer = _mapping(c, raw, f)
+        has_ip = "ipBlock" in peer and peer["ipBlock"] is not None
+        has_sel = any(peer.get(k) is not None for k in ("podSelector", "namespaceSelector"))
+        if has_ip and has_sel:
+            c.add(f, "ipBlock cannot be combined with podSelector or namespaceSelector")
+            continue
+        if not has_ip and not has_sel:
+            c.add(f, "a peer needs podSelector, namespaceSelector or ipBlock")
+            continue
+        if has_ip:
+            block = _ip_block(c, peer["ipBlock"], f"{f}.ipBlock")
+            if block is not None:
+                peers.append(Peer(ip_block=block))
+            continue
+        pod_sel = (
+            parse_selector(c, peer["podSelector"], f"{f}.podSelector")
+            if peer.get("podSelector") is not None
+            else None
+        )
+        ns_sel = (
+            parse_selector(c, peer["namespaceSelector"], f"{f}.namespaceSelector")
+            if peer.get("namespaceSelector") is not None
+            else None
+        )
+        peers.append(Peer(pod_selector=pod_sel, namespace_selector=ns_sel))
+    return tuple(peers)
+
+
+def _policy_ports(c: _Collector, value: Any, field: str) -> tuple[PolicyPort, ...]:
+    ports: list[PolicyPort] = []
+    for i, raw in enumerate(_list(c, value, field)):
+        f = f"{field}[{i}]"
+        entry = _mapping(c, raw, f)
+        proto = _protocol(c, entry.get("protocol"), f"{f}.protocol")
+        raw_port = entry.get("port")
+        port = _int_or_name(c, raw_port, f"{f}.port") if raw_port is not None else None
+        end = entry.get("endPort")
+        end_port: int | None = None
+        if end is not None:
+            end_port = _port_number(c, end, f"{f}.endPort")
+            if not isinstance(port, int):
+                c.add(f"{f}.endPort", "endPort needs a numeric port")
+                end_port = None
+            elif end_port is not None and end_port < port:
+                c.add(f"{f}.endPort", f"endPort {end_port} is below port {port}")
+                end_port = None
+        ports.append(PolicyPort(proto, port, end_port))
+    return tuple(ports)
+
+
+def _rules(c: _Collector, value: Any, field: str, peer_key: str) -> tuple[Rule, ...]:
+    rules: list[Rule] = []
+    for i, raw in enumerate(_list(c, value, field)):
+        f = f"{field}[{i}]"
+        rule = _mapping(c, raw, f)
+        rules.append(
+            Rule(
+                _peers(c, rule.get(peer_key), f"{f}.{peer_key}"),
+                _policy_ports(c, rule.get("ports"), f"{f}.ports"),
+            )
+        )
+    return tuple(rules)
+
+
+def parse_network_policy(doc: Mapping[str, Any], file: str, index: int) -> Parsed[NetworkPolicy]:
+    c = _Collector(file, describe_object(doc, index))
+    name, namespace, meta = _metadata(c, doc, namespaced=True)
+    spec = _mapping(c, doc.get("spec"), "spec")
+    if "podSelector" not in spec:
+        c.add("spec.podSelector", "missing (use {} to select every pod of the namespace)")
+    pod_selector = parse_selector(c, spec.get("podSelector"), "spec.podSelector")
+    raw_types = spec.get("policyTypes")
+    types: list[Direction] = []
+    if raw_types is None:
+        types.append("Ingress")
+        if spec.get("egress") is not None:
+            types.append("Egress")
+    else:
+        for i, t in enumerate(_list(c, raw_types, "spec.policyTypes")):
+            if t == "Ingress" or t == "Egress":
+                if t not in types:
+                    types.append(t)
+            else:
+                message = f"unknown policy type {t!r}; expected Ingress or Egress"
+                c.add(f"spec.policyTypes[{i}]", message)
+    ingress = _rules(c, spec.get("ingress"), "spec.ingress", "from")
+    egress = _rules(c, spec.get("egress"), "spec.egress", "to")
+    if c.problems:
+        return None, c.problems
+    rv = meta.get("resourceVersion")
+    return (
+        NetworkPolicy(
+            namespace=namespace,
+            name=name,
+            pod_selector=pod_selector,
+            policy_types=tuple(sorted(types)),
+            ingress=ingress,
+            egress=egress,
+            resource_version=str(rv) if rv is not None else None,
+            manifest=doc,
+        ),
+        [],
+    )
+
+
+def parse_namespace(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Namespace]:
+    c = _Collector(file, describe_object(doc, index))
+    name, _, meta = _metadata(c, doc, namespaced=False)
+    labels = _labels(c, meta.get("labels"), "metadata.labels")
+    if c.problems:
+        return None, c.problems
+    return Namespace(name, labels), []
+
+
+def _container(c: _Collector, raw: Any, field: str) -> Container | None:
+    spec = _mapping(c, raw, field)
+    name = spec.get("name")
+    if not isinstance(name, str) or not name:
+        c.add(f"{field}.name", "missing or not a string")
+        return None
+    ports: list[ContainerPort] = []
+    for i, p in enumerate(_list(c, spec.get("ports"), f"{field}.ports")):
+        pf = f"{field}.ports[{i}]"
+        p = _mapping(c, p, pf)
+        number = _port_number(c, p.get("containerPort"), f"{pf}.containerPort")
+        proto = _protocol(c, p.get("protocol"), f"{pf}.protocol")
+        pname = p.get("name")
+        if pname is not None and (not isinstance(pname, str) or not _PORT_NAME.match(pname)):
+            c.add(f"{pf}.name", f"invalid port name {pname!r}")
+            pname = None
+        if number is not None:
+            ports.append(ContainerPort(number, proto, pname))
+    image = spec.get("image")
+    return Container(name, image if isinstance(image, str) else "", tuple(ports))
+
+
+def parse_pod(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Pod]:
+    c = _Collector(file, describe_object(doc, index))
+    name, namespace, meta = _metadata(c, doc, namespaced=True)
+    labels = _labels(c, meta.get("labels"), "metadata.labels")
+    spec = _mapping(c, doc.get("spec"), "spec")
+    status = _mapping(c, doc.get("status"), "status")
+    containers = []
+    for i, raw in enumerate(_list(c, spec.get("containers"), "spec.containers")):
+        cont = _container(c, raw, f"spec.containers[{i}]")
+        if cont is not None:
+            containers.append(cont)
+    ips: list[str] = []
+    for i, entry in enumerate(_list(c, status.get("podIPs"), "status.podIPs")):
+        ip = _mapping(c, entry, f"status.podIPs[{i}]").get("ip")
+        ips.append(str(ip))
+    if not ips and status.get("podIP"):
+        ips.append(str(status["podIP"]))
+    for i, ip in enumerate(ips):
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            c.add(f"status.podIPs[{i}]", f"invalid IP address {ip!r}")
+    host_network = spec.get("hostNetwork", False)
+    if not isinstance(host_network, bool):
+        c.add("spec.hostNetwork", f"expected true or false, got {host_network!r}")
+        host_network = False
+    owner = None
+    for ref in _list(c, meta.get("ownerReferences"), "metadata.ownerReferences"):
+        if isinstance(ref, Mapping) and ref.get("kind") and ref.get("name"):
+            owner = Owner(str(ref["kind"]), str(ref["name"]))
+            if ref.get("controller"):
+                break
+    if c.problems:
+        return None, c.problems
+    return (
+        Pod(
+            namespace=namespace,
+            name=name,
+            labels=labels,
+            ips=tuple(ips),
+            containers=tuple(containers),
+            host_network=host_network,
+            owner=owner,
+            node=spec.get("nodeName") if isinstance(spec.get("nodeName"), str) else None,
+            phase=status.get("phase") if isinstance(status.get("phase"), str) else None,
+        ),
+        [],
+    )
+
+
+def parse_service(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Service]:
+    c = _Collector(file, describe_object(doc, index))
+    name, namespace, _ = _metadata(c, doc, namespaced=True)
+    spec = _mapping(c, doc.get("spec"), "spec")
+    selector = _labels(c, spec.get("selector"), "spec.selector") if spec.get("selector") else None
+    ports: list[ServicePort] = []
+    for i, raw in enumerate(_list(c, spec.get("ports"), "spec.ports")):
+        f = f"spec.ports[{i}]"
+        p = _mapping(c, raw, f)
+        number = _port_number(c, p.get("port"), f"{f}.port")
+        target = p.get("targetPort", number)
+        target_port = _int_or_name(c, target, f"{f}.targetPort") if target is not None else number
+        proto = _protocol(c, p.get("protocol"), f"{f}.protocol")
+        pname = p.get("name") if isinstance(p.get("name"), str) else None
+        if number is not None and target_port is not None:
+            ports.append(ServicePort(number, target_port, proto, pname))
+    cluster_ip = spec.get("clusterIP")
+    if c.problems:
+        return None, c.problems
+    return (
+        Service(
+            namespace=namespace,
+            name=name,
+            selector=selector,
+            ports=tuple(ports),
+            cluster_ip=cluster_ip if isinstance(cluster_ip, str) and cluster_ip != "None" else None,
+            type=str(spec.get("type", "ClusterIP")),
+        ),
+        [],
+    )
