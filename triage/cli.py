@@ -67,6 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in error_line(exc).splitlines():
             print(f"triage: error: {line}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `triage explain -o json | head`: the reader left; not an error of ours.
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("triage: interrupted", file=sys.stderr)
         return 130
