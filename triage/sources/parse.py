@@ -271,9 +271,11 @@ def parse_network_policy(doc: Mapping[str, Any], file: str, index: int) -> Parse
     pod_selector = parse_selector(c, spec.get("podSelector"), "spec.podSelector")
     raw_types = spec.get("policyTypes")
     types: list[Direction] = []
-    if raw_types is None:
+    if not raw_types:
+        # The apiserver's defaulting (SetDefaults_NetworkPolicySpec): an absent or empty
+        # policyTypes means Ingress, plus Egress when there is at least one egress rule.
         types.append("Ingress")
-        if spec.get("egress") is not None:
+        if spec.get("egress"):
             types.append("Egress")
     else:
         for i, t in enumerate(_list(c, raw_types, "spec.policyTypes")):
