@@ -1,0 +1,39 @@
+"""Runbook loading; runs checklist steps and yields StepResults. No Textual here."""
+
+from triage.checklist.candidates import candidate_flows
+from triage.checklist.fix import least_privilege_fix
+from triage.checklist.model import (
+    FINAL_STATUSES,
+    STATUSES,
+    CandidateFlow,
+    CandidateSource,
+    ChecklistContext,
+    Runbook,
+    Status,
+    StepResult,
+    StepSpec,
+)
+from triage.checklist.report import export_report
+from triage.checklist.runbook import PLACEHOLDERS, bundled_runbooks, load_runbook, render_kubectl
+from triage.checklist.steps import run_all, run_step
+
+__all__ = [
+    "FINAL_STATUSES",
+    "PLACEHOLDERS",
+    "STATUSES",
+    "CandidateFlow",
+    "CandidateSource",
+    "ChecklistContext",
+    "Runbook",
+    "Status",
+    "StepResult",
+    "StepSpec",
+    "bundled_runbooks",
+    "candidate_flows",
+    "export_report",
+    "least_privilege_fix",
+    "load_runbook",
+    "render_kubectl",
+    "run_all",
+    "run_step",
+]
