@@ -3,6 +3,7 @@ diff and lint)."""
 
 from triage.policy.engine import (
     UnknownEndpoint,
+    build_index,
     explain,
     is_allowed,
     policies_selecting,
@@ -41,6 +42,7 @@ __all__ = [
     "SideTrace",
     "UnknownEndpoint",
     "Verdict",
+    "build_index",
     "explain",
     "explanation_to_dict",
     "is_allowed",

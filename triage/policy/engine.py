@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import difflib
 import ipaddress
+import weakref
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 from triage.model import (
     NAMESPACE_NAME_LABEL,
@@ -38,7 +41,11 @@ from triage.policy.trace import (
     ServiceResolution,
     SideTrace,
     Verdict,
+    failure_cost,
 )
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class UnknownEndpoint(LookupError):
@@ -47,7 +54,10 @@ class UnknownEndpoint(LookupError):
 
 @dataclass(frozen=True, slots=True)
 class Party:
-    """One end of a connection: a pod of the snapshot, or an IP outside it."""
+    """One end of a connection: a pod of the snapshot, or an IP outside it.
+
+    `ip` is the address this end uses for *this* connection (one address family per
+    connection), which is what an ipBlock is checked against."""
 
     pod: Pod | None
     ip: str | None
@@ -61,20 +71,87 @@ class Party:
 
     def endpoint(self) -> Endpoint:
         if self.pod is not None:
-            ip = self.pod.ips[0] if self.pod.ips else None
-            return Endpoint("pod", self.pod.key, ip, self.pod.namespace)
+            return Endpoint("pod", self.pod.key, self.ip, self.pod.namespace)
         return Endpoint("external", self.ip or "?", self.ip)
+
+
+# ---------------------------------------------------------------- per-snapshot index
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    # (namespace, direction) → the policies of that namespace isolating for it, by key.
+    policies: Mapping[tuple[str, Direction], tuple[NetworkPolicy, ...]]
+    service_by_ip: Mapping[str, Service]
+
+
+_INDEXES: dict[int, _Index] = {}
+
+
+def _index(snapshot: Snapshot) -> _Index:
+    """Engine-side indexes of a snapshot, built once. Keyed by identity (a Snapshot holds
+    dicts, so it cannot be hashed) and dropped when the snapshot is collected."""
+    found = _INDEXES.get(id(snapshot))
+    if found is not None:
+        return found
+    grouped: dict[tuple[str, Direction], list[NetworkPolicy]] = defaultdict(list)
+    # Sorted by key so that traces, decisions and nearest misses never depend on the
+    # order the policies were loaded in (policies are a union; order is irrelevant).
+    for pol in sorted(snapshot.policies, key=lambda p: (p.namespace, p.name)):
+        for direction in pol.policy_types:
+            grouped[(pol.namespace, direction)].append(pol)
+    by_ip: dict[str, Service] = {}
+    for svc in snapshot.services:
+        if svc.cluster_ip:
+            by_ip.setdefault(_normal_ip(svc.cluster_ip), svc)
+    index = _Index({k: tuple(v) for k, v in grouped.items()}, by_ip)
+    key = id(snapshot)
+    _INDEXES[key] = index
+    weakref.finalize(snapshot, _INDEXES.pop, key, None)
+    return index
+
+
+def build_index(snapshot: Snapshot) -> None:
+    """Build every index explain() needs now rather than on the first question."""
+    for name in (
+        "namespace_by_name",
+        "pod_by_key",
+        "pods_by_namespace",
+        "pods_by_ip",
+        "policies_by_namespace",
+        "service_by_key",
+    ):
+        getattr(snapshot, name)
+    _index(snapshot)
+
+
+def _normal_ip(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return text
+
+
+@lru_cache(maxsize=65536)
+def _network(cidr: str) -> IPNetwork:
+    return ipaddress.ip_network(cidr, strict=False)
+
+
+@lru_cache(maxsize=65536)
+def _address(ip: str) -> IPAddress:
+    return ipaddress.ip_address(ip)
 
 
 # ---------------------------------------------------------------- policy selection
 
 
 def selecting_policies(snapshot: Snapshot, pod: Pod, direction: Direction) -> list[NetworkPolicy]:
-    """Policies of the pod's namespace that select it and isolate it for `direction`."""
+    """Policies of the pod's namespace that select it and isolate it for `direction`,
+    ordered by name."""
     return [
         pol
-        for pol in snapshot.policies_by_namespace.get(pod.namespace, ())
-        if direction in pol.policy_types and selector_matches(pol.pod_selector, pod.labels)
+        for pol in _index(snapshot).policies.get((pod.namespace, direction), ())
+        if selector_matches(pol.pod_selector, pod.labels)
     ]
 
 
@@ -82,45 +159,29 @@ def selecting_policies(snapshot: Snapshot, pod: Pod, direction: Direction) -> li
 
 
 def _ip_reasons(
-    peer_ips: tuple[str, ...],
-    cidr: str,
-    excepts: tuple[str, ...],
-    role: str,
-    network: ipaddress.IPv4Network | ipaddress.IPv6Network,
-    except_nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...],
+    ip: str | None, cidr: str, excepts: tuple[str, ...], role: str
 ) -> tuple[Reason, ...]:
-    if not peer_ips:
-        return (Reason("no-ip", f"{role} has no IP address yet, so no ipBlock can match it", role),)
-    reasons: list[Reason] = []
-    for raw in peer_ips:
-        ip = ipaddress.ip_address(raw)
-        if ip.version != network.version or ip not in network:
-            reasons.append(
-                Reason(
-                    "ip-outside-cidr",
-                    f"{role} IP {raw} is outside {cidr}",
-                    role,
-                    None,
-                    raw,
-                    (cidr,),
-                )
-            )
-            continue
-        hit = next((e for e in except_nets if ip in e), None)
-        if hit is not None:
-            reasons.append(
-                Reason(
-                    "ip-in-except",
-                    f"{role} IP {raw} is inside {cidr} but in except {hit}",
-                    role,
-                    None,
-                    raw,
-                    excepts,
-                )
-            )
-            continue
-        return ()
-    return tuple(reasons)
+    if ip is None:
+        return (
+            Reason(
+                "no-ip",
+                f"{role} has no IP address (of this flow's family), so no ipBlock can match it",
+                role,
+            ),
+        )
+    address = _address(ip)
+    network = _network(cidr)
+    if address.version != network.version:
+        text = f"{role} IP {ip} is IPv{address.version}, {cidr} is IPv{network.version}"
+        return (Reason("ip-outside-cidr", text, role, None, ip, (cidr,)),)
+    if address not in network:
+        text = f"{role} IP {ip} is outside {cidr}"
+        return (Reason("ip-outside-cidr", text, role, None, ip, (cidr,)),)
+    for exc in excepts:
+        if address in _network(exc):
+            text = f"{role} IP {ip} is inside {cidr} but in except {exc}"
+            return (Reason("ip-in-except", text, role, None, ip, (exc,)),)
+    return ()
 
 
 def _namespace_reasons(
@@ -136,9 +197,11 @@ def _namespace_reasons(
         return (Reason("namespace-not-own", text, role, None, other.namespace, (policy_ns,)),)
     labels = snapshot.namespace_labels(other.namespace) or {}
     subject = f"namespace {other.namespace}"
-    reasons = selector_failures(peer.namespace_selector, labels, subject)
-    out = []
-    for r in reasons:
+    found = selector_failures(peer.namespace_selector, labels, subject)
+    if not found:
+        return ()
+    out: list[Reason] = []
+    for r in found:
         if r.key == NAMESPACE_NAME_LABEL and r.code == "label-missing":
             r = Reason(
                 "namespace-name-label-missing",
@@ -160,11 +223,8 @@ def trace_peer(
     `policy_ns`?"""
     if peer.ip_block is not None:
         block = peer.ip_block
-        ips = other.pod.ips if other.pod is not None else (other.ip,) if other.ip else ()
-        reasons = _ip_reasons(
-            ips, block.cidr, block.excepts, other.role, block.network, block.except_networks
-        )
-        return PeerTrace(index, peer.describe(), not reasons, reasons)
+        ip_reasons = _ip_reasons(other.ip, block.cidr, block.excepts, other.role)
+        return PeerTrace(index, peer.describe(), not ip_reasons, ip_reasons)
     if other.pod is None:
         text = (
             f"{other.role} {other.ip} is not a pod of this cluster; pod and namespace "
@@ -183,9 +243,18 @@ def trace_peer(
 
 
 def resolve_named_port(pod: Pod, name: str, protocol: Protocol) -> int | None:
-    for cp in pod.ports:
-        if cp.name == name and cp.protocol == protocol:
-            return cp.port
+    for container in pod.containers:
+        for cp in container.ports:
+            if cp.name == name and cp.protocol == protocol:
+                return cp.port
+    return None
+
+
+def _port_name(pod: Pod, number: int | None, protocol: Protocol) -> str | None:
+    for container in pod.containers:
+        for cp in container.ports:
+            if cp.port == number and cp.protocol == protocol:
+                return cp.name
     return None
 
 
@@ -197,6 +266,8 @@ def _describe_ports(pod: Pod) -> str:
 def trace_port(
     pport: PolicyPort, index: int, port: int | None, protocol: Protocol, destination: Pod | None
 ) -> PortTrace:
+    """Does the flow's (destination pod) port match this `ports` entry? Named ports are
+    resolved on the destination pod, for ingress and egress rules alike."""
     desc = pport.describe()
     if pport.protocol != protocol:
         reason = Reason(
@@ -338,11 +409,12 @@ def trace_side(
     names = ", ".join(_isolating_phrase(p, direction) for p in traces)
     n_rules = sum(len(p.rules) for p in traces)
     target = other.name
+    toward = "to" if direction == "Egress" else "from"
+    shown_port = port if port is not None else "?"
     if decision is not None:
         summary = (
             f"{pod.key} is isolated for {verb} by {names}; {decision.policy} "
-            f"{verb} rule #{decision.rule} allows {protocol} {port} "
-            f"{'to' if direction == 'Egress' else 'from'} {target}"
+            f"{verb} rule #{decision.rule} allows {protocol} {shown_port} {toward} {target}"
         )
     elif n_rules == 0:
         summary = (
@@ -352,8 +424,7 @@ def trace_side(
     else:
         summary = (
             f"{pod.key} is isolated for {verb} by {names}; none of their {n_rules} "
-            f"{verb} rule(s) allows {protocol} {port if port is not None else '?'} "
-            f"{'to' if direction == 'Egress' else 'from'} {target}"
+            f"{verb} rule(s) allows {protocol} {shown_port} {toward} {target}"
         )
     return SideTrace(
         direction,
@@ -378,15 +449,21 @@ def _isolating_phrase(pol: PolicyTrace, direction: Direction) -> str:
 
 
 def nearest_miss(*sides: SideTrace) -> NearMiss | None:
-    """The denying rule that came closest: fewest failed terms, peers before ports."""
-    best: tuple[tuple[int, int], NearMiss] | None = None
-    for side in sides:
+    """The denying rule that came closest to allowing the flow.
+
+    Each rule is scored by what it lacks (`RuleTrace.failures`): the summed cost of the
+    failed terms (a wrong label value costs 1; a wrong namespace, a foreign CIDR or a
+    protocol costs more, see `failure_cost`), then the number of terms. Ties go to the
+    egress side, then to the policy name and rule index, so the answer never depends on
+    the order the policies were loaded in."""
+    best: tuple[tuple[int, int, int, str, int], NearMiss] | None = None
+    for order, side in enumerate(sides):
         if side.allowed:
             continue
         for pol in side.policies:
             for rule in pol.rules:
                 missing = rule.failures
-                score = (len(missing), 0 if rule.port_matched else 1)
+                score = (failure_cost(missing), len(missing), order, pol.key, rule.index)
                 if best is None or score < best[0]:
                     best = (score, NearMiss(side.direction, pol.key, rule.index, missing))
     return best[1] if best else None
@@ -408,9 +485,14 @@ def _pod_party(snapshot: Snapshot, ref: PodRef, role: str) -> Party:
             raise UnknownEndpoint(
                 f"{role} {ref}: no namespace {ref.namespace}{_suggest(ref.namespace, names)}"
             )
-        names = [p.name for p in snapshot.pods_by_namespace.get(ref.namespace, ())]
-        raise UnknownEndpoint(f"{role} {ref}: no such pod{_suggest(ref.name, names)}")
-    return Party(pod, pod.ips[0] if pod.ips else None, role)
+        pods = snapshot.pods_by_namespace.get(ref.namespace, ())
+        same_workload = [p.name for p in pods if p.workload == ref.name]
+        if same_workload:
+            hint = f" (pods of workload {ref.name}: {', '.join(same_workload[:5])})"
+        else:
+            hint = _suggest(ref.name, [p.name for p in pods])
+        raise UnknownEndpoint(f"{role} {ref}: no such pod{hint}")
+    return Party(pod, None, role)
 
 
 def _ip_party(snapshot: Snapshot, ref: IPRef, role: str) -> Party:
@@ -420,13 +502,43 @@ def _ip_party(snapshot: Snapshot, ref: IPRef, role: str) -> Party:
     return Party(None, ref.ip, role)
 
 
+def _ip_of_family(pod: Pod, version: int | None) -> str | None:
+    if not pod.ips:
+        return None
+    if version is None:
+        return pod.ips[0]
+    return next((ip for ip in pod.ips if _address(ip).version == version), None)
+
+
+def _connect(source: Party, destination: Party) -> tuple[Party, Party, list[str]]:
+    """Pick the address each end uses: an IP given by the operator fixes the family; else
+    the destination's primary IP does, and the source uses its address of that family."""
+    notes: list[str] = []
+    if destination.ip is None and destination.pod is not None:
+        version = _address(source.ip).version if source.ip is not None else None
+        ip = _ip_of_family(destination.pod, version)
+        if ip is None and destination.pod.ips:
+            notes.append(f"destination {destination.pod.key} has no IPv{version} address")
+        destination = Party(destination.pod, ip, destination.role)
+    if source.ip is None and source.pod is not None:
+        version = _address(destination.ip).version if destination.ip is not None else None
+        ip = _ip_of_family(source.pod, version)
+        if ip is None and source.pod.ips:
+            notes.append(f"source {source.pod.key} has no IPv{version} address")
+        source = Party(source.pod, ip, source.role)
+    return source, destination, notes
+
+
 def _warnings(source: Party, destination: Party) -> list[str]:
     out: list[str] = []
-    if source.pod is not None and source.pod is destination.pod:
+    if source.pod is not None and destination.pod is not None and source.pod == destination.pod:
         out.append(
             f"{source.name} reaches itself: the policies were evaluated like any other flow, "
-            "but many CNIs never filter a pod's traffic to itself (it stays on loopback)"
+            "but many CNIs never filter a pod's traffic to itself (it stays on loopback), "
+            "and upstream conformance tests leave this case unscored"
         )
+    if source.pod is None and destination.pod is None:
+        out.append("neither end is a pod of this snapshot: no NetworkPolicy applies to this flow")
     for party in (source, destination):
         pod = party.pod
         if pod is None:
@@ -453,6 +565,7 @@ def _verdict(
     extra_warnings: list[str],
     blocked_by: Reason | None = None,
 ) -> Verdict:
+    source, destination, notes = _connect(source, destination)
     egress = trace_side(snapshot, "Egress", source, destination, port, protocol, destination.pod)
     ingress = trace_side(snapshot, "Ingress", destination, source, port, protocol, destination.pod)
     allowed = egress.allowed and ingress.allowed and blocked_by is None
@@ -465,7 +578,7 @@ def _verdict(
         allowed=allowed,
         egress=egress,
         ingress=ingress,
-        warnings=tuple(extra_warnings + _warnings(source, destination)),
+        warnings=tuple(extra_warnings + notes + _warnings(source, destination)),
         nearest_miss=None if allowed else nearest_miss(egress, ingress),
         blocked_by=blocked_by,
     )
@@ -491,7 +604,13 @@ def service_backends(snapshot: Snapshot, service: Service) -> tuple[Pod, ...]:
     )
 
 
-def _explain_service(snapshot: Snapshot, flow: Flow, source: Party, ref: ServiceRef) -> Explanation:
+def _explain_service(
+    snapshot: Snapshot,
+    flow: Flow,
+    source: Party,
+    ref: ServiceRef,
+    warnings: tuple[str, ...] = (),
+) -> Explanation:
     service = snapshot.service(ref.namespace, ref.name)
     if service is None:
         names = [s.name for s in snapshot.services if s.namespace == ref.namespace]
@@ -512,7 +631,7 @@ def _explain_service(snapshot: Snapshot, flow: Flow, source: Party, ref: Service
             None,
             str(flow.port),
         )
-        return Explanation(flow, False, (), None, (), problem)
+        return Explanation(flow, False, (), None, warnings, problem)
     backends = service_backends(snapshot, service)
     resolution = ServiceResolution(
         service.key, sport.port, sport.target_port, sport.protocol, tuple(p.key for p in backends)
@@ -524,7 +643,7 @@ def _explain_service(snapshot: Snapshot, flow: Flow, source: Party, ref: Service
             "are not in the snapshot",
             "destination",
         )
-        return Explanation(flow, False, (), resolution, (), problem)
+        return Explanation(flow, False, (), resolution, warnings, problem)
     if not backends:
         sel = ",".join(f"{k}={v}" for k, v in sorted(service.selector.items()))
         problem = Reason(
@@ -532,12 +651,14 @@ def _explain_service(snapshot: Snapshot, flow: Flow, source: Party, ref: Service
             f"Service {service.key} selector {sel} matches no pod in namespace {service.namespace}",
             "destination",
         )
-        return Explanation(flow, False, (), resolution, (), problem)
+        return Explanation(flow, False, (), resolution, warnings, problem)
     verdicts = []
     for pod in backends:
-        dest = Party(pod, pod.ips[0] if pod.ips else None, "destination")
+        dest = Party(pod, None, "destination")
         target = sport.target_port
         blocked: Reason | None = None
+        number: int | None
+        port_name: str | None
         if isinstance(target, str):
             number = resolve_named_port(pod, target, sport.protocol)
             if number is None:
@@ -549,25 +670,18 @@ def _explain_service(snapshot: Snapshot, flow: Flow, source: Party, ref: Service
                     "destination",
                     target,
                 )
-            port_name: str | None = target
+            port_name = target
         else:
             number = target
-            port_name = next(
-                (
-                    cp.name
-                    for cp in pod.ports
-                    if cp.port == number and cp.protocol == sport.protocol
-                ),
-                None,
-            )
+            port_name = _port_name(pod, number, sport.protocol)
         verdicts.append(
             _verdict(snapshot, source, dest, number, port_name, sport.protocol, [], blocked)
         )
     allowed = all(v.allowed for v in verdicts)
-    warnings: tuple[str, ...] = ()
     n_ok = sum(v.allowed for v in verdicts)
     if 0 < n_ok < len(verdicts):
         warnings = (
+            *warnings,
             f"only {n_ok} of {len(verdicts)} backends of {service.key} are reachable: "
             "the connection works or fails depending on the backend chosen",
         )
@@ -586,6 +700,16 @@ def explain(snapshot: Snapshot, flow: Flow) -> Explanation:
     )
     if isinstance(flow.destination, ServiceRef):
         return _explain_service(snapshot, flow, source, flow.destination)
+    if isinstance(flow.destination, IPRef):
+        service = _index(snapshot).service_by_ip.get(flow.destination.ip)
+        if service is not None and flow.destination.ip not in snapshot.pods_by_ip:
+            note = (
+                f"{flow.destination.ip} is the ClusterIP of Service {service.key}: policies "
+                "see the backend pod and its targetPort (after DNAT), so each backend is "
+                "evaluated"
+            )
+            ref = ServiceRef(service.namespace, service.name)
+            return _explain_service(snapshot, flow, source, ref, (note,))
     dest = (
         _pod_party(snapshot, flow.destination, "destination")
         if isinstance(flow.destination, PodRef)
@@ -607,14 +731,7 @@ def explain(snapshot: Snapshot, flow: Flow) -> Explanation:
     else:
         port = flow.port
         if dest.pod is not None:
-            port_name = next(
-                (
-                    cp.name
-                    for cp in dest.pod.ports
-                    if cp.port == port and cp.protocol == flow.protocol
-                ),
-                None,
-            )
+            port_name = _port_name(dest.pod, port, flow.protocol)
     verdict = _verdict(snapshot, source, dest, port, port_name, flow.protocol, [], blocked)
     return Explanation(flow, verdict.allowed, (verdict,))
 

@@ -25,6 +25,39 @@ class Reason:
     expected: tuple[str, ...] = ()
 
 
+# How far a failed term is from matching, for "nearest miss": one pod label value is the
+# smallest step; a namespace, an address range or a protocol is a bigger change.
+_COSTS = {
+    "label-value": 1,
+    "value-not-in": 1,
+    "value-in": 1,
+    "label-missing": 1,
+    "label-present": 1,
+    "port": 1,
+    "port-range": 1,
+    "protocol": 2,
+    "named-port-unresolved": 2,
+    "port-unknown": 2,
+    "namespace-name-label-missing": 2,
+    "ip-in-except": 2,
+    "ip-outside-cidr": 3,
+    "namespace-not-own": 3,
+    "not-a-pod": 4,
+    "no-ip": 4,
+}
+
+
+def failure_cost(reasons: tuple[Reason, ...] | list[Reason]) -> int:
+    """The summed distance of failed terms; a namespace's labels weigh double a pod's."""
+    total = 0
+    for r in reasons:
+        cost = _COSTS.get(r.code, 2)
+        if r.subject.startswith("namespace ") and cost == 1:
+            cost = 2
+        total += cost
+    return total
+
+
 @dataclass(frozen=True, slots=True)
 class PeerTrace:
     index: int
@@ -52,17 +85,17 @@ class RuleTrace:
 
     @property
     def failures(self) -> tuple[Reason, ...]:
-        """What this rule lacks: the reasons of its closest peer and port entries."""
+        """What this rule lacks: the reasons of its closest peer entry and closest port
+        entry (by `failure_cost`; the first one on a tie)."""
         out: list[Reason] = []
         if not self.peer_matched and self.peers:
-            best = min(self.peers, key=lambda p: len(p.reasons))
+            best = min(self.peers, key=lambda p: (failure_cost(p.reasons), len(p.reasons)))
             out.extend(best.reasons)
         if not self.port_matched and self.ports:
-            # Prefer the entry of the flow's protocol: "port 9090 is not 8080" beats
-            # "rule allows UDP".
+            # "port 9090 is not 8080" beats "rule allows UDP": prefer the cheapest miss.
             reasons = [p.reason for p in self.ports if p.reason is not None]
-            same_protocol = [r for r in reasons if r.code != "protocol"]
-            out.append((same_protocol or reasons)[0])
+            if reasons:
+                out.append(min(reasons, key=lambda r: failure_cost((r,))))
         return tuple(out)
 
 
