@@ -34,6 +34,16 @@ _PARSERS = {
     "NetworkPolicy": parse_network_policy,
 }
 
+# The apiVersions whose schema the parsers read. A Calico `crd.projectcalico.org/v1`
+# NetworkPolicy shares the kind but not the schema: it is skipped and counted, not
+# misread. An object without apiVersion (hand-written, typed API lists) is accepted.
+_API_VERSIONS = {
+    "Namespace": ("v1",),
+    "Pod": ("v1",),
+    "Service": ("v1",),
+    "NetworkPolicy": ("networking.k8s.io/v1", "extensions/v1beta1"),
+}
+
 
 @dataclass(frozen=True)
 class LoadReport:
@@ -42,7 +52,12 @@ class LoadReport:
 
 
 def flatten(file: str, index: int, doc: Any) -> Iterable[Document]:
-    """Expand `kind: List` (and `*List`) documents into their items."""
+    """Expand `kind: List` (and `*List`) documents, or a bare JSON/YAML list of objects,
+    into their items."""
+    if isinstance(doc, list):
+        for i, item in enumerate(doc):
+            yield from flatten(file, i, item)
+        return
     if not isinstance(doc, Mapping):
         raise SourceError([Problem(file, f"document #{index}", "", "expected a mapping")])
     kind = doc.get("kind")
@@ -77,6 +92,10 @@ def assemble(documents: Iterable[Document]) -> tuple[Snapshot, LoadReport]:
                 problems.append(Problem(file, describe_object(doc, index), "kind", "missing"))
             else:
                 skipped[str(kind)] += 1
+            continue
+        api_version = doc.get("apiVersion")
+        if api_version is not None and api_version not in _API_VERSIONS[str(kind)]:
+            skipped[f"{kind} ({api_version})"] += 1
             continue
         obj, found = parser(doc, file, index)
         problems.extend(found)

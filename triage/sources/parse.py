@@ -113,7 +113,9 @@ def parse_selector(c: _Collector, value: Any, field: str) -> LabelSelector:
     reqs: list[Requirement] = []
     for i, expr in enumerate(_list(c, sel.get("matchExpressions"), f"{field}.matchExpressions")):
         f = f"{field}.matchExpressions[{i}]"
-        expr = _mapping(c, expr, f)
+        if not isinstance(expr, Mapping):
+            c.add(f, f"expected a mapping, got {type(expr).__name__}")
+            continue
         key = expr.get("key")
         op = expr.get("operator")
         values = expr.get("values")
@@ -130,6 +132,10 @@ def parse_selector(c: _Collector, value: Any, field: str) -> LabelSelector:
             continue
         if op in ("Exists", "DoesNotExist") and vals:
             c.add(f"{f}.values", f"operator {op} takes no values")
+            continue
+        bad = [v for v in vals if isinstance(v, bool) or not isinstance(v, str | int | float)]
+        if bad:
+            c.add(f"{f}.values", f"values must be strings, got {bad[0]!r}")
             continue
         reqs.append(Requirement(key, op, tuple(str(v) for v in vals)))
     unknown = set(sel) - {"matchLabels", "matchExpressions"}
@@ -169,36 +175,54 @@ def _int_or_name(c: _Collector, value: Any, field: str) -> int | str | None:
     return _port_number(c, value, field)
 
 
-def _ip_block(c: _Collector, value: Any, field: str) -> IPBlock | None:
-    block = _mapping(c, value, field)
-    cidr = block.get("cidr")
-    try:
-        net = ipaddress.ip_network(str(cidr), strict=False)
-    except ValueError:
-        c.add(f"{field}.cidr", f"invalid CIDR {cidr!r}")
+def _cidr(value: Any) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+    if not isinstance(value, str) or "/" not in value:
         return None
-    if not isinstance(cidr, str) or "/" not in cidr:
-        c.add(f"{field}.cidr", f"invalid CIDR {cidr!r} (needs a prefix length)")
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        return None
+
+
+def _ip_block(c: _Collector, value: Any, field: str) -> IPBlock | None:
+    if not isinstance(value, Mapping):
+        c.add(field, f"expected a mapping, got {type(value).__name__}")
+        return None
+    cidr = value.get("cidr")
+    net = _cidr(cidr)
+    if net is None:
+        c.add(f"{field}.cidr", f"invalid CIDR {cidr!r} (expected an address/prefix length)")
         return None
     excepts: list[str] = []
-    for i, exc in enumerate(_list(c, block.get("except"), f"{field}.except")):
-        try:
-            ex_net = ipaddress.ip_network(str(exc), strict=False)
-        except ValueError:
+    ok = True
+    for i, exc in enumerate(_list(c, value.get("except"), f"{field}.except")):
+        ex_net = _cidr(exc)
+        if ex_net is None:
             c.add(f"{field}.except[{i}]", f"invalid CIDR {exc!r}")
+            ok = False
             continue
-        if ex_net.version != net.version or not ex_net.subnet_of(net):  # type: ignore[arg-type]
-            c.add(f"{field}.except[{i}]", f"{exc} is not inside cidr {cidr}")
+        # The API server's rule: every except is a strict subset of cidr.
+        inside = (
+            ex_net.version == net.version
+            and ex_net.subnet_of(net)  # type: ignore[arg-type]
+            and ex_net.prefixlen > net.prefixlen
+        )
+        if not inside:
+            c.add(f"{field}.except[{i}]", f"{exc} is not strictly inside cidr {cidr}")
+            ok = False
             continue
         excepts.append(str(exc))
-    return IPBlock(cidr, tuple(excepts))
+    return IPBlock(str(cidr), tuple(excepts)) if ok else None
 
 
 def _peers(c: _Collector, value: Any, field: str) -> tuple[Peer, ...]:
     peers: list[Peer] = []
     for i, raw in enumerate(_list(c, value, field)):
         f = f"{field}[{i}]"
-        peer = _mapping(c, raw, f)
+        if not isinstance(raw, Mapping):
+            c.add(f, f"expected a mapping, got {type(raw).__name__}")
+            continue
+        peer = raw
         has_ip = "ipBlock" in peer and peer["ipBlock"] is not None
         has_sel = any(peer.get(k) is not None for k in ("podSelector", "namespaceSelector"))
         if has_ip and has_sel:
@@ -315,7 +339,10 @@ def parse_namespace(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Nam
 
 
 def _container(c: _Collector, raw: Any, field: str) -> Container | None:
-    spec = _mapping(c, raw, field)
+    if not isinstance(raw, Mapping):
+        c.add(field, f"expected a mapping, got {type(raw).__name__}")
+        return None
+    spec = raw
     name = spec.get("name")
     if not isinstance(name, str) or not name:
         c.add(f"{field}.name", "missing or not a string")
@@ -323,7 +350,9 @@ def _container(c: _Collector, raw: Any, field: str) -> Container | None:
     ports: list[ContainerPort] = []
     for i, p in enumerate(_list(c, spec.get("ports"), f"{field}.ports")):
         pf = f"{field}.ports[{i}]"
-        p = _mapping(c, p, pf)
+        if not isinstance(p, Mapping):
+            c.add(pf, f"expected a mapping, got {type(p).__name__}")
+            continue
         number = _port_number(c, p.get("containerPort"), f"{pf}.containerPort")
         proto = _protocol(c, p.get("protocol"), f"{pf}.protocol")
         pname = p.get("name")
@@ -347,17 +376,21 @@ def parse_pod(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Pod]:
         cont = _container(c, raw, f"spec.containers[{i}]")
         if cont is not None:
             containers.append(cont)
-    ips: list[str] = []
+    raw_ips: list[tuple[str, Any]] = []
     for i, entry in enumerate(_list(c, status.get("podIPs"), "status.podIPs")):
-        ip = _mapping(c, entry, f"status.podIPs[{i}]").get("ip")
-        ips.append(str(ip))
-    if not ips and status.get("podIP"):
-        ips.append(str(status["podIP"]))
-    for i, ip in enumerate(ips):
+        if not isinstance(entry, Mapping):
+            c.add(f"status.podIPs[{i}]", f"expected a mapping {{ip: ADDRESS}}, got {entry!r}")
+            continue
+        raw_ips.append((f"status.podIPs[{i}].ip", entry.get("ip")))
+    if not raw_ips and status.get("podIP") is not None:
+        raw_ips.append(("status.podIP", status["podIP"]))
+    ips: list[str] = []
+    for f, ip in raw_ips:
         try:
-            ipaddress.ip_address(ip)
+            # Canonical text (IPv6 compressed) so that lookups by address agree.
+            ips.append(str(ipaddress.ip_address(ip)))
         except ValueError:
-            c.add(f"status.podIPs[{i}]", f"invalid IP address {ip!r}")
+            c.add(f, f"invalid IP address {ip!r}")
     host_network = spec.get("hostNetwork", False)
     if not isinstance(host_network, bool):
         c.add("spec.hostNetwork", f"expected true or false, got {host_network!r}")

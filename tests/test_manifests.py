@@ -1,0 +1,395 @@
+"""Manifest loading and validation: every problem named by file, object and field, all of
+them at once; other kinds skipped and counted; namespaces synthesized with a warning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.test_engine_helpers import CLASSIC, netpol, ns, pod
+from triage.sources import SourceError
+from triage.sources.assemble import assemble
+from triage.sources.manifests import load_manifests
+
+
+def problems_of(*docs: dict[str, Any]) -> list[str]:
+    with pytest.raises(SourceError) as info:
+        assemble(("f.yaml", i, d) for i, d in enumerate(docs))
+    return [str(p) for p in info.value.problems]
+
+
+def policy(spec_extra: dict[str, Any]) -> dict[str, Any]:
+    doc = netpol("dev", "bad", {})
+    doc["spec"].update(spec_extra)
+    return doc
+
+
+def ingress_peer(peer: Any) -> dict[str, Any]:
+    return policy({"ingress": [{"from": [peer]}]})
+
+
+def ingress_port(port: Any) -> dict[str, Any]:
+    return policy({"ingress": [{"ports": [port]}]})
+
+
+OBJ = "f.yaml: NetworkPolicy dev/bad"
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"),
+    [
+        (
+            ingress_peer(
+                {
+                    "podSelector": {
+                        "matchExpressions": [{"key": "app", "operator": "Equals", "values": ["a"]}]
+                    }
+                }
+            ),
+            f"{OBJ}: spec.ingress[0].from[0].podSelector.matchExpressions[0].operator: unknown "
+            "operator 'Equals'; expected one of In, NotIn, Exists, DoesNotExist",
+        ),
+        (
+            ingress_peer({"podSelector": {"matchExpressions": [{"key": "app", "operator": "In"}]}}),
+            f"{OBJ}: spec.ingress[0].from[0].podSelector.matchExpressions[0].values: operator In "
+            "needs at least one value",
+        ),
+        (
+            ingress_peer(
+                {
+                    "namespaceSelector": {
+                        "matchExpressions": [{"key": "a", "operator": "NotIn", "values": []}]
+                    }
+                }
+            ),
+            f"{OBJ}: spec.ingress[0].from[0].namespaceSelector.matchExpressions[0].values: "
+            "operator NotIn needs at least one value",
+        ),
+        (
+            ingress_peer(
+                {
+                    "podSelector": {
+                        "matchExpressions": [{"key": "a", "operator": "Exists", "values": ["x"]}]
+                    }
+                }
+            ),
+            f"{OBJ}: spec.ingress[0].from[0].podSelector.matchExpressions[0].values: operator "
+            "Exists takes no values",
+        ),
+        (
+            ingress_peer({"ipBlock": {"cidr": "10.0.0.300/8"}}),
+            f"{OBJ}: spec.ingress[0].from[0].ipBlock.cidr: invalid CIDR '10.0.0.300/8' (expected "
+            "an address/prefix length)",
+        ),
+        (
+            ingress_peer({"ipBlock": {"cidr": "10.0.0.1"}}),
+            f"{OBJ}: spec.ingress[0].from[0].ipBlock.cidr: invalid CIDR '10.0.0.1' (expected an "
+            "address/prefix length)",
+        ),
+        (
+            ingress_peer({"ipBlock": {"cidr": "10.0.0.0/16", "except": ["10.1.0.0/24"]}}),
+            f"{OBJ}: spec.ingress[0].from[0].ipBlock.except[0]: 10.1.0.0/24 is not strictly "
+            "inside cidr 10.0.0.0/16",
+        ),
+        (
+            ingress_peer({"ipBlock": {"cidr": "10.0.0.0/16", "except": ["10.0.0.0/16"]}}),
+            f"{OBJ}: spec.ingress[0].from[0].ipBlock.except[0]: 10.0.0.0/16 is not strictly "
+            "inside cidr 10.0.0.0/16",
+        ),
+        (
+            ingress_peer({"ipBlock": {"cidr": "fd00::/64", "except": ["10.0.0.0/24"]}}),
+            f"{OBJ}: spec.ingress[0].from[0].ipBlock.except[0]: 10.0.0.0/24 is not strictly "
+            "inside cidr fd00::/64",
+        ),
+        (
+            ingress_peer({"ipBlock": {"cidr": "10.0.0.0/8", "except": ["banana"]}}),
+            f"{OBJ}: spec.ingress[0].from[0].ipBlock.except[0]: invalid CIDR 'banana'",
+        ),
+        (
+            ingress_peer({"ipBlock": {"cidr": "10.0.0.0/8"}, "podSelector": {}}),
+            f"{OBJ}: spec.ingress[0].from[0]: ipBlock cannot be combined with podSelector or "
+            "namespaceSelector",
+        ),
+        (
+            ingress_peer({}),
+            f"{OBJ}: spec.ingress[0].from[0]: a peer needs podSelector, namespaceSelector or "
+            "ipBlock",
+        ),
+        (
+            ingress_port({"port": 70000}),
+            f"{OBJ}: spec.ingress[0].ports[0].port: port 70000 is out of range 1-65535",
+        ),
+        (
+            ingress_port({"port": 0}),
+            f"{OBJ}: spec.ingress[0].ports[0].port: port 0 is out of range 1-65535",
+        ),
+        (
+            ingress_port({"port": "http", "endPort": 90}),
+            f"{OBJ}: spec.ingress[0].ports[0].endPort: endPort needs a numeric port",
+        ),
+        (
+            ingress_port({"endPort": 90}),
+            f"{OBJ}: spec.ingress[0].ports[0].endPort: endPort needs a numeric port",
+        ),
+        (
+            ingress_port({"port": 100, "endPort": 90}),
+            f"{OBJ}: spec.ingress[0].ports[0].endPort: endPort 90 is below port 100",
+        ),
+        (
+            ingress_port({"port": 100, "endPort": 65536}),
+            f"{OBJ}: spec.ingress[0].ports[0].endPort: port 65536 is out of range 1-65535",
+        ),
+        (
+            ingress_port({"port": 53, "protocol": "ICMP"}),
+            f"{OBJ}: spec.ingress[0].ports[0].protocol: unknown protocol 'ICMP'; expected TCP, "
+            "UDP or SCTP",
+        ),
+        (
+            ingress_port({"port": 53, "protocol": "udp"}),
+            f"{OBJ}: spec.ingress[0].ports[0].protocol: unknown protocol 'udp'; expected TCP, "
+            "UDP or SCTP",
+        ),
+        (
+            ingress_port({"port": "Not_A_Name"}),
+            f"{OBJ}: spec.ingress[0].ports[0].port: invalid port name 'Not_A_Name' "
+            "(IANA_SVC_NAME: ≤15 lowercase alnum and -)",
+        ),
+        # Wrong types
+        (
+            ingress_port({"port": [80]}),
+            f"{OBJ}: spec.ingress[0].ports[0].port: expected a port number, got [80]",
+        ),
+        (
+            ingress_port({"port": True}),
+            f"{OBJ}: spec.ingress[0].ports[0].port: expected a port number, got True",
+        ),
+        (
+            policy({"ingress": {"from": []}}),
+            f"{OBJ}: spec.ingress: expected a list, got dict",
+        ),
+        (
+            ingress_peer("app=web"),
+            f"{OBJ}: spec.ingress[0].from[0]: expected a mapping, got str",
+        ),
+        (
+            ingress_peer({"podSelector": {"matchLabels": {"app": ["a"]}}}),
+            f"{OBJ}: spec.ingress[0].from[0].podSelector.matchLabels.app: label values must be "
+            "strings, got list",
+        ),
+        (
+            ingress_peer({"podSelector": {"matchLabels": {"enabled": True}}}),
+            f"{OBJ}: spec.ingress[0].from[0].podSelector.matchLabels.enabled: label value True "
+            "must be a quoted string",
+        ),
+        (
+            ingress_peer(
+                {
+                    "podSelector": {
+                        "matchExpressions": [{"key": "a", "operator": "In", "values": [True]}]
+                    }
+                }
+            ),
+            f"{OBJ}: spec.ingress[0].from[0].podSelector.matchExpressions[0].values: values must "
+            "be strings, got True",
+        ),
+        (
+            ingress_peer({"podSelector": {"matchLabel": {"app": "a"}}}),
+            f"{OBJ}: spec.ingress[0].from[0].podSelector.matchLabel: unknown field of a label "
+            "selector",
+        ),
+        (
+            policy({"policyTypes": ["Ingress", "Both"]}),
+            f"{OBJ}: spec.policyTypes[1]: unknown policy type 'Both'; expected Ingress or Egress",
+        ),
+    ],
+)
+def test_policy_validation(doc: dict[str, Any], expected: str) -> None:
+    assert problems_of(doc) == [expected]
+
+
+def test_missing_pod_selector() -> None:
+    doc = netpol("dev", "bad", {})
+    del doc["spec"]["podSelector"]
+    assert problems_of(doc) == [
+        f"{OBJ}: spec.podSelector: missing (use {{}} to select every pod of the namespace)"
+    ]
+
+
+def test_every_problem_of_every_object_is_reported_at_once() -> None:
+    bad_pod = pod("dev", "p", {"app": "x"}, ip="10.0.0.999", ports=[("http", 99999, "TCP")])
+    lines = problems_of(
+        ingress_port({"port": 0, "protocol": "ICMP"}),
+        bad_pod,
+        {"apiVersion": "v1", "metadata": {"name": "nokind"}},
+    )
+    assert lines == [
+        f"{OBJ}: spec.ingress[0].ports[0].protocol: unknown protocol 'ICMP'; expected TCP, UDP "
+        "or SCTP",
+        f"{OBJ}: spec.ingress[0].ports[0].port: port 0 is out of range 1-65535",
+        "f.yaml: Pod dev/p: spec.containers[0].ports[0].containerPort: port 99999 is out of "
+        "range 1-65535",
+        "f.yaml: Pod dev/p: status.podIPs[0].ip: invalid IP address '10.0.0.999'",
+        "f.yaml: object nokind: kind: missing",
+    ]
+
+
+def test_pod_namespace_service_validation() -> None:
+    bad_pod = pod("dev", "p")
+    bad_pod["spec"]["hostNetwork"] = "yes"
+    bad_pod["spec"]["containers"] = ["web"]
+    nameless = ns("x")
+    del nameless["metadata"]["name"]
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "s", "namespace": "dev"},
+        "spec": {"ports": [{"port": 80, "targetPort": 0, "protocol": "HTTP"}]},
+    }
+    assert problems_of(bad_pod, nameless, service) == [
+        "f.yaml: Pod dev/p: spec.containers[0]: expected a mapping, got str",
+        "f.yaml: Pod dev/p: spec.hostNetwork: expected true or false, got 'yes'",
+        "f.yaml: Namespace #1: metadata.name: missing or not a string",
+        "f.yaml: Service dev/s: spec.ports[0].targetPort: port 0 is out of range 1-65535",
+        "f.yaml: Service dev/s: spec.ports[0].protocol: unknown protocol 'HTTP'; expected TCP, "
+        "UDP or SCTP",
+    ]
+
+
+def test_valid_objects_parse_into_the_model() -> None:
+    doc = policy(
+        {
+            "ingress": [
+                {
+                    "from": [
+                        {"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}},
+                        {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "a"}}},
+                    ],
+                    "ports": [{"port": 8000, "endPort": 8100}, {"protocol": "UDP", "port": "dns"}],
+                }
+            ]
+        }
+    )
+    snapshot, report = assemble([("f.yaml", 0, doc)])
+    (pol,) = snapshot.policies
+    (rule,) = pol.ingress
+    assert rule.peers[0].ip_block is not None
+    assert rule.peers[0].ip_block.excepts == ("10.1.0.0/16",)
+    assert (
+        rule.peers[1].namespace_selector is not None and rule.peers[1].namespace_selector.is_empty
+    )
+    assert [(p.protocol, p.port, p.end_port) for p in rule.ports] == [
+        ("TCP", 8000, 8100),
+        ("UDP", "dns", None),
+    ]
+    assert pol.policy_types == ("Ingress",)
+    # The policy's namespace was not in the input: synthesized, with a warning.
+    (namespace,) = snapshot.namespaces
+    assert namespace.synthesized and namespace.labels == {"kubernetes.io/metadata.name": "dev"}
+    assert report.warnings == (
+        "namespace dev is used but not in the input; assumed with only the "
+        "kubernetes.io/metadata.name=dev label (namespaceSelectors may see more labels on the "
+        "real cluster)",
+    )
+
+
+def test_ipv6_pod_addresses_are_canonical() -> None:
+    snapshot, _ = assemble([("f.yaml", 0, pod("dev", "p", ips=["10.0.0.1", "FD00:0::0001"]))])
+    assert snapshot.pods[0].ips == ("10.0.0.1", "fd00::1")
+
+
+def test_other_kinds_are_skipped_and_counted() -> None:
+    calico = {
+        "apiVersion": "crd.projectcalico.org/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "c", "namespace": "dev"},
+        "spec": {"selector": "all()"},
+    }
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"}}
+    docs = [ns("dev"), deploy, deploy, calico, {"kind": "ConfigMap", "metadata": {"name": "m"}}]
+    snapshot, report = assemble(("f.yaml", i, d) for i, d in enumerate(docs))
+    assert report.skipped_kinds == {
+        "ConfigMap": 1,
+        "Deployment": 2,
+        "NetworkPolicy (crd.projectcalico.org/v1)": 1,
+    }
+    assert snapshot.policies == ()
+
+
+def test_duplicate_objects_warn_and_the_later_wins() -> None:
+    _, report = assemble([("f.yaml", 0, ns("a", {"v": "1"})), ("f.yaml", 1, ns("a", {"v": "2"}))])
+    assert report.warnings == ("f.yaml: Namespace a appears twice; the later one wins",)
+
+
+# ------------------------------------------------------------------ files
+
+
+def test_load_the_classic_list(tmp_path: Path) -> None:
+    snapshot, report = load_manifests([CLASSIC])
+    assert len(snapshot.pods) == 7 and report.warnings == ()
+
+
+def test_multi_document_yaml_json_and_folders(tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.yaml").write_text(
+        yaml.safe_dump_all([ns("dev"), pod("dev", "p", ip="10.0.0.1")]), encoding="utf-8"
+    )
+    (folder / "sub" / "b.json").write_text(
+        json.dumps({"apiVersion": "v1", "kind": "List", "items": [netpol("dev", "x", {})]}),
+        encoding="utf-8",
+    )
+    (folder / "c.json").write_text(json.dumps([pod("dev", "q")]), encoding="utf-8")
+    (folder / "notes.txt").write_text("ignored", encoding="utf-8")
+    snapshot, _ = load_manifests([folder])
+    assert [p.name for p in snapshot.pods] == ["p", "q"]
+    assert [p.name for p in snapshot.policies] == ["x"]
+
+
+def test_typed_list_items_get_their_kind(tmp_path: Path) -> None:
+    item = netpol("dev", "x", {})
+    del item["kind"]
+    path = tmp_path / "l.yaml"
+    path.write_text(
+        yaml.safe_dump({"kind": "NetworkPolicyList", "items": [item]}), encoding="utf-8"
+    )
+    snapshot, _ = load_manifests([path])
+    assert [p.name for p in snapshot.policies] == ["x"]
+
+
+def test_unreadable_inputs_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: Pod\nmetadata: {name: [\n", encoding="utf-8")
+    with pytest.raises(SourceError) as info:
+        load_manifests([bad])
+    assert str(info.value).startswith(f"{bad}: file: invalid YAML at line ")
+    bad_json = tmp_path / "bad.json"
+    bad_json.write_text("{", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"bad\.json: file: invalid JSON at line 1"):
+        load_manifests([bad_json])
+    with pytest.raises(SourceError, match="no such file or directory"):
+        load_manifests([tmp_path / "missing.yaml"])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SourceError, match=r"no \.yaml, \.yml or \.json files found"):
+        load_manifests([empty])
+    scalar = tmp_path / "scalar.yaml"
+    scalar.write_text("just a string\n", encoding="utf-8")
+    with pytest.raises(SourceError, match="document #0: expected a mapping"):
+        load_manifests([scalar])
+
+
+def test_a_bad_file_means_nothing_is_loaded(tmp_path: Path) -> None:
+    good = tmp_path / "a-good.yaml"
+    good.write_text(yaml.safe_dump(ns("dev")), encoding="utf-8")
+    bad = tmp_path / "b-bad.yaml"
+    bad.write_text(yaml.safe_dump(ingress_port({"port": 0})), encoding="utf-8")
+    with pytest.raises(SourceError) as info:
+        load_manifests([tmp_path])
+    assert [str(p) for p in info.value.problems] == [
+        f"{bad}: NetworkPolicy dev/bad: spec.ingress[0].ports[0].port: port 0 is out of range "
+        "1-65535"
+    ]
