@@ -69,35 +69,41 @@ def read_flows_file(path: Path) -> list[Flow]:
 def run(args: argparse.Namespace) -> int:
     from triage.policy import explain, explanation_to_dict
 
-    if args.flows is None:
+    if args.flows is not None:
+        require(
+            not (args.source or args.destination or args.port or args.protocol),
+            "give either --flows FILE or --from/--to/--port, not both",
+        )
+        flows = read_flows_file(args.flows)
+    else:
         require(
             bool(args.source and args.destination and args.port),
             "explain needs --from, --to and --port (or --flows FILE)",
         )
-    flows = (
-        read_flows_file(args.flows)
-        if args.flows is not None
-        else [parse_flow(args.source, args.destination, args.port, args.protocol or "TCP")]
-    )
-    if args.protocol and args.flows is None and "/" in str(args.port):
-        raise UsageError("give the protocol once: either --port P/PROTO or --protocol")
+        if args.protocol and "/" in str(args.port):
+            raise UsageError("give the protocol once: either --port P/PROTO or --protocol")
+        flows = [parse_flow(args.source, args.destination, args.port, args.protocol or "TCP")]
     loaded = load_source(args)
     explanations = [explain(loaded.snapshot, flow) for flow in flows]
-    if args.flows is not None:
-        json.dump([explanation_to_dict(e) for e in explanations], sys.stdout, indent=2)
-        sys.stdout.write("\n")
-        return 0
-    (explanation,) = explanations
-    if args.output == "json":
-        json.dump(explanation_to_dict(explanation), sys.stdout, indent=2)
+    if args.flows is not None or args.output == "json":
+        documents = []
+        for explanation in explanations:
+            document = explanation_to_dict(explanation)
+            # What the source said about itself (a namespace made up, kinds skipped) is
+            # part of the answer's footing: keep it next to the verdict.
+            document["warnings"] = [*loaded.warnings, *document["warnings"]]
+            documents.append(document)
+        json.dump(documents if args.flows is not None else documents[0], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     from rich.console import Console
+    from rich.text import Text
 
     from triage.render.trace import explanation_renderable
 
     console = Console(highlight=False)
     for warning in loaded.warnings:
-        console.print(f"[yellow]warning:[/] {warning}")
-    console.print(explanation_renderable(explanation))
+        # Text, not markup: a warning may hold brackets ("[frontend, frontend-primary]").
+        console.print(Text.assemble(("warning: ", "yellow"), warning))
+    console.print(explanation_renderable(explanation=explanations[0]))
     return 0

@@ -55,15 +55,23 @@ def side_tree(side: SideTrace) -> Tree:
     )
     tree.add(Text(side.summary, style=DIM if side.allowed else ""))
     for pol in side.policies:
+        deciding = side.decision is not None and side.decision.policy == pol.key
         pol_node = tree.add(
             Text.assemble(
                 _mark(pol.allowed),
-                (f"policy {pol.key}", "bold cyan"),
+                (f"policy {pol.key}", DECIDING if deciding else "bold cyan"),
                 (f"  podSelector {pol.pod_selector}  types {','.join(pol.policy_types)}", DIM),
             )
         )
         if not pol.rules:
-            pol_node.add(Text(f"no {side.direction.lower()} rules: denies everything", "red"))
+            # Policies are a union: a policy without rules only isolates; another policy
+            # may still allow the flow.
+            pol_node.add(
+                Text(
+                    f"no {side.direction.lower()} rules: it allows nothing itself (isolation only)",
+                    "red",
+                )
+            )
         for rule in pol.rules:
             _rule_node(pol_node, side, pol, rule)
     return tree
