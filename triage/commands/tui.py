@@ -1,0 +1,68 @@
+"""`triage` / `triage tui`: the TUI on the live cluster (current context or `--context`)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from triage.commands.common import add_live_options
+
+
+def add_ui_options(parser: argparse.ArgumentParser) -> None:
+    ui = parser.add_argument_group("user interface")
+    ui.add_argument(
+        "--report-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where `e` writes incident reports (default: the current directory)",
+    )
+    ui.add_argument(
+        "--flow",
+        nargs=3,
+        metavar=("SRC", "DST", "PORT"),
+        help="open the checklist of this flow at once (PORT may carry /PROTO)",
+    )
+
+
+def initial_flow(args: argparse.Namespace) -> Any:
+    if not getattr(args, "flow", None):
+        return None
+    from triage.model import parse_flow
+
+    source, destination, port = args.flow
+    return parse_flow(source, destination, port)
+
+
+def run_app(source: Any, args: argparse.Namespace) -> int:
+    from triage.ui.app import make_app
+
+    app = make_app(source, report_dir=args.report_dir, initial_flow=initial_flow(args))
+    app.run()
+    return int(app.return_code or 0)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "tui",
+        help="the interactive triage UI on the live cluster (the default command)",
+        description="Open the triage UI on the live cluster of the current kubeconfig context "
+        "(or --context). Probes run in the cluster only when you run a probe step.",
+    )
+    add_live_options(parser)
+    add_ui_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from triage.sources.live import LiveTarget
+    from triage.ui.session import LiveSource
+
+    target = LiveTarget(
+        context=args.context,
+        kubeconfig=args.kubeconfig,
+        namespaces=tuple(args.namespaces or ()),
+        timeout=float(args.request_timeout),
+    )
+    return run_app(LiveSource(target), args)

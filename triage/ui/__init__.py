@@ -1,0 +1,1 @@
+"""The Textual UI. Domain packages never import it."""

@@ -1,0 +1,254 @@
+"""The triage TUI: load a source in a worker, then flow picker → checklist, with the cluster
+view, help and `:` commands one key away. `make_app` is shared by the CLI and the tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.types import AnimationLevel
+from textual.worker import Worker, WorkerState
+
+from triage.errors import error_line
+from triage.model import Flow
+from triage.ui import commands
+from triage.ui.cluster_index import ClusterIndex
+from triage.ui.commands import TriageCommands
+from triage.ui.messages import LoadProgressed, SessionLoaded
+from triage.ui.screens.loading import LoadingScreen
+from triage.ui.session import Session, Source
+from triage.ui.widgets.source_bar import SourceBar
+
+
+class TriageApp(App[None]):
+    CSS_PATH = "triage.tcss"
+    TITLE = "netpol-triage"
+    COMMANDS: ClassVar = App.COMMANDS | {TriageCommands}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        Binding("colon", "command_prompt", "Cmd", key_display=":", id="app.command"),
+        Binding("question_mark,f1", "help", "Help", key_display="?", id="app.help"),
+        Binding("ctrl+r", "reload", "Reload", id="app.reload"),
+    ]
+
+    def __init__(
+        self,
+        source: Source,
+        *,
+        report_dir: Path | None = None,
+        theme: str = "textual-dark",
+        animation_level: AnimationLevel | None = None,
+        cursor_blink: bool = True,
+        initial_flow: Flow | None = None,
+    ) -> None:
+        super().__init__()
+        self.theme = theme
+        if animation_level is not None:
+            self.animation_level = animation_level
+        self.source = source
+        self.report_dir = report_dir if report_dir is not None else Path.cwd()
+        self.cursor_blink = cursor_blink
+        self.initial_flow = initial_flow
+        self.session: Session | None = None
+        self.last_flow: Flow | None = None
+        self._cluster_index: tuple[Session, ClusterIndex] | None = None
+
+    # ------------------------------------------------------------------ loading
+
+    def on_mount(self) -> None:
+        self.push_screen(LoadingScreen(self.source.description))
+        self.load_source()
+
+    @work(
+        thread=True,
+        exclusive=True,
+        group="load",
+        exit_on_error=False,
+        description="Loading the cluster",
+    )
+    def load_source(self) -> None:
+        session = self.source.load(lambda text: self.post_message(LoadProgressed(text)))
+        self.post_message(SessionLoaded(session))
+
+    def on_load_progressed(self, message: LoadProgressed) -> None:
+        if isinstance(self.screen, LoadingScreen):
+            self.screen.show_progress(message.text)
+
+    def on_session_loaded(self, message: SessionLoaded) -> None:
+        from triage.ui.screens.flow_picker import FlowPickerScreen
+
+        reload = self.session is not None
+        self.session = message.session
+        for warning in message.session.warnings[:3]:
+            self.notify(warning, title="warning", severity="warning")
+        if reload:
+            # Everything shown was computed from the old snapshot: start again from the
+            # flow picker rather than show stale verdicts.
+            while len(self.screen_stack) > 2:
+                self.pop_screen()
+            self.switch_screen(FlowPickerScreen())
+            pods = len(message.session.snapshot.pods)
+            self.notify(f"reloaded: {pods} pods", title=message.session.label)
+            return
+        self.switch_screen(FlowPickerScreen())
+        if self.initial_flow is not None:
+            self.open_checklist(self.initial_flow)
+
+    @on(Worker.StateChanged)
+    def worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "load" or event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        text = error_line(error) if error is not None else "unknown error"
+        if isinstance(self.screen, LoadingScreen):
+            self.screen.show_error(text)
+        else:
+            self.notify(text, title="reload failed", severity="error")
+
+    # ------------------------------------------------------------------ navigation
+
+    def open_cluster(
+        self, *, view: str = "pods", namespace: str | None = None, filter_text: str = ""
+    ) -> None:
+        from triage.ui.screens.cluster import ClusterScreen
+
+        if self.session is None:
+            return
+        if isinstance(self.screen, ClusterScreen):
+            self.screen.configure(view=view, namespace=namespace, filter_text=filter_text)
+            return
+        self.push_screen(ClusterScreen(view=view, namespace=namespace, filter_text=filter_text))
+
+    def open_flow_picker(self, arg: str = "") -> None:
+        from triage.ui.screens.flow_picker import FlowPickerScreen
+
+        if self.session is None:
+            return
+        # The flow picker is the root screen (above the default screen): pop back to it.
+        while len(self.screen_stack) > 2:
+            self.pop_screen()
+        picker = self.screen_stack[-1]
+        if arg and isinstance(picker, FlowPickerScreen):
+            picker.start_from_text(arg)
+
+    def open_checklist(self, flow: Flow) -> None:
+        from triage.ui.screens.checklist import ChecklistScreen
+
+        self.last_flow = flow
+        self.push_screen(ChecklistScreen(flow))
+
+    def open_last_checklist(self) -> None:
+        if self.last_flow is None:
+            self.notify("no checklist yet: pick a flow first (:flow)", severity="warning")
+            return
+        self.open_flow_picker()
+        self.open_checklist(self.last_flow)
+
+    def set_flow_endpoint(self, role: str, text: str) -> None:
+        """The cluster screen's "as source" / "as destination": back to the flow picker."""
+        from triage.ui.screens.flow_picker import FlowPickerScreen
+
+        self.open_flow_picker()
+        picker = self.screen_stack[-1]
+        if isinstance(picker, FlowPickerScreen):
+            picker.set_endpoint(role, text)
+
+    @property
+    def cluster_index(self) -> ClusterIndex:
+        """Rows of the cluster screen, built once per loaded session."""
+        assert self.session is not None
+        if self._cluster_index is None or self._cluster_index[0] is not self.session:
+            self._cluster_index = (
+                self.session,
+                ClusterIndex(self.session.snapshot, self.session.incident),
+            )
+        return self._cluster_index[1]
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "reload":
+            # A replay never touches a cluster; reloading one is meaningless too.
+            return self.session is not None and not self.session.read_only
+        return True
+
+    def action_reload(self) -> None:
+        if self.session is not None and not self.session.read_only:
+            self.notify(f"{self.source.description}…", title="reload")
+            self.load_source()
+
+    def action_command_prompt(self) -> None:
+        from triage.ui.screens.command_prompt import CommandPrompt
+
+        if self.session is None:
+            return
+        hint = "  ".join(c.usage or f":{c.name}" for c in commands.available(self))
+        self.push_screen(CommandPrompt(commands.completions(self), hint), self.run_command)
+
+    def run_command(self, line: str | None) -> None:
+        if not line:
+            return
+        name, _, arg = line.lstrip(":").strip().partition(" ")
+        command = commands.find(self, name)
+        if command is None:
+            known = ", ".join(f":{c.name}" for c in commands.available(self))
+            self.notify(f"unknown command :{name} (known: {known})", severity="warning")
+            return
+        command.run(self, arg.strip())
+
+    def action_help(self) -> None:
+        from triage.ui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        topic, topic_help = getattr(self.screen, "help_topic", lambda: ("", ""))()
+        self.push_screen(HelpScreen(self.screen, topic, topic_help))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The palette lists the screen's key bindings too (it does not consult
+        `check_action`, so hidden actions are skipped here by hand)."""
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.show or not active.enabled or binding.action in seen:
+                continue
+            if binding.action in ("quit", "command_palette", "command_prompt"):
+                continue
+            seen.add(binding.action)
+            key = binding.key_display or self.get_key_display(binding)
+            yield SystemCommand(
+                f"{binding.description} ({key})",
+                binding.tooltip or f"press {key}",
+                partial(self.run_action, binding.action, active.node),
+            )
+
+    def refresh_source_bars(self) -> None:
+        for bar in self.query(SourceBar):
+            bar.refresh_source()
+
+
+def make_app(
+    source: Source,
+    *,
+    report_dir: Path | None = None,
+    theme: str = "textual-dark",
+    animation_level: AnimationLevel | None = None,
+    cursor_blink: bool = True,
+    initial_flow: Flow | None = None,
+) -> TriageApp:
+    """The app for a source; the CLI and the tests both build it here."""
+    return TriageApp(
+        source,
+        report_dir=report_dir,
+        theme=theme,
+        animation_level=animation_level,
+        cursor_blink=cursor_blink,
+        initial_flow=initial_flow,
+    )

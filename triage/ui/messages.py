@@ -1,0 +1,41 @@
+"""App-level messages: facts that cross screens (STYLE.md "Naming": past tense).
+
+Widget-local messages live nested in their widget (`ResourceTable.RowSelected`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from triage.checklist import StepResult
+from triage.ui.session import Session
+
+
+@dataclass
+class LoadProgressed(Message):
+    """A loader reported progress ("pods: 500"); only the latest one matters."""
+
+    text: str
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, LoadProgressed)
+
+
+@dataclass
+class SessionLoaded(Message):
+    session: Session
+
+
+@dataclass
+class StepStarted(Message, bubble=False):
+    step_id: str
+
+
+@dataclass
+class StepFinished(Message, bubble=False):
+    """A checklist step's worker is done; `result` carries its status and evidence."""
+
+    step_id: str
+    result: StepResult

@@ -1,0 +1,66 @@
+"""`?`: the keys of the screen below, its `:` commands and the help of what is selected."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+from triage.ui import commands
+
+
+def keys_table(screen: Screen[object]) -> Table:
+    """Every active binding of `screen` with a description, visible in the footer or not."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column()
+    seen: set[tuple[str, str]] = set()
+    for active in screen.active_bindings.values():
+        binding = active.binding
+        if not binding.description or (binding.action, binding.description) in seen:
+            continue
+        seen.add((binding.action, binding.description))
+        display = binding.key_display or screen.app.get_key_display(binding)
+        table.add_row(display, binding.tooltip or binding.description)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help.close"),
+    ]
+
+    def __init__(self, screen: Screen[object], topic: str = "", topic_help: str = "") -> None:
+        super().__init__()
+        self.target = screen
+        self.topic = topic
+        self.topic_help = topic_help
+
+    def compose(self) -> ComposeResult:
+        app = self.target.app
+        with VerticalScroll(id="help-box") as box:
+            box.border_title = f"Help · {self.target.__class__.__name__.removesuffix('Screen')}"
+            box.border_subtitle = "esc closes"
+            screen_help = getattr(self.target, "HELP", "")
+            if screen_help:
+                yield Static(screen_help.strip(), classes="help-text")
+            if self.topic_help:
+                yield Static(Text(self.topic, style="bold"), classes="help-heading")
+                yield Static(self.topic_help.strip(), classes="help-text")
+            yield Static(Text("Keys", style="bold"), classes="help-heading")
+            yield Static(keys_table(self.target), classes="help-keys")
+            yield Static(
+                Text("Commands (type : then the command)", style="bold"), classes="help-heading"
+            )
+            table = Table.grid(padding=(0, 2))
+            table.add_column(style="bold", no_wrap=True)
+            table.add_column()
+            for command in commands.available(app):  # type: ignore[arg-type]
+                table.add_row(command.usage or f":{command.name}", command.help)
+            yield Static(table, classes="help-keys")

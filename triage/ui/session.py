@@ -1,0 +1,126 @@
+"""What the UI works on once loading is done, and the sources it can be loaded from.
+
+No Textual here: a source's `load()` runs in a thread worker of the app (DESIGN.md: no
+blocking I/O on the event loop) and returns a `Session`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from triage.model import Snapshot
+from triage.model.incident import Incident
+
+if TYPE_CHECKING:
+    from triage.sources.live import LiveTarget
+
+Progress = Callable[[str], None]
+Mode = Literal["live", "replay"]
+
+
+@dataclass(frozen=True)
+class Session:
+    """A loaded cluster: the snapshot, where it came from, and how probes are answered."""
+
+    snapshot: Snapshot
+    mode: Mode
+    label: str  # the incident title, or the context name
+    prober: Any  # triage.probes.base.Prober
+    incident: Incident | None = None
+    context: str | None = None
+    server: str | None = None
+    warnings: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def read_only(self) -> bool:
+        """A replay never touches a cluster: actions that would are not even shown."""
+        return self.mode == "replay"
+
+    @property
+    def details(self) -> str:
+        """The header's second part: cluster and capture time for a replay, the context
+        and server for a live cluster. Never a clock."""
+        if self.incident is not None and self.mode == "replay":
+            meta = self.incident.meta
+            parts = [f"cluster {meta.cluster}" if meta.cluster else ""]
+            parts.append(f"captured {meta.captured_at}" if meta.captured_at else "")
+            return " · ".join(p for p in parts if p)
+        return f"server {self.server}" if self.server else ""
+
+
+class Source(Protocol):
+    mode: Mode
+
+    @property
+    def description(self) -> str:
+        """What the loading screen says it is doing."""
+        ...
+
+    def load(self, progress: Progress) -> Session: ...
+
+
+@dataclass(frozen=True)
+class ReplaySource:
+    """A recorded incident (`triage replay FILE`, `triage demo`): read-only."""
+
+    path: Path | None = None
+    incident: Incident | None = None  # already in memory (benchmarks, tests)
+    mode: Mode = "replay"
+
+    @property
+    def description(self) -> str:
+        return f"Reading the recording {self.path}" if self.path else "Opening the recording"
+
+    def load(self, progress: Progress) -> Session:
+        from triage.probes.recorded import RecordedProber
+
+        incident = self.incident
+        if incident is None:
+            from triage.sources.recording import load_incident
+
+            if self.path is None:
+                raise ValueError("ReplaySource needs a path or an incident")
+            progress(self.description)
+            incident = load_incident(self.path)
+        return Session(
+            snapshot=incident.snapshot,
+            mode="replay",
+            label=incident.meta.title,
+            prober=RecordedProber(incident),
+            incident=incident,
+            context=incident.meta.context or None,
+            warnings=tuple(incident.snapshot.warnings),
+        )
+
+
+@dataclass(frozen=True)
+class LiveSource:
+    """The live cluster of a kubeconfig context (`triage`, `triage tui`)."""
+
+    target: LiveTarget
+    mode: Mode = "live"
+
+    @property
+    def description(self) -> str:
+        context = self.target.context or "the current context"
+        return f"Connecting to {context}"
+
+    def load(self, progress: Progress) -> Session:
+        from triage.probes.live import LiveProber
+        from triage.sources.live import load_live
+
+        progress(self.description)
+        loaded = load_live(self.target, lambda resource, count: progress(f"{resource}: {count}"))
+        return Session(
+            snapshot=loaded.snapshot,
+            mode="live",
+            label=f"context {loaded.context}",
+            prober=LiveProber(self.target),
+            context=loaded.context,
+            server=loaded.server,
+            warnings=tuple(loaded.warnings),
+        )
