@@ -1,12 +1,99 @@
-"""The Markdown report of a checklist run."""
+"""The Markdown report of a checklist run: for the ticket, the postmortem, the handover."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 from triage.checklist.model import ChecklistContext, StepResult
+from triage.policy import UnknownEndpoint
+
+STATUS_MARK = {
+    "pass": "pass",
+    "fail": "**FAIL**",
+    "warn": "**warn**",
+    "skip": "skip",
+    "error": "**ERROR**",
+    "pending": "pending",
+    "running": "running",
+}
+
+
+def _fence(text: str, lang: str = "") -> list[str]:
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return [f"{fence}{lang}", text.rstrip("\n"), fence]
+
+
+def _verdict_line(ctx: ChecklistContext) -> str:
+    try:
+        exp = ctx.explanation
+    except UnknownEndpoint as exc:
+        return f"**unknown** — {exc}"
+    if exp.problem is not None:
+        return f"**denied** before any policy — {exp.problem.text}"
+    primary = exp.primary
+    if exp.allowed:
+        return "**allowed**"
+    text = "**denied**"
+    if primary is not None:
+        sides = [s for s in (primary.egress, primary.ingress) if not s.allowed]
+        text += " by " + " and ".join(f"{s.direction.lower()} at `{s.endpoint}`" for s in sides)
+        if primary.nearest_miss is not None:
+            text += f"; nearest miss: {primary.nearest_miss.text}"
+    return text
 
 
 def export_report(ctx: ChecklistContext, results: Iterable[StepResult]) -> str:
     """Markdown: the flow, each step with status/evidence/kubectl, the verdict, the fix."""
-    raise NotImplementedError
+    results = list(results)
+    runbook = ctx.effective_runbook
+    titles = {s.id: s.title for s in runbook.steps}
+    lines = [f"# {runbook.title}: `{ctx.flow}`", ""]
+    if ctx.incident is not None:
+        meta = ctx.incident.meta
+        lines.append(f"- Incident: {meta.title}")
+        if meta.cluster or meta.context:
+            lines.append(f"- Cluster: {meta.cluster or '-'} (context {meta.context or '-'})")
+        if meta.captured_at:
+            lines.append(f"- Captured at: {meta.captured_at}")
+    lines.append(f"- Flow: `{ctx.flow}`")
+    lines.append(f"- Verdict: {_verdict_line(ctx)}")
+    known_good = ctx.effective_known_good
+    if known_good is not None:
+        lines.append(f"- Known-good set: {known_good.name} ({known_good.captured_at or 'undated'})")
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    lines.append("- Steps: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    lines += ["", "| # | Step | Status | Summary |", "|---|---|---|---|"]
+    for i, r in enumerate(results, 1):
+        summary = r.summary.replace("|", "\\|")
+        title = titles.get(r.step_id, r.step_id)
+        lines.append(f"| {i} | {title} | {STATUS_MARK.get(r.status, r.status)} | {summary} |")
+    lines.append("")
+    for i, r in enumerate(results, 1):
+        lines += [f"## {i}. {titles.get(r.step_id, r.step_id)} — {r.status}", "", r.summary, ""]
+        if r.evidence:
+            lines.append("Evidence:")
+            lines.append("")
+            lines += [f"- {e.strip()}" for e in r.evidence]
+            lines.append("")
+        if r.hint:
+            lines += [f"Next: {r.hint}", ""]
+        if r.kubectl:
+            lines += ["Check by hand:", "", *_fence(r.kubectl, "sh"), ""]
+        if r.details.get("diff"):
+            lines += ["What changed:", "", *_fence(r.details["diff"], "diff"), ""]
+    fixes = [r for r in results if r.details.get("fix_yaml")]
+    if fixes:
+        lines += ["## Fix", ""]
+        for r in fixes:
+            lines += [
+                f"From step {titles.get(r.step_id, r.step_id)}; review before applying "
+                "(`kubectl apply --dry-run=server -f fix.yaml` first):",
+                "",
+                *_fence(r.details["fix_yaml"], "yaml"),
+                "",
+            ]
+    return "\n".join(lines).rstrip("\n") + "\n"

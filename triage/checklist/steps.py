@@ -1,44 +1,1178 @@
-"""The checks a runbook's steps name, and `run_step` / `run_all`."""
+"""The checks a runbook's steps name, and `run_step` / `run_all`.
+
+Each check reads the context (snapshot, flow, explanation, prober, known-good set) and
+returns one StepResult. Static checks are pure; `dns` and `probe` also ask the prober.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import traceback
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 
-from triage.checklist.model import ChecklistContext, StepResult
+from triage.checklist.changes import changes_between, flow_change
+from triage.checklist.fix import least_privilege_fix
+from triage.checklist.hints import LABEL_CODES, format_labels, with_hint
+from triage.checklist.model import ChecklistContext, Status, StepResult
+from triage.checklist.runbook import render_kubectl
+from triage.model import (
+    NAMESPACE_NAME_LABEL,
+    Flow,
+    IPRef,
+    LabelSelector,
+    Pod,
+    PodRef,
+    ServiceRef,
+    Snapshot,
+)
+from triage.policy import (
+    PolicyTrace,
+    Reason,
+    RuleTrace,
+    SideTrace,
+    UnknownEndpoint,
+    Verdict,
+    explain,
+    selecting_policies,
+    selector_failures,
+)
+from triage.probes.base import ProbeInputError, ProbeResult
 
 Check = Callable[[ChecklistContext], StepResult]
 
-# Filled in below; the runbook loader checks step ids against it.
-
-
-def _not_yet(ctx: ChecklistContext) -> StepResult:
-    return StepResult("?", "error", "not implemented yet")
-
-
-CHECKS: Mapping[str, Check] = dict.fromkeys(
-    (
-        "flow",
-        "dns",
-        "labels",
-        "namespaces",
-        "ports",
-        "verdict",
-        "probe",
-        "changes",
-        "regressions",
-        "rollback",
-        "default-deny",
-        "exposure",
-        "containment",
-    ),
-    _not_yet,
+_NAMESPACE_CODES = frozenset({"namespace-not-own", "namespace-name-label-missing"})
+_PORT_CODES = frozenset({"protocol", "port", "port-range", "named-port-unresolved", "port-unknown"})
+_POLICY_ENGINE_WORDS = (
+    "ciliumnetworkpolicy",
+    "ciliumclusterwidenetworkpolicy",
+    "globalnetworkpolicy",
+    "calico",
+    "adminnetworkpolicy",
+    "baselineadminnetworkpolicy",
+    "antrea",
+    "policy engine",
+    "crd",
 )
+
+
+def _result(
+    status: Status,
+    summary: str,
+    evidence: list[str] | tuple[str, ...] = (),
+    hint: str = "",
+    details: Mapping[str, str] | None = None,
+) -> StepResult:
+    """A result whose step_id and kubectl `run_step` fills in."""
+    return StepResult("", status, summary, tuple(evidence), hint, "", dict(details or {}))
+
+
+# ---------------------------------------------------------------- shared readings
+
+
+def _is_namespace_reason(reason: Reason) -> bool:
+    return reason.code in _NAMESPACE_CODES or reason.subject.startswith("namespace ")
+
+
+def _is_label_reason(reason: Reason) -> bool:
+    return reason.code in LABEL_CODES and not _is_namespace_reason(reason)
+
+
+@dataclass(frozen=True)
+class _Side:
+    trace: SideTrace
+    subject: str  # "source" or "destination": the pod the side belongs to
+    other: str  # the far end, whose labels the peers are checked against
+
+    @property
+    def verb(self) -> str:
+        return self.trace.direction.lower()
+
+
+def _sides(verdict: Verdict) -> tuple[_Side, _Side]:
+    return (
+        _Side(verdict.egress, "source", "destination"),
+        _Side(verdict.ingress, "destination", "source"),
+    )
+
+
+def _relevant_rules(policy: PolicyTrace) -> list[RuleTrace]:
+    """Rules about this flow's port: a rule for another port says nothing about labels."""
+    return [r for r in policy.rules if r.port_matched]
+
+
+def _primary(ctx: ChecklistContext) -> Verdict | None:
+    return ctx.explanation.primary
+
+
+def _pod_of(snapshot: Snapshot, name: str) -> Pod | None:
+    return snapshot.pod_by_key.get(name)
+
+
+def _endpoint_labels(snapshot: Snapshot, verdict: Verdict, role: str) -> Mapping[str, str]:
+    end = verdict.source if role == "source" else verdict.destination
+    pod = _pod_of(snapshot, end.name)
+    return pod.labels if pod is not None else {}
+
+
+def _rule_name(policy: PolicyTrace, verb: str, rule: RuleTrace) -> str:
+    return f"{policy.key} {verb} rule #{rule.index}"
+
+
+# ---------------------------------------------------------------- 1 flow
+
+
+def check_flow(ctx: ChecklistContext) -> StepResult:
+    flow = ctx.flow
+    snapshot = ctx.snapshot
+    try:
+        exp = ctx.explanation
+    except UnknownEndpoint as exc:
+        return _result("fail", str(exc), [f"flow: {flow}"], "pick a pod or Service that exists")
+    evidence: list[str] = []
+    if isinstance(flow.source, PodRef):
+        pod = snapshot.pod(flow.source.namespace, flow.source.name)
+        if pod is not None:
+            evidence.append(
+                f"source: pod {pod.key} (namespace {pod.namespace}, IP "
+                f"{', '.join(pod.ips) or 'none'}, labels {format_labels(pod.labels)})"
+            )
+    else:
+        evidence.append(f"source: {flow.source} (not a pod of this cluster)")
+    status: Status = "pass"
+    dst = flow.destination
+    if isinstance(dst, ServiceRef):
+        service = snapshot.service(dst.namespace, dst.name)
+        cluster_ip = service.cluster_ip if service is not None else None
+        res = exp.service
+        if res is not None:
+            evidence.append(
+                f"destination: Service {res.service} (ClusterIP {cluster_ip or 'none'}), port "
+                f"{res.port}/{res.protocol} → targetPort {res.target_port}"
+            )
+        else:
+            evidence.append(f"destination: Service {dst} (ClusterIP {cluster_ip or 'none'})")
+    elif isinstance(dst, PodRef):
+        evidence.append(f"destination: pod {dst}")
+    else:
+        pod = snapshot.pods_by_ip.get(dst.ip)
+        where = f"pod {pod.key}" if pod is not None else "not a pod of this cluster"
+        evidence.append(f"destination: {dst.ip} ({where})")
+    if exp.problem is not None:
+        return _result(
+            "fail",
+            exp.problem.text,
+            evidence,
+            "the flow never reaches a pod, so no policy is involved yet; fix the Service first",
+        )
+    reachable = 0
+    for v in exp.verdicts:
+        if v.destination.kind != "pod":
+            continue
+        port = f"{v.port_name + ' = ' if v.port_name else ''}{v.port}/{v.protocol}"
+        if v.blocked_by is not None:
+            evidence.append(f"backend {v.destination.name}: {v.blocked_by.text}")
+        else:
+            reachable += 1
+            evidence.append(
+                f"backend {v.destination.name} (IP {v.destination.ip or 'none'}): port {port}"
+            )
+    warnings = list(exp.warnings)
+    for v in exp.verdicts:
+        warnings.extend(w for w in v.warnings if w not in warnings)
+    evidence.extend(f"warning: {w}" for w in warnings)
+    src_ns = flow.source.namespace if isinstance(flow.source, PodRef) else "-"
+    dst_ns = exp.verdicts[0].destination.namespace if exp.verdicts else None
+    evidence.append(f"namespaces: {src_ns} → {dst_ns or '-'}")
+    primary = exp.primary
+    if isinstance(dst, ServiceRef) and exp.service is not None:
+        n = len(exp.service.backends)
+        target = f"{primary.port}/{primary.protocol}" if primary and primary.port else "?"
+        summary = (
+            f"{flow.source} → Service {exp.service.service} port {exp.service.port}/"
+            f"{exp.service.protocol} → {n} backend{'s' if n != 1 else ''} on {target}"
+        )
+    else:
+        seen_port = primary.port if primary is not None and primary.port is not None else flow.port
+        summary = f"{flow.source} → {dst}: port {seen_port}/{flow.protocol}"
+    hint = ""
+    blocked = [v for v in exp.verdicts if v.blocked_by is not None]
+    if blocked and reachable == 0:
+        status = "fail"
+        summary = blocked[0].blocked_by.text if blocked[0].blocked_by else summary
+        hint = "no backend can take this port; see the Ports step"
+    elif blocked or warnings:
+        status = "warn"
+        hint = "read the warnings: the verdict below assumes the pods are running normally"
+    return _result(status, summary, evidence, hint)
+
+
+# ---------------------------------------------------------------- 2 dns
+
+_DNS_SELECTORS = (
+    ("k8s-app", "kube-dns"),
+    ("k8s-app", "coredns"),
+    ("app.kubernetes.io/name", "coredns"),
+)
+
+
+def dns_pods(snapshot: Snapshot) -> list[Pod]:
+    """The cluster DNS pods: kube-system pods labelled k8s-app=kube-dns or coredns
+    (anywhere in the cluster if kube-system has none)."""
+    found: dict[str, Pod] = {}
+    for item in _DNS_SELECTORS:
+        for pod in snapshot.pods_by_label.get(item, ()):
+            found.setdefault(pod.key, pod)
+    in_kube_system = [p for p in found.values() if p.namespace == "kube-system"]
+    return sorted(in_kube_system or found.values(), key=lambda p: p.key)
+
+
+def _dns_name(ctx: ChecklistContext) -> tuple[str, str | None]:
+    """The name to look up and the address it should resolve to."""
+    dst = ctx.flow.destination
+    if isinstance(dst, ServiceRef):
+        service = ctx.snapshot.service(dst.namespace, dst.name)
+        ip = service.cluster_ip if service is not None else None
+        return f"{dst.name}.{dst.namespace}.svc.cluster.local", ip if ip != "None" else None
+    kubernetes = ctx.snapshot.service("default", "kubernetes")
+    return "kubernetes.default.svc.cluster.local", kubernetes.cluster_ip if kubernetes else None
+
+
+def _static_dns(ctx: ChecklistContext, source: PodRef) -> tuple[Status, str, list[str], str]:
+    snapshot = ctx.snapshot
+    pod = snapshot.pod(source.namespace, source.name)
+    if pod is None:
+        return "fail", f"source {source} is not in the snapshot", [], ""
+    servers = dns_pods(snapshot)
+    if not servers:
+        return (
+            "warn",
+            "no DNS pods (k8s-app=kube-dns or coredns) in the snapshot: cannot check DNS egress",
+            [],
+            "load kube-system too, or check DNS by hand",
+        )
+    evidence: list[str] = []
+    server = servers[0]
+    results: dict[str, bool] = {}
+    for proto in ("UDP", "TCP"):
+        verdict = explain(snapshot, Flow(source, PodRef(server.namespace, server.name), 53, proto))
+        results[proto] = verdict.allowed
+        primary = verdict.primary
+        mark = "✓" if verdict.allowed else "✗"
+        evidence.append(f"{mark} {proto} 53 to {server.key}")
+        if primary is not None:
+            for side in (primary.egress, primary.ingress):
+                if not side.allowed or side.decision is not None:
+                    evidence.append(f"  {side.summary}")
+            if primary.nearest_miss is not None and not verdict.allowed:
+                evidence.append(f"  nearest miss: {primary.nearest_miss.text}")
+    egress_isolated = bool(selecting_policies(snapshot, pod, "Egress"))
+    if not egress_isolated:
+        evidence.insert(0, f"{pod.key} is not isolated for egress: all egress is allowed")
+    if results["UDP"] and results["TCP"]:
+        return "pass", f"policies allow UDP and TCP 53 from {source} to {server.key}", evidence, ""
+    if results["UDP"]:
+        return (
+            "warn",
+            f"policies allow UDP 53 but not TCP 53 from {source} to {server.key}: large "
+            "answers (truncated, retried over TCP) will fail",
+            evidence,
+            "add TCP 53 next to UDP 53 in the DNS egress rule",
+        )
+    which = "UDP and TCP 53" if not results["TCP"] else "UDP 53"
+    return (
+        "fail",
+        f"policies deny {which} from {source} to {server.key}: name lookups time out",
+        evidence,
+        "allow egress to namespaceSelector kubernetes.io/metadata.name=kube-system AND "
+        "podSelector k8s-app=kube-dns on UDP and TCP 53",
+    )
+
+
+def check_dns(ctx: ChecklistContext) -> StepResult:
+    source = ctx.flow.source
+    if not isinstance(source, PodRef):
+        return _result("skip", f"source {source} is not a pod: its DNS is not the cluster's")
+    static_status, static_summary, evidence, hint = _static_dns(ctx, source)
+    name, expected = _dns_name(ctx)
+    if ctx.prober is None:
+        evidence.append("probe: none (static analysis only)")
+        return _result(static_status, static_summary, evidence, hint)
+    probe = ctx.prober.dns(source, name, ctx.probe_timeout)
+    evidence.extend(_probe_evidence(probe))
+    details = {"probe_output": probe.output} if probe.output else {}
+    if probe.outcome == "not-recorded":
+        return _result(static_status, static_summary, evidence, hint, details)
+    if probe.outcome == "error":
+        return _result(
+            "error",
+            f"the DNS probe failed: {_first_line(probe.output) or probe.note}; static check: "
+            f"{static_summary}",
+            evidence,
+            hint,
+            details,
+        )
+    if probe.outcome == "success":
+        got = ", ".join(probe.addresses) or "?"
+        if expected and expected not in probe.addresses:
+            return _result(
+                "warn",
+                f"{name} resolves to {got}, but the Service's ClusterIP is {expected}",
+                evidence,
+                "a stale answer, another Service of that name through the search path, or a "
+                "recording older than the Service",
+                details,
+            )
+        if static_status == "fail":
+            return _result(
+                "warn",
+                f"{name} resolved to {got} although the policies deny DNS: {static_summary}",
+                evidence,
+                "the lookup did not go through policy: a node-local DNS cache (169.254.20.10),"
+                " a hostNetwork pod, or a CNI that does not enforce NetworkPolicy",
+                details,
+            )
+        return _result(
+            "pass",
+            f"{name} resolves to {got}" + (" (the Service's ClusterIP)" if expected else ""),
+            evidence,
+            "",
+            details,
+        )
+    if probe.outcome == "nxdomain":
+        return _result(
+            "fail",
+            f"{name} does not exist (NXDOMAIN): DNS answered, the name is wrong or the Service "
+            "is missing",
+            evidence,
+            "check the Service name and namespace the client uses",
+            details,
+        )
+    confirmed = static_status == "fail"
+    return _result(
+        "fail",
+        f"DNS lookup of {name} {_outcome_text(probe.outcome)}"
+        + (f", as the policies predict: {static_summary}" if confirmed else ""),
+        evidence,
+        hint
+        if confirmed
+        else "policies allow DNS: check the DNS pods themselves, or another policy engine",
+        details,
+    )
+
+
+# ---------------------------------------------------------------- 3 labels
+
+
+def _selector_evidence(
+    mark: str, what: str, selector: LabelSelector, reasons: tuple[Reason, ...] | list[str]
+) -> str:
+    text = f"{mark} {what} {selector.describe()}"
+    if reasons:
+        text += ": " + "; ".join(str(r) for r in reasons)
+    return text
+
+
+def _unselected_allowing_policies(
+    ctx: ChecklistContext, verdict: Verdict, side: _Side
+) -> list[tuple[str, tuple[Reason, ...]]]:
+    """Policies of the subject's namespace (for this direction) that do not select the
+    subject but whose rules would allow the flow if they did: a label near miss on
+    `spec.podSelector`."""
+    snapshot = ctx.snapshot
+    end = verdict.source if side.subject == "source" else verdict.destination
+    pod = _pod_of(snapshot, end.name)
+    if pod is None:
+        return []
+    direction = side.trace.direction
+    out = []
+    for pol in snapshot.policies_by_namespace.get(pod.namespace, ()):
+        if direction not in pol.policy_types:
+            continue
+        reasons = selector_failures(pol.pod_selector, pod.labels, side.subject)
+        if not reasons:
+            continue
+        # Would it allow the flow if it selected the pod? Ask the engine with this policy
+        # alone, selecting everything.
+        probe = dataclasses.replace(
+            pol, pod_selector=LabelSelector(), policy_types=(direction,), manifest={}
+        )
+        try:
+            trial = explain(snapshot.with_policies((probe,)), ctx.flow)
+        except UnknownEndpoint:
+            continue
+        trial_verdicts = [v for v in trial.verdicts if v.destination.name == end.name] or list(
+            trial.verdicts
+        )
+        if not trial_verdicts:
+            continue
+        trial_side = (
+            trial_verdicts[0].egress if direction == "Egress" else trial_verdicts[0].ingress
+        )
+        if trial_side.allowed:
+            out.append((pol.key, reasons))
+    return out
+
+
+def check_labels(ctx: ChecklistContext) -> StepResult:
+    primary = _primary(ctx)
+    if primary is None:
+        return _result("skip", "no pod to compare labels with (see the Flow step)")
+    snapshot = ctx.snapshot
+    evidence: list[str] = []
+    for role in ("source", "destination"):
+        end = primary.source if role == "source" else primary.destination
+        if end.kind == "pod":
+            evidence.append(
+                f"{role} {end.name}: {format_labels(_endpoint_labels(snapshot, primary, role))}"
+            )
+    strong: list[str] = []  # label-only misses: fixing the label alone admits the flow
+    weak: list[str] = []
+    for side in _sides(primary):
+        trace = side.trace
+        if not trace.isolated:
+            continue
+        for pol in trace.policies:
+            evidence.append(
+                f"✓ {pol.key} podSelector {pol.pod_selector} selects the {side.subject}"
+            )
+            other_labels = _endpoint_labels(snapshot, primary, side.other)
+            for rule in _relevant_rules(pol):
+                where = _rule_name(pol, side.verb, rule)
+                if not rule.peers:
+                    evidence.append(
+                        f"✓ {where}: no {'to' if side.verb == 'egress' else 'from'}"
+                        " list, every peer matches"
+                    )
+                for peer in rule.peers:
+                    if peer.matched:
+                        evidence.append(f"✓ {where} peer #{peer.index} {peer.description}")
+                        continue
+                    labels = [r for r in peer.reasons if _is_label_reason(r)]
+                    others = [r for r in peer.reasons if not _is_label_reason(r)]
+                    if not labels:
+                        continue
+                    texts = [with_hint(r, other_labels) for r in labels]
+                    evidence.append(
+                        f"✗ {where} peer #{peer.index} {peer.description}: {'; '.join(texts)}"
+                    )
+                    if trace.allowed:
+                        continue
+                    if others:
+                        weak.append(f"{'; '.join(texts)} ({where}, also: {others[0].text})")
+                    else:
+                        strong.append(f"{'; '.join(texts)} ({where})")
+        if not trace.allowed:
+            for key, reasons in _unselected_allowing_policies(ctx, primary, side):
+                subject_labels = _endpoint_labels(snapshot, primary, side.subject)
+                why = "; ".join(with_hint(r, subject_labels) for r in reasons)
+                line = f"{key} would allow this flow but does not select the {side.subject}: {why}"
+                evidence.append(f"✗ {line}")
+                strong.append(line)
+    if strong:
+        return _result(
+            "fail",
+            strong[0],
+            evidence,
+            "fix the label on the pod (its Deployment template), or add the value to the "
+            "selector if the pod is meant to be admitted; see the Verdict step for a policy "
+            "that admits exactly this flow",
+        )
+    if weak:
+        return _result(
+            "warn",
+            f"labels miss a selector, but not only labels: {weak[0]}",
+            evidence,
+            "see the Namespaces and Ports steps",
+        )
+    if primary.allowed:
+        summary = "labels match every selector that decides this flow"
+    else:
+        summary = (
+            "labels are not what blocks this flow: no rule for this port misses on labels alone"
+        )
+    return _result("pass", summary, evidence)
+
+
+# ---------------------------------------------------------------- 4 namespaces
+
+
+def check_namespaces(ctx: ChecklistContext) -> StepResult:
+    primary = _primary(ctx)
+    if primary is None:
+        return _result("skip", "no pod to compare namespaces with (see the Flow step)")
+    snapshot = ctx.snapshot
+    evidence: list[str] = []
+    pitfalls: list[str] = []
+    names = [e.namespace for e in (primary.source, primary.destination) if e.namespace]
+    for name in dict.fromkeys(names):
+        ns = snapshot.namespace_by_name.get(name)
+        labels = ns.labels if ns is not None else {}
+        note = " (not in the input: assumed)" if ns is not None and ns.synthesized else ""
+        evidence.append(f"namespace {name}: {format_labels(labels)}{note}")
+        if labels.get(NAMESPACE_NAME_LABEL) != name:
+            pitfalls.append(
+                f"namespace {name} has no {NAMESPACE_NAME_LABEL}={name} label: Kubernetes sets "
+                "it from 1.21 on, so a namespaceSelector on it never matches this namespace "
+                "(an older cluster, or a hand-made recording)"
+            )
+    strong: list[str] = []
+    for side in _sides(primary):
+        trace = side.trace
+        if not trace.isolated:
+            continue
+        other = primary.source if side.other == "source" else primary.destination
+        for pol in trace.policies:
+            for rule in _relevant_rules(pol):
+                where = _rule_name(pol, side.verb, rule)
+                for peer in rule.peers:
+                    if peer.description.startswith("ipBlock"):
+                        continue
+                    ns_reasons = [r for r in peer.reasons if _is_namespace_reason(r)]
+                    rest = [r for r in peer.reasons if not _is_namespace_reason(r)]
+                    if "namespaceSelector" in peer.description:
+                        mark = "✗" if ns_reasons else "✓"
+                        text = "; ".join(r.text for r in ns_reasons) or (
+                            f"namespace {other.namespace} matches"
+                        )
+                        evidence.append(
+                            f"{mark} {where} peer #{peer.index} {peer.description}: {text}"
+                        )
+                    elif ns_reasons:
+                        evidence.append(
+                            f"✗ {where} peer #{peer.index} {peer.description}: {ns_reasons[0].text}"
+                        )
+                    if not ns_reasons or rest or trace.allowed:
+                        continue
+                    has_pod_part = "podSelector" in peer.description
+                    cross = other.namespace != pol.namespace
+                    if (
+                        any(r.code == "namespace-name-label-missing" for r in ns_reasons)
+                        or has_pod_part
+                        or cross
+                    ):
+                        strong.append(f"{ns_reasons[0].text} ({where})")
+    hint = ""
+    if any(
+        r.startswith("source is in namespace") or "only selects pods of namespace" in r
+        for r in strong
+    ):
+        hint = (
+            "add a namespaceSelector (kubernetes.io/metadata.name: <the peer's namespace>) to "
+            "the SAME peer entry as the podSelector; as a separate entry it would admit every "
+            "pod of that namespace"
+        )
+    elif strong:
+        hint = "label the namespace, or change the namespaceSelector to a label it has"
+    if strong:
+        return _result("fail", strong[0], evidence + [f"pitfall: {p}" for p in pitfalls], hint)
+    if pitfalls:
+        return _result(
+            "warn",
+            pitfalls[0],
+            evidence,
+            f"kubectl label namespace <name> {NAMESPACE_NAME_LABEL}=<name>",
+        )
+    summary = (
+        "namespace labels match every namespaceSelector that decides this flow"
+        if primary.allowed
+        else "namespaces are not what blocks this flow"
+    )
+    return _result("pass", summary, evidence)
+
+
+# ---------------------------------------------------------------- 5 ports
+
+
+def _container_ports(pod: Pod) -> str:
+    ports = [f"{cp.name + ' ' if cp.name else ''}{cp.port}/{cp.protocol}" for cp in pod.ports]
+    return ", ".join(ports) or "none declared"
+
+
+def check_ports(ctx: ChecklistContext) -> StepResult:
+    exp = ctx.explanation
+    snapshot = ctx.snapshot
+    flow = ctx.flow
+    evidence = [f"flow: port {flow.port}/{flow.protocol}"]
+    if exp.service is not None:
+        res = exp.service
+        evidence.append(
+            f"Service {res.service}: port {res.port}/{res.protocol} → targetPort {res.target_port}"
+        )
+    if exp.problem is not None:
+        if exp.problem.code in ("service-port", "named-port-unresolved"):
+            return _result("fail", exp.problem.text, evidence, "use a port the Service exposes")
+        return _result("skip", f"no backend to check ports on: {exp.problem.text}", evidence)
+    failures: list[str] = []
+    warnings: list[str] = []
+    for v in exp.verdicts:
+        pod = _pod_of(snapshot, v.destination.name)
+        if pod is not None:
+            evidence.append(
+                f"{pod.key}: container ports {_container_ports(pod)}; the flow arrives on "
+                f"{v.port if v.port is not None else '?'}/{v.protocol}"
+            )
+            declared = any(cp.port == v.port and cp.protocol == v.protocol for cp in pod.ports)
+            if v.port is not None and not declared and v.blocked_by is None:
+                warnings.append(
+                    f"{pod.key} declares no container port {v.port}/{v.protocol}: if nothing "
+                    "listens there the connection is refused whatever the policies say"
+                )
+        if v.blocked_by is not None:
+            failures.append(v.blocked_by.text)
+    primary = exp.primary
+    if primary is not None:
+        for side in _sides(primary):
+            if not side.trace.isolated:
+                continue
+            for pol in side.trace.policies:
+                for rule in pol.rules:
+                    if not rule.peer_matched:
+                        continue
+                    where = _rule_name(pol, side.verb, rule)
+                    if not rule.ports:
+                        evidence.append(f"✓ {where}: no ports list, every port")
+                    for port in rule.ports:
+                        mark = "✓" if port.matched else "✗"
+                        why = f": {port.reason.text}" if port.reason is not None else ""
+                        evidence.append(
+                            f"{mark} {where} port #{port.index} {port.description}{why}"
+                        )
+                    if not rule.port_matched and not side.trace.allowed:
+                        missing = [r for r in rule.failures if r.code in _PORT_CODES]
+                        if missing:
+                            failures.append(
+                                f"{where} admits the {side.other} but not the port: "
+                                f"{missing[0].text}"
+                            )
+    if failures:
+        return _result(
+            "fail",
+            failures[0],
+            evidence,
+            "policies see the pod's port after the Service's DNAT: allow the targetPort "
+            "(number or the container port's name), with the right protocol",
+        )
+    if warnings:
+        return _result("warn", warnings[0], evidence)
+    if primary is not None and primary.port is not None:
+        summary = (
+            f"port {flow.port}/{flow.protocol} reaches the pod as {primary.port}/{primary.protocol}"
+        )
+        if primary.port_name:
+            summary += f" ({primary.port_name})"
+        summary += "; no rule that admits the peer refuses the port"
+    else:
+        summary = "no port problem found"
+    return _result("pass", summary, evidence)
+
+
+# ---------------------------------------------------------------- 6 verdict
+
+
+def check_verdict(ctx: ChecklistContext) -> StepResult:
+    exp = ctx.explanation
+    if exp.problem is not None:
+        return _result("fail", f"denied before any policy: {exp.problem.text}")
+    primary = exp.primary
+    if primary is None:
+        return _result("error", "the engine returned no verdict")
+    evidence = [
+        f"egress: {primary.egress.summary}",
+        f"ingress: {primary.ingress.summary}",
+    ]
+    for side in (primary.egress, primary.ingress):
+        if side.decision is not None:
+            evidence.append(
+                f"decided by {side.decision.policy} {side.direction.lower()} rule "
+                f"#{side.decision.rule}"
+            )
+    if len(exp.verdicts) > 1:
+        for v in exp.verdicts:
+            evidence.append(f"backend {v.destination.name}: {'allowed' if v.allowed else 'denied'}")
+    warnings = list(exp.warnings)
+    for v in exp.verdicts:
+        warnings.extend(w for w in v.warnings if w not in warnings)
+    evidence.extend(f"warning: {w}" for w in warnings)
+    if exp.allowed:
+        return _result(
+            "warn" if warnings else "pass", f"allowed: {_allowed_summary(primary)}", evidence
+        )
+    if primary.nearest_miss is not None:
+        evidence.append(f"nearest miss: {primary.nearest_miss.text}")
+    if primary.blocked_by is not None:
+        evidence.append(f"blocked before policy: {primary.blocked_by.text}")
+    denied_sides = [s for s in (primary.egress, primary.ingress) if not s.allowed]
+    where = (
+        " and ".join(f"{s.direction.lower()} at {s.endpoint}" for s in denied_sides)
+        or "the destination port"
+    )
+    summary = f"denied by {where}"
+    if primary.nearest_miss is not None:
+        summary += f"; nearest miss: {primary.nearest_miss.text}"
+    fix = least_privilege_fix(ctx.snapshot, exp)
+    details = {"fix_yaml": fix} if fix else {}
+    hint = (
+        "apply the least-privilege fix (kubectl apply -f fix.yaml) after review, or correct "
+        "the near miss"
+        if fix
+        else "no policy can fix this; see the Ports and Flow steps"
+    )
+    return _result("fail", summary, evidence, hint, details)
+
+
+def _allowed_summary(verdict: Verdict) -> str:
+    parts = []
+    for side in (verdict.egress, verdict.ingress):
+        verb = side.direction.lower()
+        if side.decision is not None:
+            parts.append(f"{verb} by {side.decision.policy} rule #{side.decision.rule}")
+        elif not side.governed:
+            parts.append(f"{verb}: {side.endpoint} is outside the cluster's pods")
+        else:
+            parts.append(f"{verb}: not isolated")
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- 7 probe
+
+
+def _probe_evidence(probe: ProbeResult) -> list[str]:
+    out = [
+        f"probe ({probe.via}): {probe.outcome}"
+        + (f" in {probe.duration_ms} ms" if probe.duration_ms else "")
+    ]
+    if probe.command:
+        out.append(f"ran: {probe.command_line}")
+    if probe.note:
+        out.append(f"note: {probe.note}")
+    out.extend(f"| {line}" for line in probe.output.strip().splitlines()[:12])
+    return out
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _outcome_text(outcome: str) -> str:
+    return {
+        "timeout": "timed out",
+        "refused": "was refused",
+        "nxdomain": "found no such name",
+        "error": "failed",
+        "success": "succeeded",
+    }.get(outcome, outcome)
+
+
+def _probe_target(ctx: ChecklistContext) -> tuple[str, int] | str:
+    """(ip, port) to connect to, or why there is none."""
+    exp = ctx.explanation
+    dst = ctx.flow.destination
+    if isinstance(dst, ServiceRef) and exp.service is not None:
+        service = ctx.snapshot.service(dst.namespace, dst.name)
+        if service is not None and service.cluster_ip and service.cluster_ip != "None":
+            return service.cluster_ip, exp.service.port
+    primary = exp.primary
+    if primary is None:
+        return "no destination to probe (see the Flow step)"
+    ip = primary.destination.ip
+    if ip is None:
+        return f"{primary.destination.name} has no IP address"
+    if primary.port is None:
+        return (
+            f"the port {ctx.flow.port} does not resolve to a number on {primary.destination.name}"
+        )
+    return ip, primary.port
+
+
+def _mismatch_causes(ctx: ChecklistContext, predicted_allowed: bool) -> list[str]:
+    causes = []
+    primary = ctx.explanation.primary
+    for pod_name in [primary.source.name, primary.destination.name] if primary is not None else []:
+        pod = _pod_of(ctx.snapshot, pod_name)
+        if pod is not None and pod.host_network:
+            causes.append(f"{pod.key} uses hostNetwork: most CNIs do not apply NetworkPolicy to it")
+    engines = [
+        w for w in ctx.snapshot.warnings if any(word in w.lower() for word in _POLICY_ENGINE_WORDS)
+    ]
+    causes.extend(f"another policy engine: {w}" for w in engines)
+    if predicted_allowed:
+        causes.append(
+            "something outside NetworkPolicy drops it: another policy engine's rules "
+            "(AdminNetworkPolicy, Calico GlobalNetworkPolicy, CiliumNetworkPolicy), a node "
+            "firewall, or the destination not listening/ready"
+        )
+    else:
+        causes.append(
+            "the CNI does not enforce NetworkPolicy (e.g. flannel alone), or enforces it "
+            "differently (policies applied after the connection was established)"
+        )
+    return causes
+
+
+def check_probe(ctx: ChecklistContext) -> StepResult:
+    source = ctx.flow.source
+    if not isinstance(source, PodRef):
+        return _result("skip", f"source {source} is not a pod: there is nowhere to probe from")
+    if ctx.prober is None:
+        return _result(
+            "skip", "no prober: static analysis only (connect to a live cluster to probe)"
+        )
+    if ctx.flow.protocol == "SCTP":
+        return _result("skip", "probes test TCP and UDP only")
+    exp = ctx.explanation
+    target = _probe_target(ctx)
+    if isinstance(target, str):
+        return _result("skip", target)
+    ip, port = target
+    predicted = exp.allowed
+    prediction = "allowed" if predicted else "denied"
+    probe = ctx.prober.connect(source, ip, port, ctx.flow.protocol, ctx.probe_timeout)
+    evidence = [f"prediction: {prediction}", f"target: {ip}:{port}/{ctx.flow.protocol}"]
+    evidence.extend(_probe_evidence(probe))
+    details = {"probe_output": probe.output} if probe.output else {}
+    if probe.outcome == "not-recorded":
+        return _result(
+            "skip",
+            f"not recorded: the recording has no connect probe from {source} to {ip}:{port}; "
+            f"the policies predict {prediction}",
+            evidence,
+            details=details,
+        )
+    if probe.outcome == "error":
+        return _result(
+            "error",
+            f"the probe could not run: {_first_line(probe.output) or probe.note or 'no output'}",
+            evidence,
+            "check that the source pod is running and that exec (or ephemeral containers) is "
+            "allowed for you",
+            details,
+        )
+    if probe.outcome == "success":
+        if predicted:
+            return _result(
+                "pass", f"connected to {ip}:{port}, as predicted", evidence, details=details
+            )
+        causes = _mismatch_causes(ctx, False)
+        evidence.extend(f"possible cause: {c}" for c in causes)
+        return _result(
+            "warn",
+            f"connected to {ip}:{port}, but the policies deny it: prediction and observation "
+            "disagree",
+            evidence,
+            causes[0],
+            details,
+        )
+    if probe.outcome == "refused":
+        if predicted:
+            return _result(
+                "fail",
+                f"connection to {ip}:{port} refused: policy allows it, but nothing listens on "
+                "that port (or the backend is not ready)",
+                evidence,
+                "check the container's listening port and the Service's targetPort",
+                details,
+            )
+        return _result(
+            "fail",
+            f"connection to {ip}:{port} refused, as predicted denied (this CNI rejects "
+            "instead of dropping)",
+            evidence,
+            "see the Verdict step for the fix",
+            details,
+        )
+    # timeout
+    if not predicted:
+        return _result(
+            "fail",
+            f"connection to {ip}:{port} timed out, as predicted: a NetworkPolicy drop",
+            evidence,
+            "see the Verdict step for the fix",
+            details,
+        )
+    causes = _mismatch_causes(ctx, True)
+    evidence.extend(f"possible cause: {c}" for c in causes)
+    return _result(
+        "fail",
+        f"connection to {ip}:{port} timed out although the policies allow it: prediction and "
+        "observation disagree",
+        evidence,
+        causes[0],
+        details,
+    )
+
+
+# ---------------------------------------------------------------- 8 what changed
+
+
+def check_changes(ctx: ChecklistContext) -> StepResult:
+    known_good = ctx.effective_known_good
+    if known_good is None:
+        return _result("skip", "no known-good policy set to compare with")
+    snapshot = ctx.snapshot
+    everything = changes_between(snapshot, known_good)
+    fc = flow_change(snapshot, known_good, ctx.flow)
+    label = f"known-good {known_good.name}" + (
+        f" ({known_good.captured_at})" if known_good.captured_at else ""
+    )
+    verdicts = (
+        f"{'allowed' if fc.allowed_then else 'denied'} with {label}, "
+        f"{'allowed' if fc.allowed_now else 'denied'} now"
+    )
+    evidence = [verdicts]
+    shown = fc.flipping or fc.relevant
+    evidence.extend(f"{'flipped it: ' if c in fc.flipping else ''}{c.summary}" for c in fc.relevant)
+    others = [c for c in everything if c not in fc.relevant]
+    if others:
+        evidence.append(f"{len(others)} other change(s) elsewhere do not touch this flow:")
+        evidence.extend(f"  {c.summary}" for c in others[:20])
+    details = {"diff": "".join(c.diff for c in shown)} if shown else {}
+    if fc.regressed:
+        if fc.flipping:
+            what = "; ".join(c.summary for c in fc.flipping)
+        elif fc.jointly:
+            what = "these changes together: " + "; ".join(c.summary for c in fc.relevant)
+        else:
+            what = "no single change explains it"
+        return _result(
+            "fail",
+            f"regressed: {verdicts}; {what}",
+            evidence,
+            f"roll back to {known_good.name} (see the rollback), or re-apply the change "
+            "without what closed this flow",
+            details,
+        )
+    if not fc.allowed_then and not fc.allowed_now:
+        return _result(
+            "warn",
+            f"not a regression: already denied with {label}",
+            evidence,
+            "the cause is older than the known-good set: follow the Verdict step's fix",
+            details,
+        )
+    if fc.allowed_now and not fc.allowed_then:
+        return _result(
+            "pass", f"allowed now, denied with {label}: fixed since", evidence, details=details
+        )
+    return _result(
+        "pass",
+        f"allowed with {label} and now"
+        + (f"; {len(everything)} change(s) since, none closes this flow" if everything else ""),
+        evidence,
+        details=details,
+    )
+
+
+# ---------------------------------------------------------------- failed rollout
+
+
+def check_regressions(ctx: ChecklistContext) -> StepResult:
+    from triage.checklist.candidates import regressed_flows
+
+    known_good = ctx.effective_known_good
+    if known_good is None:
+        return _result("skip", "no known-good policy set to compare with")
+    found = regressed_flows(ctx.snapshot, known_good)
+    if not found:
+        return _result(
+            "pass",
+            f"no flow between workloads regressed since known-good {known_good.name}",
+        )
+    evidence = [f"{c.flow}: {c.reason}" for c in found]
+    n = len(found)
+    return _result(
+        "fail",
+        f"{n} flow{'s' if n != 1 else ''} allowed with known-good {known_good.name} "
+        f"{'are' if n != 1 else 'is'} denied now",
+        evidence,
+        "roll back to the known-good set, or fix the changes listed in What changed",
+    )
+
+
+def check_rollback(ctx: ChecklistContext) -> StepResult:
+    known_good = ctx.effective_known_good
+    if known_good is None:
+        return _result("skip", "no known-good policy set to roll back to")
+    everything = changes_between(ctx.snapshot, known_good)
+    changes = [c for c in everything if c.kind.startswith("policy-")]
+    labels = [c for c in everything if not c.kind.startswith("policy-")]
+    if not changes and not labels:
+        return _result(
+            "pass",
+            f"the policies and labels match known-good {known_good.name}: nothing to roll back",
+        )
+    evidence = [c.summary for c in changes]
+    if labels:
+        evidence.append(f"{len(labels)} label change(s) are not rolled back by restoring policies:")
+        evidence.extend(f"  {c.summary}" for c in labels)
+    return _result(
+        "warn",
+        f"roll back {len(changes)} policy change(s) to known-good {known_good.name}: open the "
+        "rollback to stage, dry-run, apply and verify",
+        evidence,
+        "the rollback asks for a confirmation that names the context; nothing is applied "
+        "from the checklist",
+        {"diff": "".join(c.diff for c in changes)},
+    )
+
+
+# ---------------------------------------------------------------- lateral movement
+
+
+def _source_pod(ctx: ChecklistContext) -> Pod | None:
+    src = ctx.flow.source
+    if isinstance(src, PodRef):
+        return ctx.snapshot.pod(src.namespace, src.name)
+    if isinstance(src, IPRef):
+        return ctx.snapshot.pods_by_ip.get(src.ip)
+    return None
+
+
+def check_default_deny(ctx: ChecklistContext) -> StepResult:
+    from triage.checklist.lateral import default_denies
+
+    pod = _source_pod(ctx)
+    if pod is None:
+        return _result("skip", f"{ctx.flow.source} is not a pod of this cluster")
+    found = default_denies(ctx.snapshot, pod.namespace)
+    evidence = [
+        f"{d}: {', '.join(found[d]) if found[d] else 'none'}" for d in ("Ingress", "Egress")
+    ]
+    missing = [d.lower() for d in ("Ingress", "Egress") if not found[d]]
+    if not missing:
+        return _result(
+            "pass", f"namespace {pod.namespace} has a default-deny for ingress and egress", evidence
+        )
+    return _result(
+        "fail" if len(missing) == 2 else "warn",
+        f"namespace {pod.namespace} has no default-deny for {' and '.join(missing)}",
+        evidence,
+        "add a policy with podSelector {} and policyTypes "
+        f"[{', '.join(m.capitalize() for m in missing)}] and no rules",
+        {"fix_yaml": _default_deny_yaml(pod.namespace, missing)},
+    )
+
+
+def _default_deny_yaml(namespace: str, directions: list[str]) -> str:
+    from triage.checklist.yamlout import dump_yaml
+
+    types = [d.capitalize() for d in directions]
+    return dump_yaml(
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "default-deny-" + "-".join(directions), "namespace": namespace},
+            "spec": {"podSelector": {}, "policyTypes": types},
+        }
+    )
+
+
+def check_exposure(ctx: ChecklistContext) -> StepResult:
+    from triage.checklist.lateral import reach
+
+    pod = _source_pod(ctx)
+    if pod is None:
+        return _result("skip", f"{ctx.flow.source} is not a pod of this cluster")
+    result = reach(ctx.snapshot, pod)
+    evidence = [f"reaches {r}" for r in result.reachable]
+    if result.external_egress:
+        evidence.append(f"external egress: {result.external_egress}")
+    evidence.extend(
+        f"reachable from {r.workload} ({r.pod}) on {r.port}/{r.protocol}"
+        for r in result.reached_by[:30]
+    )
+    if result.truncated:
+        evidence.append(f"(stopped after {result.checked} checks)")
+    dns = {p.key for p in dns_pods(ctx.snapshot)}
+    beyond_dns = [r for r in result.reachable if r.pod not in dns]
+    n = len(result.reachable)
+    summary = f"{pod.key} can open {n} connection{'s' if n != 1 else ''} to other workloads"
+    if result.external_egress:
+        summary += f" and to {result.external_egress}"
+    status: Status = "pass"
+    if beyond_dns or result.external_egress:
+        status = "fail"
+    elif result.reachable:
+        status = "warn"
+        summary += " (cluster DNS only)"
+    return _result(status, summary, evidence, "see Containment for the policy that cuts it off")
+
+
+def check_containment(ctx: ChecklistContext) -> StepResult:
+    from triage.checklist.lateral import containment
+
+    pod = _source_pod(ctx)
+    if pod is None:
+        return _result("skip", f"{ctx.flow.source} is not a pod of this cluster")
+    plan = containment(ctx.snapshot, pod)
+    evidence = list(plan.steps)
+    evidence.extend(f"would remain: {r}" for r in plan.residual)
+    status: Status = "warn" if plan.residual else "pass"
+    summary = (
+        f"quarantining {pod.key} cuts every path"
+        if not plan.residual
+        else f"quarantining {pod.key} leaves {len(plan.residual)} path(s) open through broad "
+        "selectors"
+    )
+    return _result(
+        status,
+        summary,
+        evidence,
+        "apply the quarantine policy, then relabel the pod as shown; policies with "
+        "podSelector {} still select it",
+        {"fix_yaml": plan.yaml, "residual": "\n".join(plan.residual)},
+    )
+
+
+# ---------------------------------------------------------------- running
+
+CHECKS: Mapping[str, Check] = {
+    "flow": check_flow,
+    "dns": check_dns,
+    "labels": check_labels,
+    "namespaces": check_namespaces,
+    "ports": check_ports,
+    "verdict": check_verdict,
+    "probe": check_probe,
+    "changes": check_changes,
+    "regressions": check_regressions,
+    "rollback": check_rollback,
+    "default-deny": check_default_deny,
+    "exposure": check_exposure,
+    "containment": check_containment,
+}
 
 
 def run_step(ctx: ChecklistContext, step_id: str) -> StepResult:
     """Run one step of the context's runbook. Blocking (probes may take seconds); never
-    raises for domain problems: they are `fail`/`error` results with the reason."""
-    raise NotImplementedError
+    raises for domain problems: they are `fail`/`error`/`skip` results with the reason."""
+    runbook = ctx.effective_runbook
+    try:
+        spec = runbook.step(step_id)
+    except KeyError as exc:
+        return StepResult(step_id, "error", str(exc).strip("'\""))
+    try:
+        kubectl = render_kubectl(spec.kubectl, ctx)
+    except (KeyError, ValueError, IndexError):
+        kubectl = spec.kubectl
+    check = CHECKS.get(step_id)
+    if check is None:
+        return StepResult(step_id, "error", f"no check named {step_id!r}", kubectl=kubectl)
+    try:
+        if step_id != "flow":
+            ctx.explanation  # noqa: B018 - an unknown endpoint is the flow step's finding
+        result = check(ctx)
+    except UnknownEndpoint as exc:
+        result = _result("skip", f"the flow does not resolve: {exc}", hint="see the Flow step")
+    except ProbeInputError as exc:
+        result = _result("error", f"probe refused its input: {exc}")
+    except Exception as exc:  # a bug must not take the checklist down; show it
+        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        result = _result("error", f"internal error in step {step_id}: {last}")
+    return dataclasses.replace(result, step_id=step_id, kubectl=result.kubectl or kubectl)
 
 
 def run_all(ctx: ChecklistContext) -> Iterator[StepResult]:

@@ -1,0 +1,231 @@
+"""What changed since the last known-good set, and which change flipped a flow.
+
+"Then" is the current cluster with the known-good policies AND the known-good labels applied
+(pods and namespaces that exist now keep today's labels unless the known-good set recorded
+theirs), so a policy change can be told from a label change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from triage.checklist.yamlout import dump_yaml, policy_manifest
+from triage.model import Flow, IPRef, NetworkPolicy, PodRef, ServiceRef, Snapshot
+from triage.model.incident import KnownGood
+from triage.policy import explain, is_allowed, service_backends
+
+ChangeKind = Literal[
+    "policy-added", "policy-changed", "policy-removed", "pod-labels", "namespace-labels"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    kind: ChangeKind
+    key: str  # NS/NAME of the policy or pod, or the namespace name
+    summary: str
+    diff: str  # unified diff, known-good → now
+
+
+def _same_policy(a: NetworkPolicy, b: NetworkPolicy) -> bool:
+    return dataclasses.replace(a, resource_version=None) == dataclasses.replace(
+        b, resource_version=None
+    )
+
+
+def _unified(before: str, after: str, name: str) -> str:
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile=f"known-good/{name}",
+        tofile=f"now/{name}",
+    )
+    return "".join(lines)
+
+
+def _labels_yaml(labels: Mapping[str, str] | None) -> str:
+    if labels is None:
+        return ""
+    return dump_yaml({"labels": dict(sorted(labels.items()))})
+
+
+def then_snapshot(snapshot: Snapshot, known_good: KnownGood) -> Snapshot:
+    """The cluster as it was with the known-good set: its policies and recorded labels."""
+    ns_labels = known_good.namespace_labels
+    pod_labels = known_good.pod_labels
+    namespaces = tuple(
+        dataclasses.replace(ns, labels=dict(ns_labels[ns.name])) if ns.name in ns_labels else ns
+        for ns in snapshot.namespaces
+    )
+    pods = tuple(
+        dataclasses.replace(p, labels=dict(pod_labels[p.key])) if p.key in pod_labels else p
+        for p in snapshot.pods
+    )
+    return Snapshot(namespaces, pods, snapshot.services, known_good.policies, snapshot.warnings)
+
+
+def changes_between(snapshot: Snapshot, known_good: KnownGood) -> list[Change]:
+    """Every difference: policies added, changed, removed; labels changed on pods and
+    namespaces the known-good set recorded. Sorted by kind, then key."""
+    out: list[Change] = []
+    then = {p.key: p for p in known_good.policies}
+    now = snapshot.policy_by_key
+    for key in sorted(then.keys() | now.keys()):
+        old, new = then.get(key), now.get(key)
+        old_text = dump_yaml(policy_manifest(old)) if old is not None else ""
+        new_text = dump_yaml(policy_manifest(new)) if new is not None else ""
+        name = f"networkpolicy/{key}"
+        if old is None:
+            out.append(
+                Change("policy-added", key, f"policy {key} added", _unified("", new_text, name))
+            )
+        elif new is None:
+            out.append(
+                Change("policy-removed", key, f"policy {key} removed", _unified(old_text, "", name))
+            )
+        elif not _same_policy(old, new):
+            out.append(
+                Change(
+                    "policy-changed",
+                    key,
+                    f"policy {key} changed",
+                    _unified(old_text, new_text, name),
+                )
+            )
+    for key, labels in sorted(known_good.pod_labels.items()):
+        pod = snapshot.pod_by_key.get(key)
+        if pod is not None and dict(pod.labels) != dict(labels):
+            out.append(
+                Change(
+                    "pod-labels",
+                    key,
+                    f"labels of pod {key} changed: {_label_delta(labels, pod.labels)}",
+                    _unified(_labels_yaml(labels), _labels_yaml(pod.labels), f"pod/{key}"),
+                )
+            )
+    for name, labels in sorted(known_good.namespace_labels.items()):
+        current = snapshot.namespace_labels(name)
+        if current is not None and dict(current) != dict(labels):
+            out.append(
+                Change(
+                    "namespace-labels",
+                    name,
+                    f"labels of namespace {name} changed: {_label_delta(labels, current)}",
+                    _unified(_labels_yaml(labels), _labels_yaml(current), f"namespace/{name}"),
+                )
+            )
+    order = {k: i for i, k in enumerate(ChangeKind.__args__)}  # type: ignore[attr-defined]
+    return sorted(out, key=lambda c: (order[c.kind], c.key))
+
+
+def _label_delta(before: Mapping[str, str], after: Mapping[str, str]) -> str:
+    parts = []
+    for key in sorted(before.keys() | after.keys()):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        if old is None:
+            parts.append(f"+{key}={new}")
+        elif new is None:
+            parts.append(f"-{key}={old}")
+        else:
+            parts.append(f"{key}={old}→{new}")
+    return ", ".join(parts)
+
+
+def revert(snapshot: Snapshot, then: Snapshot, changes: Iterable[Change]) -> Snapshot:
+    """`snapshot` with these changes undone (taken back from `then`)."""
+    policies = dict(snapshot.policy_by_key)
+    pods = dict(snapshot.pod_by_key)
+    namespaces = dict(snapshot.namespace_by_name)
+    for change in changes:
+        if change.kind.startswith("policy-"):
+            old = then.policy_by_key.get(change.key)
+            if old is None:
+                policies.pop(change.key, None)
+            else:
+                policies[change.key] = old
+        elif change.kind == "pod-labels":
+            pods[change.key] = then.pod_by_key[change.key]
+        else:
+            namespaces[change.key] = then.namespace_by_name[change.key]
+    return Snapshot(
+        tuple(namespaces.values()),
+        tuple(pods.values()),
+        snapshot.services,
+        tuple(policies[k] for k in sorted(policies)),
+        snapshot.warnings,
+    )
+
+
+def flow_parties(snapshot: Snapshot, flow: Flow) -> tuple[set[str], set[str]]:
+    """The pod keys and namespaces a flow involves (a Service as its backends)."""
+    pods: set[str] = set()
+    namespaces: set[str] = set()
+    for end in (flow.source, flow.destination):
+        if isinstance(end, PodRef):
+            pods.add(str(end))
+            namespaces.add(end.namespace)
+        elif isinstance(end, ServiceRef):
+            namespaces.add(end.namespace)
+            service = snapshot.service(end.namespace, end.name)
+            if service is not None:
+                pods.update(p.key for p in service_backends(snapshot, service))
+        elif isinstance(end, IPRef):
+            pod = snapshot.pods_by_ip.get(end.ip)
+            if pod is not None:
+                pods.add(pod.key)
+                namespaces.add(pod.namespace)
+    return pods, namespaces
+
+
+def relevant_changes(snapshot: Snapshot, flow: Flow, changes: Iterable[Change]) -> list[Change]:
+    """The changes that can affect this flow: policies of the source's or the destination's
+    namespace, labels of the pods involved and of their namespaces."""
+    pods, namespaces = flow_parties(snapshot, flow)
+    out = []
+    for change in changes:
+        if change.kind.startswith("policy-"):
+            if change.key.split("/", 1)[0] in namespaces:
+                out.append(change)
+        elif change.kind == "pod-labels":
+            if change.key in pods:
+                out.append(change)
+        elif change.key in namespaces:
+            out.append(change)
+    return out
+
+
+@dataclass(frozen=True)
+class FlowChange:
+    """The verdict of one flow then (known-good) and now, and the changes that flipped it."""
+
+    allowed_then: bool
+    allowed_now: bool
+    relevant: tuple[Change, ...]
+    flipping: tuple[Change, ...]  # each flips the verdict alone when reverted
+    jointly: bool  # no single change flips it; reverting all relevant ones together does
+
+    @property
+    def regressed(self) -> bool:
+        return self.allowed_then and not self.allowed_now
+
+
+def flow_change(snapshot: Snapshot, known_good: KnownGood, flow: Flow) -> FlowChange:
+    then = then_snapshot(snapshot, known_good)
+    allowed_then = explain(then, flow).allowed
+    allowed_now = explain(snapshot, flow).allowed
+    relevant = relevant_changes(snapshot, flow, changes_between(snapshot, known_good))
+    flipping: list[Change] = []
+    jointly = False
+    if allowed_then != allowed_now:
+        for change in relevant:
+            if is_allowed(revert(snapshot, then, [change]), flow) != allowed_now:
+                flipping.append(change)
+        if not flipping and relevant:
+            jointly = is_allowed(revert(snapshot, then, relevant), flow) != allowed_now
+    return FlowChange(allowed_then, allowed_now, tuple(relevant), tuple(flipping), jointly)
