@@ -11,11 +11,12 @@ import datetime as dt
 import json
 import secrets
 import uuid
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from .resources import Resource
 
 JsonDict = dict[str, Any]
+T = TypeVar("T")
 
 DEFAULT_IMAGE = "registry.k8s.io/pause:3.10"
 
@@ -43,9 +44,9 @@ def _json_default(value: object) -> object:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def clone(obj: Any) -> Any:
+def clone(obj: T) -> T:
     """Deep copy through JSON: faster than copy.deepcopy, and it normalises YAML scalars."""
-    return json.loads(json.dumps(obj, default=_json_default))
+    return cast(T, json.loads(json.dumps(obj, default=_json_default)))
 
 
 def new_uid() -> str:

@@ -105,6 +105,7 @@ class RestApi:
                 self.tasks.discard(task)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        response: web.StreamResponse
         raw = await request.read()
         body = _decode_body(raw, request.content_type)
         record = RecordedRequest(
@@ -125,9 +126,12 @@ class RestApi:
                 if fault.drop:
                     if request.transport is not None:
                         request.transport.abort()
+                    record.status = None  # no answer was sent
                     return web.Response(status=499)  # never reaches the client
                 if fault.status is not None:
-                    headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}
+                    headers = {}
+                    if fault.retry_after is not None:
+                        headers["Retry-After"] = str(fault.retry_after)
                     if fault.body is not None:
                         response = json_response(fault.body, fault.status, headers)
                         record.status = response.status
