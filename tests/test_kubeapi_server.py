@@ -752,6 +752,12 @@ def test_exec_errors_before_the_upgrade(team_a: KubeApiServer, exec_api: client.
         _exec(exec_api, "web-0", ["true"], container="sidecar")
     assert "Handshake status 400" in caught.value.reason
     assert "container sidecar is not valid for pod web-0" in caught.value.reason
+    team_a.add(b.pod("two", "team-a", containers=("app", "sidecar")))
+    with pytest.raises(ApiException) as caught:
+        _exec(exec_api, "two", ["true"])
+    assert "a container name must be specified for pod two, choose one of: [app sidecar]" in (
+        caught.value.reason
+    )
     team_a.forbid("create", "pods/exec", namespace="team-a")
     with pytest.raises(ApiException) as caught:
         _exec(exec_api, "web-0", ["true"])
@@ -818,6 +824,29 @@ def test_exec_negotiates_v4_and_parses_go_booleans(team_a: KubeApiServer) -> Non
     assert frames[1] == b"\x01uid=0(root)\n"
     assert json.loads(frames[2][1:]) == {"metadata": {}, "status": "Success"} and frames[2][0] == 3
     conn.close()
+
+
+@pytest.mark.timeout(30)
+async def test_exec_post_upgrade_with_v4_only_client(team_a: KubeApiServer) -> None:
+    # What kubernetes.aio's WsApiClient does: aiohttp ws_connect, v4 only; here via POST.
+    team_a.script_exec("team-a", "db-0", ["pg_isready"], stderr="no response\n", exit_code=2)
+    url = f"{team_a.url}/api/v1/namespaces/team-a/pods/db-0/exec"
+    params = [("command", "pg_isready"), ("stdout", "1"), ("stderr", "1")]
+    headers = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            url, method="POST", params=params, headers=headers, protocols=["v4.channel.k8s.io"]
+        ) as ws,
+    ):
+        assert ws.protocol == "v4.channel.k8s.io"
+        frames = [message.data async for message in ws]
+    assert frames[:2] == [b"\x01", b"\x02no response\n"]
+    status = json.loads(frames[2][1:])
+    assert frames[2][0] == 3 and status["details"]["causes"] == [
+        {"reason": "ExitCode", "message": "2"}
+    ]
+    assert team_a.exec_log[-1].method == "POST"
 
 
 @pytest.mark.timeout(30)
@@ -963,3 +992,19 @@ def test_kubectl_exec_reports_the_exit_code(
     assert failed.returncode == 1
     assert "command terminated with exit code 1" in failed.stderr
     assert [c.protocol for c in tls_server.exec_log] == ["v5.channel.k8s.io"] * 2
+
+
+def test_kubectl_debug_adds_a_running_ephemeral_container(
+    tls_server: KubeApiServer, kubectl_factory: Any
+) -> None:
+    kubectl = kubectl_factory(tls_server)
+    result = kubectl.run(
+        "debug", "-n", "team-a", "web-0", "--image=busybox:1.36", "--target=app", "-c", "dbg"
+    )
+    assert result.returncode == 0, result.stderr
+    patch = tls_server.requests_matching("PATCH")[-1]
+    assert patch.path == "/api/v1/namespaces/team-a/pods/web-0/ephemeralcontainers"
+    assert patch.headers["Content-Type"] == "application/strategic-merge-patch+json"
+    pod = tls_server.get("pod", "web-0", "team-a")
+    assert [c["name"] for c in pod["spec"]["ephemeralContainers"]] == ["dbg"]
+    assert "running" in pod["status"]["ephemeralContainerStatuses"][0]["state"]
