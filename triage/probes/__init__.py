@@ -1,4 +1,7 @@
-"""Probes from the source pod: live (exec / ephemeral debug container) and recorded."""
+"""Probes from the source pod: live (exec / ephemeral debug container) and recorded.
+
+`triage.probes.live.LiveProber` is not imported here: it pulls in the kubernetes client.
+"""
 
 from triage.probes.base import (
     PROBE_OUTCOMES,
@@ -9,6 +12,7 @@ from triage.probes.base import (
     ProbeResult,
     ProbeVia,
 )
+from triage.probes.recorded import RecordedProber
 
 __all__ = [
     "PROBE_OUTCOMES",
@@ -18,4 +22,5 @@ __all__ = [
     "ProbeResult",
     "ProbeVia",
     "Prober",
+    "RecordedProber",
 ]

@@ -1,0 +1,296 @@
+"""LiveProber against the Kubernetes API test server: websocket exec with scripted outputs,
+a missing binary falling back to an ephemeral debug container, timeouts and refusals."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from kubernetes import client, config
+
+from tests.kubeapi import builders
+from tests.kubeapi.server import KubeApiServer
+from triage.model import PodRef
+from triage.probes.live import LiveProber, parse_exec_status
+
+pytestmark = [pytest.mark.live, pytest.mark.timeout(60)]
+
+SRC = PodRef("develop", "frontend")
+NSLOOKUP_OK = (
+    "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10#53\n\n"
+    "Name:\tbackend.develop.svc.cluster.local\nAddress: 10.96.10.20\n"
+)
+NSLOOKUP_NX = (
+    "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10#53\n\n"
+    "** server can't find nope.develop.svc.cluster.local: NXDOMAIN\n"
+)
+
+
+@pytest.fixture
+def server(kube_api: KubeApiServer) -> KubeApiServer:
+    kube_api.seed(
+        namespaces=[builders.namespace("develop")],
+        pods=[
+            builders.pod("frontend", "develop", labels={"app": "frontend"}, ip="10.0.1.10"),
+            builders.pod("pending", "develop", phase="Pending", ip=None),
+        ],
+    )
+    return kube_api
+
+
+def _prober(server: KubeApiServer, tmp_path: Path, **options: object) -> LiveProber:
+    path = server.write_kubeconfig(tmp_path / "kubeconfig")
+    api = config.new_client_from_config(config_file=str(path))
+    exec_api = config.new_client_from_config(config_file=str(path))
+    options.setdefault("poll_interval", 0.05)
+    options.setdefault("ephemeral_timeout", 5.0)
+    return LiveProber(api, exec_api, **options)  # type: ignore[arg-type]
+
+
+def test_dns_success_parses_the_answer(server: KubeApiServer, tmp_path: Path) -> None:
+    server.script_exec(
+        "develop", "frontend", ["nslookup", "backend.develop.svc.cluster.local"], NSLOOKUP_OK
+    )
+    result = _prober(server, tmp_path).dns(SRC, "backend.develop.svc.cluster.local", 3)
+    assert result.outcome == "success"
+    assert result.addresses == ("10.96.10.20",)
+    assert result.via == "exec"
+    assert result.command == ("nslookup", "backend.develop.svc.cluster.local")
+    call = server.exec_log[-1]
+    assert call.argv == ["nslookup", "backend.develop.svc.cluster.local"]
+    assert call.container == "app"
+
+
+def test_dns_nxdomain_from_exit_code_and_output(server: KubeApiServer, tmp_path: Path) -> None:
+    server.script_exec("develop", "frontend", ["nslookup"], NSLOOKUP_NX, exit_code=1)
+    result = _prober(server, tmp_path).dns(SRC, "nope.develop.svc.cluster.local", 3)
+    assert result.outcome == "nxdomain"
+    assert "NXDOMAIN" in result.output
+
+
+def test_dns_timeout(server: KubeApiServer, tmp_path: Path) -> None:
+    server.script_exec(
+        "develop",
+        "frontend",
+        ["nslookup"],
+        ";; connection timed out; no servers could be reached\n",
+        exit_code=1,
+    )
+    result = _prober(server, tmp_path).dns(SRC, "backend.develop.svc.cluster.local", 3)
+    assert result.outcome == "timeout"
+
+
+def test_connect_success_and_refused(server: KubeApiServer, tmp_path: Path) -> None:
+    prober = _prober(server, tmp_path)
+    server.script_exec(
+        "develop",
+        "frontend",
+        ["nc", "-v", "-z", "-w", "3", "10.96.10.20", "80"],
+        stderr="Connection to 10.96.10.20 80 port [tcp/http] succeeded!\n",
+        exact=True,
+    )
+    ok = prober.connect(SRC, "10.96.10.20", 80, "TCP", 3)
+    assert (ok.outcome, ok.via) == ("success", "exec")
+    assert ok.command == ("nc", "-v", "-z", "-w", "3", "10.96.10.20", "80")
+    server.script_exec(
+        "develop",
+        "frontend",
+        ["nc", "-v", "-z", "-w", "3", "10.96.10.20", "81"],
+        stderr="nc: connect to 10.96.10.20 port 81 (tcp) failed: Connection refused\n",
+        exit_code=1,
+        exact=True,
+    )
+    refused = prober.connect(SRC, "10.96.10.20", 81, "TCP", 3)
+    assert refused.outcome == "refused"
+
+
+def test_connect_timeout_reported_by_nc(server: KubeApiServer, tmp_path: Path) -> None:
+    server.script_exec(
+        "develop",
+        "frontend",
+        ["nc"],
+        stderr="nc: connect to 10.0.1.20 port 8080 (tcp) timed out: Operation now in progress\n",
+        exit_code=1,
+    )
+    result = _prober(server, tmp_path).connect(SRC, "10.0.1.20", 8080, "TCP", 1)
+    assert result.outcome == "timeout"
+
+
+def test_udp_uses_nc_zu(server: KubeApiServer, tmp_path: Path) -> None:
+    server.script_exec("develop", "frontend", ["nc", "-v", "-zu"], "", exit_code=0)
+    result = _prober(server, tmp_path).connect(SRC, "10.96.0.10", 53, "UDP", 2)
+    assert result.outcome == "success"
+    assert result.command[:3] == ("nc", "-v", "-zu")
+
+
+def test_exec_that_never_finishes_times_out(server: KubeApiServer, tmp_path: Path) -> None:
+    async def hang(session: object) -> None:
+        await asyncio.sleep(30)
+
+    server.script_exec("develop", "frontend", ["nc"], handler=hang)
+    started = time.monotonic()
+    prober = _prober(server, tmp_path, exec_grace=0.5)
+    result = prober.connect(SRC, "10.0.1.20", 8080, "TCP", 1)
+    assert result.outcome == "timeout"
+    assert "did not finish within 2s" in result.output
+    assert time.monotonic() - started < 6
+
+
+def test_missing_binary_falls_back_to_an_ephemeral_container(
+    server: KubeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Unscripted commands fail like a binary missing from the image (OCI runtime error), so
+    # the app container has no tool; only the debug container answers.
+    monkeypatch.setattr("triage.probes.live.secrets.token_hex", lambda n: "abc123")
+    debug_name = "triage-debug-abc123"
+    server.script_exec("develop", "frontend", ["nslookup"], NSLOOKUP_OK, container=debug_name)
+    prober = _prober(server, tmp_path)
+    result = prober.dns(SRC, "backend.develop.svc.cluster.local", 3)
+    assert result.outcome == "success", result
+    assert result.via == "ephemeral"
+    assert result.addresses == ("10.96.10.20",)
+    assert "has none of: nslookup, getent, dig" in result.note
+    tried = [(c.container, c.argv[0]) for c in server.exec_log]
+    assert tried == [
+        ("app", "nslookup"),
+        ("app", "getent"),
+        ("app", "dig"),
+        (debug_name, "nslookup"),
+    ]
+    pod = server.get("Pod", "frontend", "develop")
+    assert pod is not None
+    debug = pod["spec"]["ephemeralContainers"]
+    assert [d["name"] for d in debug] == [debug_name]
+    assert debug[0]["image"] == "nicolaka/netshoot:v0.13"
+    assert debug[0]["targetContainerName"] == "app"
+    # A second probe reuses the running debug container instead of adding another.
+    again = prober.dns(SRC, "backend.develop.svc.cluster.local", 3)
+    assert again.via == "ephemeral"
+    pod = server.get("Pod", "frontend", "develop")
+    assert pod is not None and len(pod["spec"]["ephemeralContainers"]) == 1
+
+
+def test_shell_style_missing_binary_exit_127(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("triage.probes.live.secrets.token_hex", lambda n: "abc123")
+    server = KubeApiServer(unscripted_exec="shell").start()
+    try:
+        server.seed(
+            namespaces=[builders.namespace("develop")],
+            pods=[builders.pod("frontend", "develop", ip="10.0.1.10")],
+        )
+        server.script_exec(
+            "develop",
+            "frontend",
+            ["nc"],
+            stderr="Connection to 10.0.1.20 8080 port [tcp/*] succeeded!\n",
+            container="triage-debug-abc123",
+        )
+        result = _prober(server, tmp_path).connect(SRC, "10.0.1.20", 8080, "TCP", 1)
+        assert (result.outcome, result.via) == ("success", "ephemeral")
+    finally:
+        server.stop()
+
+
+def test_ephemeral_container_that_never_starts(tmp_path: Path) -> None:
+    server = KubeApiServer(ephemeral_start_delay=None, ephemeral_waiting_reason="PodInitializing")
+    server.start()
+    try:
+        server.seed(
+            namespaces=[builders.namespace("develop")],
+            pods=[builders.pod("frontend", "develop", ip="10.0.1.10")],
+        )
+        prober = _prober(server, tmp_path, ephemeral_timeout=0.5)
+        started = time.monotonic()
+        result = prober.connect(SRC, "10.0.1.20", 8080, "TCP", 1)
+        assert result.outcome == "error"
+        assert result.via == "ephemeral"
+        assert "did not start within" in result.output
+        assert time.monotonic() - started < 10
+    finally:
+        server.stop()
+
+
+def test_image_pull_error_is_reported(tmp_path: Path) -> None:
+    server = KubeApiServer(ephemeral_start_delay=None, ephemeral_waiting_reason="ErrImagePull")
+    server.start()
+    try:
+        server.seed(
+            namespaces=[builders.namespace("develop")],
+            pods=[builders.pod("frontend", "develop", ip="10.0.1.10")],
+        )
+        result = _prober(server, tmp_path).dns(SRC, "backend.develop.svc.cluster.local", 2)
+        assert result.outcome == "error"
+        assert "ErrImagePull" in result.output
+    finally:
+        server.stop()
+
+
+def test_ephemeral_disabled_says_which_tools_are_missing(
+    server: KubeApiServer, tmp_path: Path
+) -> None:
+    result = _prober(server, tmp_path, allow_ephemeral=False).dns(
+        SRC, "backend.develop.svc.cluster.local", 2
+    )
+    assert result.outcome == "error"
+    assert "has none of: nslookup, getent, dig" in result.output
+    pod = server.get("Pod", "develop", "frontend")
+    assert pod is None or not pod["spec"].get("ephemeralContainers")
+
+
+def test_missing_pod_and_not_running_pod(server: KubeApiServer, tmp_path: Path) -> None:
+    prober = _prober(server, tmp_path)
+    missing = prober.connect(PodRef("develop", "nope"), "10.0.1.20", 80, "TCP", 1)
+    assert missing.outcome == "error"
+    assert "pod develop/nope not found" in missing.output
+    pending = prober.connect(PodRef("develop", "pending"), "10.0.1.20", 80, "TCP", 1)
+    assert pending.outcome == "error"
+    assert "Pending, not Running" in pending.output
+    assert server.exec_log == []
+
+
+def test_internal_error_is_an_error_not_a_crash(server: KubeApiServer, tmp_path: Path) -> None:
+    async def internal(session: object) -> None:
+        await session.internal_error("error executing command in container: boom")  # type: ignore[attr-defined]
+
+    server.script_exec("develop", "frontend", ["nc"], handler=internal)
+    result = _prober(server, tmp_path).connect(SRC, "10.0.1.20", 80, "TCP", 1)
+    assert result.outcome == "error"
+    assert "boom" in result.output
+
+
+def test_rbac_refusal_of_exec_is_an_error(server: KubeApiServer, tmp_path: Path) -> None:
+    server.forbid("create", "pods/exec", "develop")
+    server.forbid("get", "pods/exec", "develop")
+    result = _prober(server, tmp_path).connect(SRC, "10.0.1.20", 80, "TCP", 1)
+    assert result.outcome == "error"
+    assert "403" in result.output
+
+
+def test_parse_exec_status_shapes() -> None:
+    assert parse_exec_status('{"metadata":{},"status":"Success"}') == (0, "")
+    code, _ = parse_exec_status(
+        '{"status":"Failure","reason":"NonZeroExitCode",'
+        '"details":{"causes":[{"reason":"ExitCode","message":"3"}]}}'
+    )
+    assert code == 3
+    code, message = parse_exec_status(
+        '{"status":"Failure","code":500,"reason":"InternalError","message":"Internal error",'
+        '"details":{"causes":[{"message":"error executing command"}]}}'
+    )
+    assert code is None and message == "Internal error"
+    assert parse_exec_status("") == (None, "the exec ended without a status")
+    assert parse_exec_status("plain text error")[0] is None
+
+
+def test_rest_client_is_never_used_for_exec(server: KubeApiServer, tmp_path: Path) -> None:
+    server.script_exec("develop", "frontend", ["nc"], stderr="succeeded!\n")
+    prober = _prober(server, tmp_path)
+    assert prober.connect(SRC, "10.0.1.20", 80, "TCP", 1).outcome == "success"
+    api, exec_api = prober._clients()
+    assert api is not exec_api
+    # The REST client still works after an exec (stream() patched only the exec client).
+    assert client.CoreV1Api(api).read_namespaced_pod("frontend", "develop").metadata.name
