@@ -1,0 +1,206 @@
+"""The NetworkPolicy calls the applier makes, and nothing else.
+
+Bodies go out and come back as plain JSON (`_preload_content=False`): a policy read for a
+backup must round-trip exactly, and the client's pydantic models would drop any field they
+do not know. Every failure becomes an `ApiFailure` that says whether the call may have taken
+effect (`ambiguous`: a timeout or a connection dropped after the request was sent), because
+that decides what the operator is told: "not applied" or "may have been applied".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from triage.errors import ClusterError
+
+JsonDict = dict[str, Any]
+
+
+class ApiFailure(ClusterError):
+    """One NetworkPolicy call failed. `status` is the HTTP code (None: no answer)."""
+
+    def __init__(
+        self, text: str, *, status: int | None, reason: str = "", ambiguous: bool = False
+    ) -> None:
+        super().__init__(text)
+        self.status = status
+        self.reason = reason
+        self.ambiguous = ambiguous
+
+    @property
+    def label(self) -> str:
+        if self.status is None:
+            return "no answer" if self.ambiguous else "not sent"
+        return f"{self.status} {self.reason}".strip()
+
+
+class PolicyApi(Protocol):
+    """What the applier needs from a cluster. `KubePolicyApi` is the real one; tests may
+    pass a fake."""
+
+    @property
+    def context(self) -> str: ...
+
+    def list_policies(self, namespaces: Sequence[str] | None) -> list[JsonDict]: ...
+
+    def create(self, body: JsonDict, *, dry_run: bool) -> JsonDict: ...
+
+    def replace(self, body: JsonDict, *, dry_run: bool) -> JsonDict: ...
+
+    def delete(
+        self, namespace: str, name: str, *, resource_version: str | None, dry_run: bool
+    ) -> None: ...
+
+
+def _not_sent(cause: BaseException | None) -> bool:
+    """True when the request certainly did not reach the server (connect failures)."""
+    from urllib3.exceptions import (
+        ConnectTimeoutError,
+        MaxRetryError,
+        NameResolutionError,
+        NewConnectionError,
+    )
+
+    if isinstance(cause, MaxRetryError) and cause.reason is not None:
+        cause = cause.reason
+    return isinstance(cause, ConnectTimeoutError | NameResolutionError | NewConnectionError)
+
+
+class KubePolicyApi:
+    """networking.k8s.io/v1 NetworkPolicies through the official client."""
+
+    def __init__(self, api_client: Any, context: str, server: str, timeout: float = 20.0) -> None:
+        from kubernetes import client
+
+        self._api = client.NetworkingV1Api(api_client)
+        self._context = context
+        self.server = server
+        self.timeout = timeout
+
+    @property
+    def context(self) -> str:
+        return self._context
+
+    @classmethod
+    def connect(
+        cls, context: str | None, kubeconfig: Any = None, timeout: float = 20.0
+    ) -> KubePolicyApi:
+        from triage.sources.kubeclient import connect
+
+        conn = connect(context, kubeconfig)
+        return cls(conn.api, conn.context, conn.server, timeout)
+
+    def _call(self, site: Any, fn: Any, /, **kwargs: Any) -> JsonDict | None:
+        from kubernetes.client.exceptions import ApiException
+
+        from triage.sources.kubeclient import api_call, read_json, status_of
+
+        try:
+            with api_call(site, self.server, self.timeout):
+                try:
+                    raw = fn(**kwargs, _request_timeout=self.timeout, _preload_content=False)
+                except ApiException as exc:
+                    info = status_of(exc)
+                    if info.code:
+                        raise ApiFailure(
+                            f"{site.action}: {info.label}: {' '.join(info.message.split())}",
+                            status=info.code,
+                            reason=info.reason,
+                        ) from exc
+                    raise
+                return read_json(raw, site, self.server)
+        except ApiFailure:
+            raise
+        except ClusterError as exc:
+            not_sent = _not_sent(exc.__cause__)
+            raise ApiFailure(str(exc), status=None, ambiguous=not not_sent) from exc
+
+    def list_policies(self, namespaces: Sequence[str] | None) -> list[JsonDict]:
+        from triage.sources.kubeclient import CallSite
+
+        out: list[JsonDict] = []
+        for namespace in (None,) if namespaces is None else tuple(namespaces):
+            token: str | None = None
+            while True:
+                site = CallSite("list", "networkpolicies", namespace)
+                args: dict[str, Any] = {"limit": 500, "_continue": token}
+                if namespace is None:
+                    doc = self._call(site, self._api.list_network_policy_for_all_namespaces, **args)
+                else:
+                    doc = self._call(
+                        site, self._api.list_namespaced_network_policy, namespace=namespace, **args
+                    )
+                doc = doc or {}
+                for item in doc.get("items") or []:
+                    if isinstance(item, dict):
+                        meta = {
+                            k: v
+                            for k, v in (item.get("metadata") or {}).items()
+                            if k != "managedFields"
+                        }
+                        out.append(
+                            {
+                                **item,
+                                "apiVersion": "networking.k8s.io/v1",
+                                "kind": "NetworkPolicy",
+                                "metadata": meta,
+                            }
+                        )
+                token = (doc.get("metadata") or {}).get("continue") or None
+                if not token:
+                    break
+        return out
+
+    def create(self, body: JsonDict, *, dry_run: bool) -> JsonDict:
+        from triage.sources.kubeclient import CallSite
+
+        ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        site = CallSite("create", "networkpolicies", ns, name)
+        return (
+            self._call(
+                site,
+                self._api.create_namespaced_network_policy,
+                namespace=ns,
+                body=body,
+                dry_run="All" if dry_run else None,
+            )
+            or {}
+        )
+
+    def replace(self, body: JsonDict, *, dry_run: bool) -> JsonDict:
+        from triage.sources.kubeclient import CallSite
+
+        ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
+        site = CallSite("update", "networkpolicies", ns, name)
+        return (
+            self._call(
+                site,
+                self._api.replace_namespaced_network_policy,
+                name=name,
+                namespace=ns,
+                body=body,
+                dry_run="All" if dry_run else None,
+            )
+            or {}
+        )
+
+    def delete(
+        self, namespace: str, name: str, *, resource_version: str | None, dry_run: bool
+    ) -> None:
+        from triage.sources.kubeclient import CallSite
+
+        site = CallSite("delete", "networkpolicies", namespace, name)
+        options: JsonDict = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        if resource_version is not None:
+            options["preconditions"] = {"resourceVersion": resource_version}
+        if dry_run:
+            options["dryRun"] = ["All"]
+        self._call(
+            site,
+            self._api.delete_namespaced_network_policy,
+            name=name,
+            namespace=namespace,
+            body=options,
+            dry_run="All" if dry_run else None,
+        )

@@ -1,0 +1,231 @@
+"""Policy sets as the rollback sees them: clean manifests, semantic equality, scope.
+
+A rollback target and the live state are both *policy sets*: NetworkPolicies plus the
+namespaces they are responsible for (the scope). Everything the applier sends to the API
+server is built here from a policy's original manifest, stripped of server-owned fields.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from triage.model import LabelSelector, NetworkPolicy, Peer, PolicyPort, Rule
+from triage.sources.errors import SourceError
+from triage.sources.parse import parse_network_policy
+
+API_VERSION = "networking.k8s.io/v1"
+KIND = "NetworkPolicy"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+JsonDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """A rollback target (or the live state): policies and the namespaces they cover.
+
+    `scope` None means every namespace: a policy of the live set in any namespace that the
+    target lacks is deleted. A tuple limits creates, replaces and deletes to those
+    namespaces; policies elsewhere are never touched.
+    """
+
+    description: str
+    policies: tuple[NetworkPolicy, ...]
+    scope: tuple[str, ...] | None = None
+    namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    pod_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    snapshot_id: int | None = None
+    context: str | None = None
+
+    def in_scope(self, namespace: str) -> bool:
+        return self.scope is None or namespace in self.scope
+
+    def by_key(self) -> dict[str, NetworkPolicy]:
+        return {p.key: p for p in self.policies if self.in_scope(p.namespace)}
+
+
+def scope_text(scope: Sequence[str] | None) -> str:
+    if scope is None:
+        return "all namespaces"
+    if not scope:
+        return "no namespace"
+    return "namespace" + ("s " if len(scope) > 1 else " ") + ", ".join(scope)
+
+
+def intersect_scopes(a: Sequence[str] | None, b: Sequence[str] | None) -> tuple[str, ...] | None:
+    if a is None:
+        return None if b is None else tuple(sorted(set(b)))
+    if b is None:
+        return tuple(sorted(set(a)))
+    return tuple(sorted(set(a) & set(b)))
+
+
+# ---------------------------------------------------------------- equality
+
+
+def semantic(policy: NetworkPolicy) -> NetworkPolicy:
+    """The policy without what the server owns: equal results mean the same behaviour.
+
+    `manifest` is already excluded from comparison by the model; the resourceVersion is not.
+    """
+    return dataclasses.replace(policy, resource_version=None)
+
+
+def semantically_equal(a: NetworkPolicy, b: NetworkPolicy) -> bool:
+    return semantic(a) == semantic(b)
+
+
+def sets_equal(
+    live: Iterable[NetworkPolicy], target: Iterable[NetworkPolicy]
+) -> tuple[bool, list[str]]:
+    """Compare two policy sets; the differences, one line each, sorted."""
+    a = {p.key: p for p in live}
+    b = {p.key: p for p in target}
+    out: list[str] = []
+    for key in sorted(a.keys() | b.keys()):
+        if key not in a:
+            out.append(f"{key}: missing on the cluster")
+        elif key not in b:
+            out.append(f"{key}: on the cluster but not in the target")
+        elif not semantically_equal(a[key], b[key]):
+            out.append(f"{key}: spec differs from the target")
+    return not out, out
+
+
+# ---------------------------------------------------------------- manifests
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-safe deep copy (YAML may hand us tuples, dates or other oddities)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def _selector_dict(sel: LabelSelector) -> JsonDict:
+    out: JsonDict = {}
+    if sel.match_labels:
+        out["matchLabels"] = dict(sel.match_labels)
+    if sel.match_expressions:
+        out["matchExpressions"] = [
+            {
+                "key": r.key,
+                "operator": r.operator,
+                **({"values": list(r.values)} if r.values else {}),
+            }
+            for r in sel.match_expressions
+        ]
+    return out
+
+
+def _peer_dict(peer: Peer) -> JsonDict:
+    if peer.ip_block is not None:
+        block: JsonDict = {"cidr": peer.ip_block.cidr}
+        if peer.ip_block.excepts:
+            block["except"] = list(peer.ip_block.excepts)
+        return {"ipBlock": block}
+    out: JsonDict = {}
+    if peer.namespace_selector is not None:
+        out["namespaceSelector"] = _selector_dict(peer.namespace_selector)
+    if peer.pod_selector is not None:
+        out["podSelector"] = _selector_dict(peer.pod_selector)
+    return out
+
+
+def _port_dict(port: PolicyPort) -> JsonDict:
+    out: JsonDict = {"protocol": port.protocol}
+    if port.port is not None:
+        out["port"] = port.port
+    if port.end_port is not None:
+        out["endPort"] = port.end_port
+    return out
+
+
+def _rule_dict(rule: Rule, peer_key: str) -> JsonDict:
+    out: JsonDict = {}
+    if rule.peers:
+        out[peer_key] = [_peer_dict(p) for p in rule.peers]
+    if rule.ports:
+        out["ports"] = [_port_dict(p) for p in rule.ports]
+    return out
+
+
+def spec_from_model(policy: NetworkPolicy) -> JsonDict:
+    """A spec that parses back to an equal model (for policies that came without one)."""
+    spec: JsonDict = {
+        "podSelector": _selector_dict(policy.pod_selector),
+        "policyTypes": list(policy.policy_types),
+    }
+    if policy.ingress:
+        spec["ingress"] = [_rule_dict(r, "from") for r in policy.ingress]
+    if policy.egress:
+        spec["egress"] = [_rule_dict(r, "to") for r in policy.egress]
+    return spec
+
+
+def policy_spec(policy: NetworkPolicy) -> JsonDict:
+    raw = policy.manifest.get("spec") if policy.manifest else None
+    if isinstance(raw, Mapping):
+        spec: JsonDict = _plain(raw)
+        return spec
+    return spec_from_model(policy)
+
+
+def clean_manifest(policy: NetworkPolicy, resource_version: str | None = None) -> JsonDict:
+    """What we send to the API server: apiVersion, kind, name, namespace, labels, the
+    annotations a person wrote, and the spec. With `resource_version`, a replace is
+    conditional on the object still being at that version (optimistic concurrency)."""
+    meta_in = policy.manifest.get("metadata") if policy.manifest else None
+    meta_in = meta_in if isinstance(meta_in, Mapping) else {}
+    meta: JsonDict = {"name": policy.name, "namespace": policy.namespace}
+    labels = meta_in.get("labels")
+    if isinstance(labels, Mapping) and labels:
+        meta["labels"] = {str(k): str(v) for k, v in labels.items()}
+    annotations = meta_in.get("annotations")
+    if isinstance(annotations, Mapping):
+        kept = {str(k): str(v) for k, v in annotations.items() if k != LAST_APPLIED}
+        if kept:
+            meta["annotations"] = kept
+    if resource_version is not None:
+        meta["resourceVersion"] = resource_version
+    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": meta, "spec": policy_spec(policy)}
+
+
+def stored_manifest(policy: NetworkPolicy) -> JsonDict:
+    """The form kept in the store and journals: the clean manifest plus the
+    resourceVersion it had, so a backup can be compared and re-applied."""
+    return clean_manifest(policy, policy.resource_version)
+
+
+def parse_policy(doc: Mapping[str, Any], origin: str = "store") -> NetworkPolicy:
+    doc = dict(doc)
+    doc.setdefault("kind", KIND)
+    doc.setdefault("apiVersion", API_VERSION)
+    policy, problems = parse_network_policy(doc, origin, 0)
+    if policy is None:
+        raise SourceError(problems)
+    return policy
+
+
+def parse_policies(
+    docs: Iterable[Mapping[str, Any]], origin: str = "store"
+) -> tuple[NetworkPolicy, ...]:
+    policies = [parse_policy(d, origin) for d in docs]
+    return tuple(sorted(policies, key=lambda p: (p.namespace, p.name)))
+
+
+def policies_to_json(policies: Iterable[NetworkPolicy]) -> str:
+    return json.dumps(
+        [stored_manifest(p) for p in sorted(policies, key=lambda p: p.key)], sort_keys=True
+    )
+
+
+def policies_from_json(text: str, origin: str = "store") -> tuple[NetworkPolicy, ...]:
+    return parse_policies(json.loads(text), origin)
+
+
+def deepcopy_json(value: JsonDict) -> JsonDict:
+    return copy.deepcopy(value)
