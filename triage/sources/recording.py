@@ -1,0 +1,818 @@
+"""Recorded incidents: one versioned YAML file per incident (DESIGN.md "Sources").
+
+```
+apiVersion: triage/v1
+kind: Incident
+metadata: {title, cluster, context, capturedAt, summary}
+namespaces / pods / services / networkPolicies: [manifests]
+flows: [{from, to, port, protocol, note}]
+probes: [{kind, source, target, port, protocol, outcome, output, durationMs, at}]
+knownGood: [{name, capturedAt, networkPolicies, namespaceLabels, podLabels}]
+notes: [{at, text}]
+```
+
+Loading validates the file against `triage/data/incident.schema.json` (errors name the field:
+`incident.yaml: probes[2].outcome: 'maybe' is not one of [...]`), then runs the objects
+through the manifest parser, so a broken policy names its field as it would from
+`--manifests`. Writing serializes every object through the allow-list of
+`triage.sources.redact` and replaces the file atomically. `load_incident(write_incident(x))`
+equals `x`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import os
+import re
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import IO, Any, ClassVar, TypeVar, cast
+
+import jsonschema
+import yaml
+
+from triage.model import (
+    Endpoint,
+    FlowSyntaxError,
+    LabelSelector,
+    Namespace,
+    NetworkPolicy,
+    Peer,
+    Pod,
+    PodRef,
+    PolicyPort,
+    Rule,
+    Service,
+    ServiceRef,
+    Snapshot,
+    parse_flow,
+)
+from triage.model.incident import (
+    Incident,
+    IncidentMeta,
+    KnownGood,
+    Note,
+    ProbeKind,
+    ProbeOutcome,
+    ProbeRecord,
+    ReportedFlow,
+)
+from triage.sources.assemble import Document, assemble, flatten
+from triage.sources.errors import Problem, SourceError
+from triage.sources.parse import (
+    describe_object,
+    parse_namespace,
+    parse_network_policy,
+    parse_pod,
+    parse_service,
+)
+from triage.sources.redact import RECORDABLE_KINDS, redact_manifest
+
+API_VERSION = "triage/v1"
+KIND = "Incident"
+SUPPORTED_VERSIONS: tuple[str, ...] = (API_VERSION,)
+
+# The bundled incident `triage demo` opens: a failed rollout has a blocked flow to walk
+# through, a "what changed" against known-good, and a rollback to stage.
+DEMO_INCIDENT = "failed-rollout"
+
+# `Incident.extra[MANIFESTS]`: the source manifest of each object, keyed (kind, key), so a
+# rewrite keeps what the model does not (uids, owner apiVersions, container statuses).
+MANIFESTS = "manifests"
+
+# The most schema errors reported for one file; the rest are counted.
+MAX_SCHEMA_ERRORS = 30
+
+_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("namespaces", "Namespace"),
+    ("pods", "Pod"),
+    ("services", "Service"),
+    ("networkPolicies", "NetworkPolicy"),
+)
+
+T = TypeVar("T")
+ManifestKey = tuple[str, str]
+
+# ---------------------------------------------------------------- YAML
+
+try:  # libyaml is ~8x faster on a large recording
+    _BaseLoader: Any = yaml.CSafeLoader
+    _BaseDumper: Any = yaml.CSafeDumper
+except AttributeError:  # pragma: no cover - PyYAML without libyaml
+    _BaseLoader = yaml.SafeLoader
+    _BaseDumper = yaml.SafeDumper
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """Safe loading, but timestamps stay strings: `capturedAt: 2024-05-14T09:12:00Z` must
+    round-trip as written, not come back as a datetime."""
+
+    yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, Any]]]] = {
+        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
+    }
+
+
+class _Dumper(_BaseDumper):  # type: ignore[misc]
+    """Safe dumping without anchors (shared label dicts must not become `&id001`), and
+    multi-line strings (probe output, summaries) as `|` blocks."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _represent_str(dumper: Any, data: str) -> Any:
+    style = "|" if "\n" in data else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+_HEADER = (
+    "# netpol-triage recorded incident (format triage/v1, see triage/data/incident.schema.json)."
+    "\n# Every object is allow-listed by triage/sources/redact.py before it is written.\n"
+)
+
+
+def _dump(document: Mapping[str, Any], stream: IO[str]) -> None:
+    stream.write(_HEADER)
+    yaml.dump(
+        document,
+        stream,
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        default_flow_style=False,
+        width=100,
+    )
+
+
+def dump_incident(incident: Incident) -> str:
+    """The YAML text `write_incident` writes."""
+    buffer = io.StringIO()
+    _dump(incident_to_document(incident), buffer)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- schema
+
+
+@cache
+def incident_schema() -> Mapping[str, Any]:
+    """The JSON Schema (draft 2020-12) of the recording format."""
+    text = resources.files("triage").joinpath("data/incident.schema.json").read_text("utf-8")
+    return cast(Mapping[str, Any], json.loads(text))
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(incident_schema())
+
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def field_path(parts: Iterable[str | int]) -> str:
+    """`probes[2].outcome`, `knownGood[0].podLabels["develop/web-1"]`."""
+    out = ""
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif _IDENT.match(part):
+            out += f".{part}" if out else part
+        else:
+            out += f"[{json.dumps(part)}]"
+    return out
+
+
+def _schema_problems(error: jsonschema.ValidationError, file: str) -> list[Problem]:
+    """One validation error as one line per offending field."""
+    base = list(error.absolute_path)
+    instance = error.instance
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if error.validator == "required" and isinstance(instance, Mapping):
+        missing = [p for p in cast(list[str], error.validator_value) if p not in instance]
+        return [Problem(file, field_path([*base, p]), "", "missing") for p in missing]
+    if error.validator == "additionalProperties" and isinstance(instance, Mapping):
+        known = sorted(cast(Mapping[str, Any], schema.get("properties", {})))
+        extra = [k for k in instance if k not in known]
+        expected = f"; expected one of {', '.join(known)}" if known else ""
+        return [
+            Problem(file, field_path([*base, str(k)]), "", f"unknown field{expected}")
+            for k in extra
+        ]
+    where = field_path(base) or "incident"
+    if error.validator == "const":
+        message = f"expected {error.validator_value!r}, got {instance!r}"
+    elif error.validator in ("pattern", "anyOf", "oneOf") and schema.get("description"):
+        message = f"{instance!r} is not {schema['description']}"
+    else:
+        message = error.message
+    return [Problem(file, where, "", message)]
+
+
+def validate_document(document: Any, file: str) -> None:
+    """Check one parsed file against the schema; SourceError lists every offending field.
+
+    An `apiVersion` this build does not read is refused first, naming the versions it reads.
+    """
+    if not isinstance(document, Mapping):
+        raise SourceError.single(file, f"expected an {KIND} mapping, got {type(document).__name__}")
+    version = document.get("apiVersion")
+    if version not in SUPPORTED_VERSIONS:
+        reads = ", ".join(SUPPORTED_VERSIONS)
+        got = "missing" if version is None else f"{version!r} is not supported"
+        raise SourceError([Problem(file, "apiVersion", "", f"{got}; this build reads {reads}")])
+    errors = sorted(
+        _validator().iter_errors(document),
+        key=lambda e: [str(p) for p in e.absolute_path],
+    )
+    if not errors:
+        return
+    problems: list[Problem] = []
+    for error in errors:
+        for problem in _schema_problems(error, file):
+            if problem not in problems:
+                problems.append(problem)
+    if len(problems) > MAX_SCHEMA_ERRORS:
+        more = len(problems) - MAX_SCHEMA_ERRORS
+        problems = [
+            *problems[:MAX_SCHEMA_ERRORS],
+            Problem(file, f"and {more} more", "", "not shown"),
+        ]
+    raise SourceError(problems)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def read_incident_document(path: Path) -> Any:
+    """The one YAML document of a recording, timestamps kept as strings."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SourceError.single(str(path), f"cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise SourceError.single(str(path), "not UTF-8 text") from None
+    try:
+        documents = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SourceError.single(str(path), f"invalid YAML{where}: {problem}") from None
+    if not documents:
+        raise SourceError.single(str(path), f"empty; expected an {API_VERSION} {KIND}")
+    if len(documents) > 1:
+        raise SourceError.single(
+            str(path), f"{len(documents)} YAML documents; a recording is exactly one {KIND}"
+        )
+    return documents[0]
+
+
+def load_incident(path: Path | str) -> Incident:
+    """Read, validate and parse one recording. Raises SourceError, one line per problem."""
+    path = Path(path)
+    return incident_from_document(read_incident_document(path), str(path))
+
+
+def _manifest_key(kind: str, doc: Mapping[str, Any]) -> ManifestKey:
+    meta = doc.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    name = str(meta.get("name", ""))
+    if kind == "Namespace":
+        return kind, name
+    return kind, f"{meta.get('namespace') or 'default'}/{name}"
+
+
+def _labels(value: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in (value or {}).items()}
+
+
+def incident_from_document(document: Any, file: str) -> Incident:
+    """A parsed recording (a dict) → Incident; `file` names it in errors."""
+    validate_document(document, file)
+    doc = cast(Mapping[str, Any], document)
+    documents: list[Document] = []
+    manifests: dict[ManifestKey, Mapping[str, Any]] = {}
+    for section, kind in _SECTIONS:
+        for i, manifest in enumerate(doc.get(section) or ()):
+            documents.append((f"{file}: {section}[{i}]", i, manifest))
+            manifests[_manifest_key(kind, manifest)] = manifest
+    snapshot, _ = assemble(documents)
+
+    problems: list[Problem] = []
+    flows: list[ReportedFlow] = []
+    for i, entry in enumerate(doc.get("flows") or ()):
+        try:
+            flow = parse_flow(
+                str(entry["from"]), str(entry["to"]), entry["port"], entry.get("protocol", "TCP")
+            )
+        except FlowSyntaxError as exc:
+            problems.append(Problem(file, f"flows[{i}]", "", str(exc)))
+            continue
+        flows.append(ReportedFlow(flow, entry.get("note", "")))
+
+    known_good: list[KnownGood] = []
+    for k, entry in enumerate(doc.get("knownGood") or ()):
+        policies: list[NetworkPolicy] = []
+        for i, manifest in enumerate(entry.get("networkPolicies") or ()):
+            where = f"{file}: knownGood[{k}].networkPolicies[{i}]"
+            policy, found = parse_network_policy(manifest, where, i)
+            problems.extend(found)
+            if policy is not None:
+                policies.append(policy)
+        known_good.append(
+            KnownGood(
+                name=entry["name"],
+                captured_at=entry.get("capturedAt", ""),
+                policies=tuple(policies),
+                namespace_labels={
+                    ns: _labels(labels)
+                    for ns, labels in (entry.get("namespaceLabels") or {}).items()
+                },
+                pod_labels={
+                    pod: _labels(labels) for pod, labels in (entry.get("podLabels") or {}).items()
+                },
+            )
+        )
+    if problems:
+        raise SourceError(problems)
+
+    probes = tuple(
+        ProbeRecord(
+            kind=cast(ProbeKind, entry["kind"]),
+            source=entry["source"],
+            target=entry["target"],
+            port=entry.get("port"),
+            protocol=entry.get("protocol") or ("UDP" if entry["kind"] == "dns" else "TCP"),
+            outcome=cast(ProbeOutcome, entry["outcome"]),
+            output=entry.get("output", ""),
+            duration_ms=entry.get("durationMs", 0),
+            at=entry.get("at", ""),
+        )
+        for entry in doc.get("probes") or ()
+    )
+    notes = tuple(Note(entry.get("at", ""), entry["text"]) for entry in doc.get("notes") or ())
+    meta = doc["metadata"]
+    incident_meta = IncidentMeta(
+        title=meta["title"],
+        cluster=meta.get("cluster", ""),
+        context=meta.get("context", ""),
+        captured_at=meta.get("capturedAt", ""),
+        summary=meta.get("summary", ""),
+    )
+    warnings = _flow_warnings(snapshot, flows, file)
+    if warnings:
+        snapshot = dataclasses.replace(snapshot, warnings=(*snapshot.warnings, *warnings))
+    return Incident(
+        meta=incident_meta,
+        snapshot=snapshot,
+        flows=tuple(flows),
+        probes=probes,
+        known_good=tuple(known_good),
+        notes=notes,
+        extra={MANIFESTS: manifests},
+    )
+
+
+def _missing(snapshot: Snapshot, endpoint: Endpoint) -> bool:
+    if isinstance(endpoint, PodRef):
+        return snapshot.pod(endpoint.namespace, endpoint.name) is None
+    if isinstance(endpoint, ServiceRef):
+        return snapshot.service(endpoint.namespace, endpoint.name) is None
+    return False
+
+
+def _flow_warnings(snapshot: Snapshot, flows: Sequence[ReportedFlow], file: str) -> list[str]:
+    out = []
+    for i, reported in enumerate(flows):
+        for endpoint in (reported.flow.source, reported.flow.destination):
+            if _missing(snapshot, endpoint):
+                out.append(f"{file}: flows[{i}]: {endpoint} is not in the recording")
+    return out
+
+
+# ---------------------------------------------------------------- building for the recorder
+
+
+def incident_from_manifests(
+    meta: IncidentMeta,
+    manifests: Iterable[Mapping[str, Any]],
+    *,
+    flows: Iterable[ReportedFlow] = (),
+    probes: Iterable[ProbeRecord] = (),
+    known_good: Iterable[KnownGood] = (),
+    notes: Iterable[Note] = (),
+    source: str = "live cluster",
+) -> Incident:
+    """An Incident from raw API objects (what `triage record` fetched): every object is
+    redacted first; kinds a recording never holds (Secrets, ConfigMaps, ...) are dropped, an
+    object without `kind` is an error (SourceError). `kind: List` is expanded.
+    The redacted manifests ride along in `extra`, so `write_incident` keeps their uids and
+    owner references."""
+    redacted: list[Document] = []
+    kept: dict[ManifestKey, Mapping[str, Any]] = {}
+    problems: list[Problem] = []
+    for i, raw in enumerate(manifests):
+        for file, index, doc in flatten(source, i, raw):
+            kind = doc.get("kind")
+            if not kind:
+                # Never guess: a kind-less object cannot be redacted by the right list.
+                problems.append(Problem(file, describe_object(doc, index), "kind", "missing"))
+                continue
+            if kind not in RECORDABLE_KINDS:
+                continue
+            clean = redact_manifest(doc)
+            redacted.append((file, index, clean))
+            kept[_manifest_key(str(kind), clean)] = clean
+    if problems:
+        raise SourceError(problems)
+    snapshot, _ = assemble(redacted)
+    return Incident(
+        meta=meta,
+        snapshot=snapshot,
+        flows=tuple(flows),
+        probes=tuple(probes),
+        known_good=tuple(known_good),
+        notes=tuple(notes),
+        extra={MANIFESTS: kept},
+    )
+
+
+# ---------------------------------------------------------------- model → manifests
+
+
+def _selector(selector: LabelSelector) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if selector.match_labels:
+        out["matchLabels"] = dict(selector.match_labels)
+    if selector.match_expressions:
+        out["matchExpressions"] = [
+            {
+                "key": r.key,
+                "operator": r.operator,
+                **({"values": list(r.values)} if r.values else {}),
+            }
+            for r in selector.match_expressions
+        ]
+    return out
+
+
+def _peer(peer: Peer) -> dict[str, Any]:
+    if peer.ip_block is not None:
+        block: dict[str, Any] = {"cidr": peer.ip_block.cidr}
+        if peer.ip_block.excepts:
+            block["except"] = list(peer.ip_block.excepts)
+        return {"ipBlock": block}
+    out: dict[str, Any] = {}
+    if peer.namespace_selector is not None:
+        out["namespaceSelector"] = _selector(peer.namespace_selector)
+    if peer.pod_selector is not None:
+        out["podSelector"] = _selector(peer.pod_selector)
+    return out
+
+
+def _policy_port(port: PolicyPort) -> dict[str, Any]:
+    out: dict[str, Any] = {"protocol": port.protocol}
+    if port.port is not None:
+        out["port"] = port.port
+    if port.end_port is not None:
+        out["endPort"] = port.end_port
+    return out
+
+
+def _rule(rule: Rule, peer_key: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if rule.peers:
+        out[peer_key] = [_peer(p) for p in rule.peers]
+    if rule.ports:
+        out["ports"] = [_policy_port(p) for p in rule.ports]
+    return out
+
+
+def policy_manifest(policy: NetworkPolicy) -> dict[str, Any]:
+    """A NetworkPolicy manifest built from the model alone (explicit `policyTypes`)."""
+    meta: dict[str, Any] = {"name": policy.name, "namespace": policy.namespace}
+    if policy.resource_version is not None:
+        meta["resourceVersion"] = policy.resource_version
+    spec: dict[str, Any] = {
+        "podSelector": _selector(policy.pod_selector),
+        "policyTypes": list(policy.policy_types),
+    }
+    if policy.ingress:
+        spec["ingress"] = [_rule(r, "from") for r in policy.ingress]
+    if policy.egress:
+        spec["egress"] = [_rule(r, "to") for r in policy.egress]
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": meta,
+        "spec": spec,
+    }
+
+
+def namespace_manifest(namespace: Namespace) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": namespace.name}
+    if namespace.labels:
+        meta["labels"] = dict(namespace.labels)
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
+
+
+_OWNER_API_VERSIONS = {
+    "ReplicaSet": "apps/v1",
+    "StatefulSet": "apps/v1",
+    "DaemonSet": "apps/v1",
+    "Deployment": "apps/v1",
+    "Job": "batch/v1",
+    "CronJob": "batch/v1",
+    "Node": "v1",
+}
+
+
+def pod_manifest(pod: Pod) -> dict[str, Any]:
+    """A Pod manifest built from the model alone."""
+    meta: dict[str, Any] = {"name": pod.name, "namespace": pod.namespace}
+    if pod.labels:
+        meta["labels"] = dict(pod.labels)
+    if pod.owner is not None:
+        ref: dict[str, Any] = {"kind": pod.owner.kind, "name": pod.owner.name, "controller": True}
+        if pod.owner.kind in _OWNER_API_VERSIONS:
+            ref = {"apiVersion": _OWNER_API_VERSIONS[pod.owner.kind], **ref}
+        meta["ownerReferences"] = [ref]
+    containers = []
+    for container in pod.containers:
+        entry: dict[str, Any] = {"name": container.name}
+        if container.image:
+            entry["image"] = container.image
+        if container.ports:
+            entry["ports"] = [
+                {
+                    **({"name": p.name} if p.name is not None else {}),
+                    "containerPort": p.port,
+                    "protocol": p.protocol,
+                }
+                for p in container.ports
+            ]
+        containers.append(entry)
+    spec: dict[str, Any] = {"containers": containers}
+    if pod.host_network:
+        spec["hostNetwork"] = True
+    if pod.node is not None:
+        spec["nodeName"] = pod.node
+    status: dict[str, Any] = {}
+    if pod.phase is not None:
+        status["phase"] = pod.phase
+    if pod.ips:
+        status["podIP"] = pod.ips[0]
+        status["podIPs"] = [{"ip": ip} for ip in pod.ips]
+    out: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+    if status:
+        out["status"] = status
+    return out
+
+
+def service_manifest(service: Service) -> dict[str, Any]:
+    """A Service manifest built from the model alone."""
+    spec: dict[str, Any] = {"type": service.type}
+    if service.selector:
+        spec["selector"] = dict(service.selector)
+    if service.cluster_ip is not None:
+        spec["clusterIP"] = service.cluster_ip
+    spec["ports"] = [
+        {
+            **({"name": p.name} if p.name is not None else {}),
+            "protocol": p.protocol,
+            "port": p.port,
+            "targetPort": p.target_port,
+        }
+        for p in service.ports
+    ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": service.name, "namespace": service.namespace},
+        "spec": spec,
+    }
+
+
+_Parser = Callable[[Mapping[str, Any], str, int], tuple[Any, list[Problem]]]
+
+
+def _faithful(
+    obj: T,
+    kind: str,
+    source: Mapping[str, Any] | None,
+    parser: _Parser,
+    build: Callable[[T], dict[str, Any]],
+) -> dict[str, Any]:
+    """The redacted source manifest if it still describes `obj` exactly (so nothing is lost
+    that the model does not hold), else a manifest built from the model."""
+    if source:
+        try:
+            clean = redact_manifest(source, kind)
+        except (TypeError, ValueError):
+            clean = None
+        if clean is not None:
+            parsed, problems = parser(clean, "<write>", 0)
+            if not problems and parsed == obj:
+                return clean
+    return build(obj)
+
+
+def _policy_document(policy: NetworkPolicy, sources: Mapping[ManifestKey, Any]) -> dict[str, Any]:
+    source = policy.manifest or sources.get(("NetworkPolicy", policy.key))
+    return _faithful(policy, "NetworkPolicy", source, parse_network_policy, policy_manifest)
+
+
+def _plain_labels(labels: Mapping[str, str]) -> dict[str, str]:
+    return {str(k): str(v) for k, v in labels.items()}
+
+
+def _probe_document(probe: ProbeRecord) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": probe.kind, "source": probe.source, "target": probe.target}
+    if probe.port is not None:
+        out["port"] = probe.port
+    out["protocol"] = probe.protocol
+    out["outcome"] = probe.outcome
+    if probe.duration_ms:
+        out["durationMs"] = probe.duration_ms
+    if probe.at:
+        out["at"] = probe.at
+    if probe.output:
+        out["output"] = probe.output
+    return out
+
+
+def incident_to_document(incident: Incident) -> dict[str, Any]:
+    """The recording as plain data (what `write_incident` dumps), every object allow-listed.
+
+    Assumed namespaces (synthesized because only a pod referred to them) are left out, so
+    reloading assumes them again, with the same warning."""
+    sources = cast(Mapping[ManifestKey, Any], incident.extra.get(MANIFESTS) or {})
+    snap = incident.snapshot
+    meta: dict[str, Any] = {"title": incident.meta.title}
+    for key, value in (
+        ("cluster", incident.meta.cluster),
+        ("context", incident.meta.context),
+        ("capturedAt", incident.meta.captured_at),
+        ("summary", incident.meta.summary),
+    ):
+        if value:
+            meta[key] = value
+    document: dict[str, Any] = {"apiVersion": API_VERSION, "kind": KIND, "metadata": meta}
+    document["namespaces"] = [
+        _faithful(
+            ns,
+            "Namespace",
+            sources.get(("Namespace", ns.name)),
+            parse_namespace,
+            namespace_manifest,
+        )
+        for ns in snap.namespaces
+        if not ns.synthesized
+    ]
+    document["pods"] = [
+        _faithful(pod, "Pod", sources.get(("Pod", pod.key)), parse_pod, pod_manifest)
+        for pod in snap.pods
+    ]
+    document["services"] = [
+        _faithful(
+            svc, "Service", sources.get(("Service", svc.key)), parse_service, service_manifest
+        )
+        for svc in snap.services
+    ]
+    document["networkPolicies"] = [_policy_document(p, sources) for p in snap.policies]
+    document["flows"] = [
+        {
+            "from": str(r.flow.source),
+            "to": str(r.flow.destination),
+            "port": r.flow.port,
+            "protocol": r.flow.protocol,
+            **({"note": r.note} if r.note else {}),
+        }
+        for r in incident.flows
+    ]
+    document["probes"] = [_probe_document(p) for p in incident.probes]
+    known_good = []
+    for kg in incident.known_good:
+        entry: dict[str, Any] = {"name": kg.name}
+        if kg.captured_at:
+            entry["capturedAt"] = kg.captured_at
+        entry["networkPolicies"] = [_policy_document(p, {}) for p in kg.policies]
+        entry["namespaceLabels"] = {
+            ns: _plain_labels(labels) for ns, labels in kg.namespace_labels.items()
+        }
+        entry["podLabels"] = {pod: _plain_labels(labels) for pod, labels in kg.pod_labels.items()}
+        known_good.append(entry)
+    document["knownGood"] = known_good
+    document["notes"] = [{**({"at": n.at} if n.at else {}), "text": n.text} for n in incident.notes]
+    return document
+
+
+# ---------------------------------------------------------------- writing
+
+
+def write_incident(incident: Incident, path: Path | str) -> None:
+    """Write the recording atomically: a temporary file in the same directory, flushed to
+    disk, then renamed over `path`. An interrupted write leaves the old file as it was and
+    no temporary file behind. Refuses (SourceError) an incident the schema would refuse."""
+    path = Path(path)
+    document = incident_to_document(incident)
+    validate_document(document, str(path))
+    directory = path.parent
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o644
+    except OSError as exc:
+        raise SourceError.single(str(path), f"cannot write: {exc.strerror or exc}") from None
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise SourceError.single(str(path), f"cannot write: {exc.strerror or exc}") from None
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            _dump(document, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise SourceError.single(str(path), f"cannot write: {exc.strerror or exc}") from None
+        raise
+    _fsync_directory(directory)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (POSIX); harmless where directories cannot be opened."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- bundled incidents
+
+
+def bundled_incidents_dir() -> Path:
+    """`triage/data/incidents` of the installed package (`runbooks/incidents` links to it)."""
+    return Path(str(resources.files("triage").joinpath("data/incidents")))
+
+
+def bundled_incidents() -> list[Path]:
+    """Every bundled incident, sorted by file name."""
+    return sorted(bundled_incidents_dir().glob("*.yaml"))
+
+
+def bundled_incident(name: str) -> Path:
+    """A bundled incident by name (`failed-rollout`, `failed-rollout.yaml`) or `demo`."""
+    stem = DEMO_INCIDENT if name == "demo" else name.removesuffix(".yaml")
+    for path in bundled_incidents():
+        if path.stem == stem:
+            return path
+    available = ", ".join(["demo", *(p.stem for p in bundled_incidents())])
+    raise SourceError.single(
+        "bundled incidents", f"no incident named {name!r}; available: {available}"
+    )
+
+
+__all__ = [
+    "API_VERSION",
+    "DEMO_INCIDENT",
+    "MANIFESTS",
+    "SUPPORTED_VERSIONS",
+    "bundled_incident",
+    "bundled_incidents",
+    "bundled_incidents_dir",
+    "dump_incident",
+    "field_path",
+    "incident_from_document",
+    "incident_from_manifests",
+    "incident_schema",
+    "incident_to_document",
+    "load_incident",
+    "namespace_manifest",
+    "pod_manifest",
+    "policy_manifest",
+    "read_incident_document",
+    "service_manifest",
+    "validate_document",
+    "write_incident",
+]
