@@ -669,6 +669,22 @@ def test_table_output_for_human_readable_get(team_a: KubeApiServer) -> None:
     assert single["rows"][0]["cells"][:2] == ["default-deny", "<none>"]
 
 
+def test_metadata_only_lists_and_unacceptable_media(kube_api: KubeApiServer) -> None:
+    kube_api.add_crd("ciliumnetworkpolicies.cilium.io")
+    url = f"{kube_api.url}/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+    auth = {"Authorization": f"Bearer {DEFAULT_TOKEN}"}
+    accept = "application/json;as=PartialObjectMetadataList;v=v1;g=meta.k8s.io,application/json"
+    listing = urllib3.request("GET", url, headers={**auth, "Accept": accept}).json()
+    assert listing["kind"] == "PartialObjectMetadataList"
+    (item,) = listing["items"]
+    assert item["kind"] == "PartialObjectMetadata" and "spec" not in item
+    assert item["metadata"]["name"] == "ciliumnetworkpolicies.cilium.io"
+    refused = urllib3.request(
+        "GET", url, headers={**auth, "Accept": "application/vnd.kubernetes.protobuf"}
+    )
+    assert (refused.status, refused.json()["reason"]) == (406, "NotAcceptable")
+
+
 # -- exec ------------------------------------------------------------------------------
 
 

@@ -20,6 +20,7 @@ from . import discovery
 from .crud import Crud, dry_run_requested
 from .ephemeral import EphemeralContainers
 from .faults import RecordedRequest
+from .media import negotiate, partial_list, partial_object
 from .paging import list_page
 from .patch import apply_patch
 from .podexec import ExecCall, open_websocket, parse_exec_query, resolve_container, serve_exec
@@ -36,7 +37,7 @@ from .status import (
     unauthorized,
     unknown_path,
 )
-from .tables import to_table, wants_table
+from .tables import to_table
 
 PUBLIC_PATHS = frozenset({"/version", "/healthz", "/livez", "/readyz"})
 JSON = "application/json"
@@ -298,9 +299,12 @@ class RestApi:
     def _respond(
         self, request: web.Request, resource: Resource, obj: dict[str, Any]
     ) -> web.Response:
-        if wants_table(request.headers.get("Accept", "")):
+        shape = negotiate(request.headers.get("Accept", ""), is_list=False)
+        if shape == "table":
             meta = {"resourceVersion": obj["metadata"].get("resourceVersion", "")}
             return json_response(to_table(resource, [obj], meta))
+        if shape == "partial":
+            return json_response(partial_object(obj))
         return json_response(obj)
 
     def _predicate(self, request: web.Request) -> Any:
@@ -316,6 +320,8 @@ class RestApi:
             limit = int(request.query.get("limit", "0") or 0)
         except ValueError as exc:
             raise bad_request(f"invalid limit: {exc}") from exc
+        # Negotiate first: an unacceptable Accept must not cost a continue snapshot.
+        shape = negotiate(request.headers.get("Accept", ""), is_list=True)
         page = list_page(
             self.state.store,
             self.state.tokens,
@@ -325,8 +331,10 @@ class RestApi:
             continue_token=request.query.get("continue") or None,
             predicate=self._predicate(request),
         )
-        if wants_table(request.headers.get("Accept", "")):
+        if shape == "table":
             return json_response(to_table(resource, page.items, page.list_meta()))
+        if shape == "partial":
+            return json_response(partial_list(page.items, page.list_meta()))
         return json_response(
             {
                 "kind": resource.list_kind,

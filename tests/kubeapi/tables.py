@@ -7,15 +7,12 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+from .media import partial_object
 from .objects import JsonDict, parse_rfc3339
 from .resources import Resource
 from .selectors import format_label_selector
 
 Column = tuple[str, str, int]  # name, type, priority (1 = only with -o wide)
-
-
-def wants_table(accept: str) -> bool:
-    return "as=Table" in accept
 
 
 def human_duration(delta: dt.timedelta) -> str:
@@ -170,14 +167,6 @@ _DEFAULT_LAYOUT: tuple[list[Column], Callable[[JsonDict], list[Any]]] = (
 )
 
 
-def _partial_metadata(obj: JsonDict) -> JsonDict:
-    return {
-        "kind": "PartialObjectMetadata",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": obj.get("metadata") or {},
-    }
-
-
 def to_table(resource: Resource, items: list[JsonDict], list_meta: dict[str, Any]) -> JsonDict:
     columns, row = _LAYOUTS.get(resource.kind, _DEFAULT_LAYOUT)
     definitions = [
@@ -195,5 +184,5 @@ def to_table(resource: Resource, items: list[JsonDict], list_meta: dict[str, Any
         "apiVersion": "meta.k8s.io/v1",
         "metadata": list_meta,
         "columnDefinitions": definitions,
-        "rows": [{"cells": row(obj), "object": _partial_metadata(obj)} for obj in items],
+        "rows": [{"cells": row(obj), "object": partial_object(obj)} for obj in items],
     }
