@@ -333,10 +333,6 @@ def transport_error(
             f"{verb_resource} timed out after {timeout:g}s ({site.scope}, {server}); "
             "raise --request-timeout or narrow with -n"
         )
-    if isinstance(cause, ConnectTimeoutError):
-        return ClusterError(
-            f"cannot connect to {server} to {site.action}: no answer within {timeout:g}s"
-        )
     if isinstance(cause, NameResolutionError):
         return ClusterError(f"cannot connect to {server} to {site.action}: unknown host")
     if isinstance(cause, NewConnectionError):
@@ -345,6 +341,11 @@ def transport_error(
         return ClusterError(
             f"cannot connect to {server} ({why}) to {site.action}; is the cluster up, "
             "and is this the right context?"
+        )
+    # urllib3 2 makes NewConnectionError a ConnectTimeoutError subclass: test it after.
+    if isinstance(cause, ConnectTimeoutError):
+        return ClusterError(
+            f"cannot connect to {server} to {site.action}: no answer within {timeout:g}s"
         )
     if isinstance(cause, SSLError):
         return ClusterError(f"TLS with {server} failed to {site.action}: {_tail(str(cause))}")

@@ -416,7 +416,11 @@ def _engine_warning(crd_names: list[str]) -> list[str]:
                 by_engine.setdefault(engine, []).append(crd)
     if not by_engine:
         return []
-    found = ", ".join(f"{engine} ({', '.join(sorted(crds))})" for engine, crds in by_engine.items())
+    found = ", ".join(
+        f"{engine} ({', '.join(sorted(by_engine[engine]))})"
+        for engine, _, _ in POLICY_ENGINES
+        if engine in by_engine
+    )
     return [_ENGINE_WARNING.format(found=found)]
 
 
