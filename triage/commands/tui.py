@@ -19,6 +19,13 @@ def add_ui_options(parser: argparse.ArgumentParser) -> None:
         help="where `e` writes incident reports (default: the current directory)",
     )
     ui.add_argument(
+        "--runbook",
+        default="blocked-flow",
+        metavar="NAME",
+        help="the checklist's runbook: blocked-flow (default), failed-rollout, "
+        "lateral-movement, or a YAML file",
+    )
+    ui.add_argument(
         "--flow",
         nargs=3,
         metavar=("SRC", "DST", "PORT"),
@@ -38,7 +45,12 @@ def initial_flow(args: argparse.Namespace) -> Any:
 def run_app(source: Any, args: argparse.Namespace) -> int:
     from triage.ui.app import make_app
 
-    app = make_app(source, report_dir=args.report_dir, initial_flow=initial_flow(args))
+    app = make_app(
+        source,
+        report_dir=args.report_dir,
+        initial_flow=initial_flow(args),
+        runbook=args.runbook,
+    )
     app.run()
     return int(app.return_code or 0)
 
@@ -51,6 +63,12 @@ def register(subparsers: Any) -> None:
         "(or --context). Probes run in the cluster only when you run a probe step.",
     )
     add_live_options(parser)
+    parser.add_argument(
+        "--allow-debug-container",
+        action="store_true",
+        help="let probe steps add an ephemeral debug container when the source pod's image "
+        "has no nslookup/nc (this changes the pod spec)",
+    )
     add_ui_options(parser)
     parser.set_defaults(run=run)
 
@@ -65,4 +83,4 @@ def run(args: argparse.Namespace) -> int:
         namespaces=tuple(args.namespaces or ()),
         timeout=float(args.request_timeout),
     )
-    return run_app(LiveSource(target), args)
+    return run_app(LiveSource(target, args.allow_debug_container), args)

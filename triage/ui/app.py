@@ -46,8 +46,10 @@ class TriageApp(App[None]):
         animation_level: AnimationLevel | None = None,
         cursor_blink: bool = True,
         initial_flow: Flow | None = None,
+        runbook: str = "blocked-flow",
     ) -> None:
         super().__init__()
+        self.runbook = runbook
         self.theme = theme
         if animation_level is not None:
             self.animation_level = animation_level
@@ -85,8 +87,6 @@ class TriageApp(App[None]):
 
         reload = self.session is not None
         self.session = message.session
-        for warning in message.session.warnings[:3]:
-            self.notify(warning, title="warning", severity="warning")
         if reload:
             # Everything shown was computed from the old snapshot: start again from the
             # flow picker rather than show stale verdicts.
@@ -141,7 +141,26 @@ class TriageApp(App[None]):
         from triage.ui.screens.checklist import ChecklistScreen
 
         self.last_flow = flow
-        self.push_screen(ChecklistScreen(flow))
+        self.push_screen(ChecklistScreen(flow, self.runbook))
+
+    def use_runbook(self, name: str) -> None:
+        """`:runbook NAME`: later checklists, and the current one, follow that runbook."""
+        from triage.checklist import bundled_runbooks, load_runbook
+        from triage.ui.screens.checklist import ChecklistScreen
+
+        try:
+            load_runbook(name)
+        except Exception as exc:  # SourceError: a bad name or file, said in one line
+            known = ", ".join(bundled_runbooks())
+            self.notify(f"{error_line(exc)} (bundled: {known})", severity="warning")
+            return
+        self.runbook = name
+        if isinstance(self.screen, ChecklistScreen):
+            flow = self.screen.flow
+            self.pop_screen()
+            self.open_checklist(flow)
+        else:
+            self.notify(f"checklists now follow the runbook {name}")
 
     def open_last_checklist(self) -> None:
         if self.last_flow is None:
@@ -242,6 +261,7 @@ def make_app(
     animation_level: AnimationLevel | None = None,
     cursor_blink: bool = True,
     initial_flow: Flow | None = None,
+    runbook: str = "blocked-flow",
 ) -> TriageApp:
     """The app for a source; the CLI and the tests both build it here."""
     return TriageApp(
@@ -251,4 +271,5 @@ def make_app(
         animation_level=animation_level,
         cursor_blink=cursor_blink,
         initial_flow=initial_flow,
+        runbook=runbook,
     )

@@ -72,6 +72,15 @@ def _checklist(app: TriageApp, arg: str) -> None:
     app.open_last_checklist()
 
 
+def _runbook(app: TriageApp, arg: str) -> None:
+    if arg:
+        app.use_runbook(arg)
+    else:
+        from triage.checklist import bundled_runbooks
+
+        app.notify(f"runbook {app.runbook}; bundled: {', '.join(bundled_runbooks())}")
+
+
 def _help(app: TriageApp, arg: str) -> None:
     app.action_help()
 
@@ -88,6 +97,13 @@ COMMANDS: tuple[Command, ...] = (
         usage=":flow [SRC DST PORT[/PROTO]]",
     ),
     Command("checklist", "checklist: back to the last checklist", _checklist, ("cl",)),
+    Command(
+        "runbook",
+        "checklist: follow another runbook — :runbook NAME",
+        _runbook,
+        ("rb",),
+        ":runbook [NAME]",
+    ),
     Command(
         "pods",
         "cluster: pods with labels, IPs, ports, owner",
@@ -138,6 +154,9 @@ def completions(app: TriageApp) -> list[str]:
     words = [name for c in available(app) for name in c.names]
     if app.session is not None:
         words += [f"ns {ns.name}" for ns in app.session.snapshot.namespaces]
+    from triage.checklist import bundled_runbooks
+
+    words += [f"runbook {name}" for name in bundled_runbooks()]
     return sorted(set(words))
 
 

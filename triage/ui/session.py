@@ -102,6 +102,7 @@ class LiveSource:
     """The live cluster of a kubeconfig context (`triage`, `triage tui`)."""
 
     target: LiveTarget
+    allow_debug_container: bool = False
     mode: Mode = "live"
 
     @property
@@ -119,7 +120,8 @@ class LiveSource:
             snapshot=loaded.snapshot,
             mode="live",
             label=f"context {loaded.context}",
-            prober=LiveProber(self.target),
+            # Exec only: an ephemeral debug container changes the pod, so it is opt-in.
+            prober=LiveProber(self.target, allow_ephemeral=self.allow_debug_container),
             context=loaded.context,
             server=loaded.server,
             warnings=tuple(loaded.warnings),

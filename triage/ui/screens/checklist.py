@@ -23,6 +23,7 @@ from triage.checklist import (
     Status,
     StepResult,
     export_report,
+    load_runbook,
     render_kubectl,
     run_step,
 )
@@ -74,12 +75,14 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
         Binding("e", "export", "Export report", id="checklist.export"),
     ]
 
-    def __init__(self, flow: Flow) -> None:
+    def __init__(self, flow: Flow, runbook: str = "blocked-flow") -> None:
         super().__init__()
         self.flow = flow
+        self.runbook_name = runbook
         self.results: dict[str, StepResult] = {}
         self.running: set[str] = set()
         self.queue: list[str] = []
+        self.run_all_started = False
         self.ctx: ChecklistContext | None = None
 
     @property
@@ -95,6 +98,7 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
             flow=self.flow,
             incident=session.incident,
             prober=session.prober,
+            runbook=load_runbook(self.runbook_name),
         )
         runbook = self.ctx.effective_runbook
         yield SourceBar(id="source-bar")
@@ -167,6 +171,12 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
         self.refresh_views(step_id)
         if self.queue:
             self.start_step(self.queue.pop(0))
+        elif self.run_all_started and not self.running:
+            # A run-all just ended: show where the chain breaks, as a test runner would.
+            self.run_all_started = False
+            broken = [s for s in self.step_ids if self.status(s) in ("fail", "error")]
+            if broken:
+                self.query_one(StepList).select(broken[0])
 
     def refresh_views(self, step_id: str) -> None:
         self.update_flow_line()
@@ -176,19 +186,30 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
     # ------------------------------------------------------------------ views
 
     def update_flow_line(self) -> None:
+        """`DENIED  src → dst:port/proto   8/8 steps run · 2 fail`: the verdict first, as
+        soon as the verdict step has run; cut, never wrapped."""
         counts: dict[str, int] = {}
         for step_id in self.step_ids:
             status = self.status(step_id)
             counts[status] = counts.get(status, 0) + 1
         done = sum(n for s, n in counts.items() if s not in ("pending", "running"))
-        line = Text.assemble(("Flow ", "bold"), str(self.flow), "   ")
-        line.append(f"{done}/{len(self.step_ids)} steps run", "bold")
+        line = Text(no_wrap=True, overflow="ellipsis")
+        verdict = self.results.get("verdict")
+        if verdict is not None and verdict.status != "error":
+            allowed = self.context.explanation.allowed
+            line.append(" ALLOWED " if allowed else " DENIED ", "bold reverse")
+            line.append(" ")
+        line.append(str(self.flow), "bold")
+        line.append(f"   {done}/{len(self.step_ids)} steps run")
         for status in ("fail", "error", "warn"):
             if counts.get(status):
                 line.append(f" · {counts[status]} {status}")
         if done == 0 and not self.running:
-            line.append("   press a to run all, enter for the next step", "italic")
-        self.query_one("#flow-line", Static).update(line)
+            line.append("   a runs all, enter the next step", "italic")
+        flow_line = self.query_one("#flow-line", Static)
+        flow_line.set_class(verdict is not None and not self.context.explanation.allowed, "-denied")
+        flow_line.set_class(verdict is not None and self.context.explanation.allowed, "-allowed")
+        flow_line.update(line)
 
     def explanation(self, step_id: str) -> RenderableType | None:
         if step_id != "verdict" or step_id not in self.results:
@@ -250,6 +271,7 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
         if not todo and not self.running:
             todo = list(self.step_ids)
         self.queue = [s for s in todo if s not in self.running]
+        self.run_all_started = True
         if self.queue and not self.running:
             self.start_step(self.queue.pop(0))
 

@@ -36,11 +36,20 @@ def _names(items: list[str]) -> str:
     return shown + (f" … and {more} more" if more > 0 else "")
 
 
-def _grid() -> Table:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column()
-    return table
+class _Grid:
+    """Two columns, name and value; values are plain text (labels may hold `[`)."""
+
+    def __init__(self) -> None:
+        self.table = Table.grid(padding=(0, 2))
+        self.table.add_column(style="bold", no_wrap=True)
+        self.table.add_column()
+
+    def add_row(self, name: str, value: str | Text) -> None:
+        self.table.add_row(Text(name), value if isinstance(value, Text) else Text(value))
+
+
+def _grid() -> _Grid:
+    return _Grid()
 
 
 class ClusterScreen(Screen[None]):
@@ -313,7 +322,7 @@ filters by labels (`k`, `!k`, `k in (a,b)` too). `esc` clears the filter, then g
                     f"{direction.lower()} policies",
                     Text(f"none: not isolated for {direction.lower()}", style="italic"),
                 )
-        parts: list[RenderableType] = [grid]
+        parts: list[RenderableType] = [grid.table]
         if pod.host_network:
             parts.append(
                 Text("hostNetwork: most CNIs do not enforce policies on it", style="bold yellow")
@@ -327,7 +336,7 @@ filters by labels (`k`, `!k`, `k in (a,b)` too). `esc` clears the filter, then g
         grid.add_row("rules", f"{len(pol.ingress)} ingress, {len(pol.egress)} egress")
         selected = [p.name for p in self.index.selected_pods(pol)]
         grid.add_row(f"selects {len(selected)} pods", _names(selected))
-        return grid
+        return grid.table
 
     def service_details(self, svc: Service) -> RenderableType:
         grid = _grid()
@@ -339,7 +348,7 @@ filters by labels (`k`, `!k`, `k in (a,b)` too). `esc` clears the filter, then g
         )
         grid.add_row("ports", ports or "none")
         grid.add_row("backends", _names([p.name for p in self.index.backends(svc)]))
-        return grid
+        return grid.table
 
     def namespace_details(self, ns: Namespace) -> RenderableType:
         grid = _grid()
@@ -350,4 +359,4 @@ filters by labels (`k`, `!k`, `k in (a,b)` too). `esc` clears the filter, then g
         grid.add_row("policies", _names(pols))
         if ns.synthesized:
             grid.add_row("note", Text("not in the source: made up from its pods", "yellow"))
-        return grid
+        return grid.table

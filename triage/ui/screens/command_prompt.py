@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -27,7 +28,7 @@ class CommandPrompt(ModalScreen[str | None]):
         self.hint = hint
 
     def compose(self) -> ComposeResult:
-        yield Static(self.hint, id="prompt-hint")
+        yield Static(Text(self.hint), id="prompt-hint")
         yield TriageInput(
             placeholder="command (tab/→ completes)",
             suggester=SuggestFromList(self.words, case_sensitive=False),

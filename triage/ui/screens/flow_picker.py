@@ -157,8 +157,27 @@ complete flow starts the checklist."""
 
     def on_mount(self) -> None:
         self.query_one("#completions", OptionList).display = False
+        self.show_message(self.load_warnings())
         self.query_one("#candidates", ResourceTable).focus()
         self.find_candidates()
+
+    def load_warnings(self) -> Text | None:
+        """What loading had to say, kept on screen (a toast would vanish before a
+        3 a.m. reader sees it)."""
+        warnings = self.session.warnings
+        if not warnings:
+            return None
+        text = Text()
+        for warning in warnings[:3]:
+            text.append("warning: ", "bold yellow").append(f"{warning}\n")
+        if len(warnings) > 3:
+            text.append(f"… and {len(warnings) - 3} more warnings", "italic")
+        return text.rstrip() or None
+
+    def show_message(self, content: Text | None) -> None:
+        message = self.query_one("#flow-message", Static)
+        message.display = content is not None
+        message.update(content or "")
 
     # ------------------------------------------------------------------ candidates
 
@@ -255,7 +274,7 @@ complete flow starts the checklist."""
 
     @on(Input.Changed, ".field")
     def field_changed(self, event: Input.Changed) -> None:
-        self.query_one("#flow-message", Static).update("")
+        self.show_message(None)
         if event.input.has_focus and event.input.id is not None:
             self.update_completions(event.input.id)
 
@@ -338,17 +357,16 @@ complete flow starts the checklist."""
     def check_flow(
         self, source: str, destination: str, port: str, protocol: str, *, quiet: bool
     ) -> Flow | None:
-        message = self.query_one("#flow-message", Static)
         try:
             flow = parse_flow(source, destination, port, protocol)
         except FlowSyntaxError as exc:
             if not quiet:
-                message.update(Text(str(exc), style="bold red"))
+                self.show_message(Text(str(exc), style="bold red"))
             return None
         missing = [str(ep) for ep in (flow.source, flow.destination) if not self.exists(ep)]
         if missing:
             if not quiet:
-                message.update(Text(f"not in this cluster: {', '.join(missing)}", "bold red"))
+                self.show_message(Text(f"not in this cluster: {', '.join(missing)}", "bold red"))
             return None
         return flow
 
@@ -375,9 +393,7 @@ complete flow starts the checklist."""
         """`:flow SRC DST PORT[/PROTO]` — straight to the checklist when it parses."""
         parts = text.split()
         if len(parts) not in (3, 4):
-            self.query_one("#flow-message", Static).update(
-                Text("usage: :flow SRC DST PORT[/PROTO] [PROTO]", style="bold red")
-            )
+            self.show_message(Text("usage: :flow SRC DST PORT[/PROTO] [PROTO]", style="bold red"))
             return
         for name, value in zip(FIELDS, parts, strict=False):
             with self.prevent(Input.Changed):
@@ -395,5 +411,5 @@ complete flow starts the checklist."""
         if self.focused_field() is not None:
             for name in FIELDS:
                 self.query_one(f"#{name}", Input).value = ""
-            self.query_one("#flow-message", Static).update("")
+            self.show_message(None)
             self.query_one("#candidates", ResourceTable).focus()

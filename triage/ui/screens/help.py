@@ -27,7 +27,7 @@ def keys_table(screen: Screen[object]) -> Table:
             continue
         seen.add((binding.action, binding.description))
         display = binding.key_display or screen.app.get_key_display(binding)
-        table.add_row(display, binding.tooltip or binding.description)
+        table.add_row(Text(display), Text(binding.tooltip or binding.description))
     return table
 
 
@@ -49,10 +49,10 @@ class HelpScreen(ModalScreen[None]):
             box.border_subtitle = "esc closes"
             screen_help = getattr(self.target, "HELP", "")
             if screen_help:
-                yield Static(screen_help.strip(), classes="help-text")
+                yield Static(Text(screen_help.strip()), classes="help-text")
             if self.topic_help:
                 yield Static(Text(self.topic, style="bold"), classes="help-heading")
-                yield Static(self.topic_help.strip(), classes="help-text")
+                yield Static(Text(self.topic_help.strip()), classes="help-text")
             yield Static(Text("Keys", style="bold"), classes="help-heading")
             yield Static(keys_table(self.target), classes="help-keys")
             yield Static(
@@ -62,5 +62,5 @@ class HelpScreen(ModalScreen[None]):
             table.add_column(style="bold", no_wrap=True)
             table.add_column()
             for command in commands.available(app):  # type: ignore[arg-type]
-                table.add_row(command.usage or f":{command.name}", command.help)
+                table.add_row(Text(command.usage or f":{command.name}"), Text(command.help))
             yield Static(table, classes="help-keys")

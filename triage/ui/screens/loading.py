@@ -3,6 +3,7 @@ failure, the error with what to do next."""
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.screen import Screen
@@ -19,17 +20,17 @@ class LoadingScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield SourceBar(id="source-bar")
         with Vertical(id="loading-box"):
-            yield Static(self.description + "…", id="loading-title")
+            yield Static(Text(self.description + "…"), id="loading-title")
             yield LoadingIndicator(id="loading-indicator")
             yield Static("", id="loading-progress")
         yield Footer()
 
     def show_progress(self, text: str) -> None:
-        self.query_one("#loading-progress", Static).update(text)
+        self.query_one("#loading-progress", Static).update(Text(text))
 
     def show_error(self, error: str) -> None:
         self.query_one("#loading-indicator").display = False
-        self.query_one("#loading-title", Static).update(f"{self.description}: failed")
+        self.query_one("#loading-title", Static).update(Text(f"{self.description}: failed"))
         progress = self.query_one("#loading-progress", Static)
         progress.add_class("-error")
-        progress.update(f"{error}\n\nPress ctrl+q to quit.")
+        progress.update(Text(f"{error}\n\nPress ctrl+q to quit."))

@@ -92,7 +92,7 @@ class StepDetail(VerticalScroll):
             self._set("detail-extra", details_renderable(result.details), "Details")
         self._set(
             "detail-kubectl",
-            _syntax(kubectl, "bash") if kubectl else None,
+            Text(kubectl, style="bold") if kubectl else None,
             "kubectl (c copies)",
         )
         self._set("detail-text", Text(spec.text, style="italic"), "What this step checks")
