@@ -72,7 +72,9 @@ def run(args: argparse.Namespace) -> int:
         data = matrix_to_dict(matrix)
         data["source"] = loaded.description
         data["warnings"] = [*loaded.warnings, *data["warnings"]]
-        json.dump(data, sys.stdout, indent=2)
+        # json's C encoder only runs without indent: big matrices are written compact.
+        indent = 2 if matrix.count <= 20000 else None
+        sys.stdout.write(json.dumps(data, indent=indent))
         sys.stdout.write("\n")
         return 0
     if args.output == "csv":
@@ -111,7 +113,7 @@ def matrix_renderable(matrix: Any, grid_limit: int = GRID_LIMIT) -> Any:
     parts.append(
         Text(
             f"Reachability of {len(matrix.workloads)} workloads ({matrix.pods} pods, "
-            f"{matrix.classes} equivalence classes), {what}: {len(matrix.cells)} allowed pairs",
+            f"{matrix.classes} equivalence classes), {what}: {matrix.count} allowed pairs",
             style="bold",
         )
     )

@@ -22,6 +22,7 @@ import io
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from triage.model import Pod, Protocol, Snapshot
@@ -276,17 +277,44 @@ class PortQuery:
     port: int | str
 
 
+CellValue = tuple[PortSet, PortSet, bool]  # ports, common, self_only
+
+
 @dataclass
 class Matrix:
+    """`rows[i][j]` indexes `values` (0: nothing allowed) for workload i → workload j."""
+
     workloads: list[Workload]
-    cells: dict[tuple[int, int], Cell]  # only pairs where something is allowed
+    values: list[CellValue | None]
+    rows: list[array[int]]
     port: PortQuery | None = None
     classes: int = 0
     pods: int = 0
     warnings: list[str] = field(default_factory=list)
 
     def cell(self, source: int, destination: int) -> Cell | None:
-        return self.cells.get((source, destination))
+        value = self.values[self.rows[source][destination]]
+        if value is None:
+            return None
+        return Cell(source, destination, *value)
+
+    def iter_cells(self) -> Iterator[Cell]:
+        """Every pair with something allowed, by source then destination."""
+        values = self.values
+        for i, row in enumerate(self.rows):
+            for j, vid in enumerate(row):
+                if vid:
+                    value = values[vid]
+                    assert value is not None
+                    yield Cell(i, j, *value)
+
+    @property
+    def cells(self) -> dict[tuple[int, int], Cell]:
+        return {(c.source, c.destination): c for c in self.iter_cells()}
+
+    @property
+    def count(self) -> int:
+        return sum(len(row) - row.count(0) for row in self.rows)
 
     def index(self, key: str) -> int:
         for i, w in enumerate(self.workloads):
@@ -343,42 +371,83 @@ def compute_matrix(
             grouped[key] = grouped.get(key, 0) + 1
         wl_targets.append([(c, wanted, n) for (c, wanted), n in grouped.items()])
 
-    cells: dict[tuple[int, int], Cell] = {}
+    values: list[CellValue | None] = [None]
+    value_ids: dict[CellValue, int] = {}
+
+    def value_id(ports: PortSet, common: PortSet, self_only: bool) -> int:
+        if not ports:
+            return 0
+        key = (ports, common, self_only)
+        found = value_ids.get(key)
+        if found is None:
+            found = len(values)
+            value_ids[key] = found
+            values.append(key)
+        return found
+
+    # The fast path: destination workloads whose pods share one class (and one port
+    # meaning) read a class-matrix entry; map class-matrix ids to cell values once.
+    wanted_everywhere: PortSet | None = None
+    if port is not None and not isinstance(port.port, str):
+        wanted_everywhere = PortSet.single(port.protocol, port.port)
+    pid_to_vid = array(
+        "I",
+        (
+            value_id(ps, ps, False)
+            for ps in (
+                portsets if wanted_everywhere is None else (p & wanted_everywhere for p in portsets)
+            )
+        ),
+    )
+    simple_cols = [j for j, t in enumerate(wl_targets) if len(t) == 1]
+    simple_classes = [wl_targets[j][0][0] for j in simple_cols]
+    fast = port is None or wanted_everywhere is not None
+
+    def general(wi: int, wj: int) -> int:
+        src_counts = wl_classes[wi]
+        targets = wl_targets[wj]
+        same = wi == wj
+        pairs = [
+            (s, d, wanted)
+            for s in src_counts
+            for d, wanted, _ in targets
+            if not (same and s == d and src_counts[s] < 2)
+        ]
+        self_only = False
+        if not pairs:  # one pod alone: its traffic to itself
+            self_only = True
+            pairs = [(s, d, wanted) for s in src_counts for d, wanted, _ in targets]
+        union = NO_PORTS
+        common: PortSet | None = None
+        for s, d, wanted in pairs:
+            ps = portsets[rows[s][d]]
+            if wanted is not None:
+                ps = ps & wanted
+            union = union | ps
+            common = ps if common is None else common & ps
+        return value_id(union, common or NO_PORTS, self_only)
+
+    n = len(workloads)
+    out_rows: list[array[int]] = []
     for wi, src_counts in enumerate(wl_classes):
-        src_classes = list(src_counts)
-        single_src = len(src_classes) == 1
-        for wj, targets in enumerate(wl_targets):
-            same = wi == wj
-            if single_src and len(targets) == 1 and not same:
-                d, wanted, _ = targets[0]
-                pid = rows[src_classes[0]][d]
-                if pid:
-                    ps = portsets[pid] if wanted is None else portsets[pid] & wanted
-                    if ps:
-                        cells[(wi, wj)] = Cell(wi, wj, ps, ps)
-                continue
-            union = NO_PORTS
-            common: PortSet | None = None
-            self_only = False
-            pairs = [
-                (s, d, wanted)
-                for s in src_classes
-                for d, wanted, _ in targets
-                if not (same and s == d and src_counts[s] < 2)
-            ]
-            if not pairs:  # one pod alone: its traffic to itself
-                self_only = True
-                pairs = [(s, d, wanted) for s in src_classes for d, wanted, _ in targets]
-            for s, d, wanted in pairs:
-                ps = portsets[rows[s][d]]
-                if wanted is not None:
-                    ps = ps & wanted
-                union = union | ps
-                common = ps if common is None else common & ps
-            if union:
-                cells[(wi, wj)] = Cell(wi, wj, union, common or NO_PORTS, self_only)
+        out = array("I", bytes(4 * n))
+        if fast and len(src_counts) == 1 and simple_cols:
+            class_row = rows[next(iter(src_counts))]
+            if len(simple_classes) == 1:
+                out[simple_cols[0]] = pid_to_vid[class_row[simple_classes[0]]]
+            else:
+                got = itemgetter(*simple_classes)(class_row)
+                for j, pid in zip(simple_cols, got, strict=True):
+                    if pid:
+                        out[j] = pid_to_vid[pid]
+            todo: Iterable[int] = (j for j in range(n) if len(wl_targets[j]) != 1 or j == wi)
+        else:
+            todo = range(n)
+        for wj in todo:
+            out[wj] = general(wi, wj)
+        out_rows.append(out)
     warnings = _matrix_warnings(pods)
-    return Matrix(workloads, cells, port, len(model.classes), len(pods), warnings)
+    return Matrix(workloads, values, out_rows, port, len(model.classes), len(pods), warnings)
 
 
 def _matrix_warnings(pods: Iterable[Pod]) -> list[str]:
@@ -414,6 +483,25 @@ def cell_text(cell: Cell | None) -> str:
 
 
 def matrix_to_dict(matrix: Matrix) -> dict[str, Any]:
+    keys = [w.key for w in matrix.workloads]
+    memo: dict[tuple[PortSet, PortSet, bool], dict[str, Any]] = {}
+
+    def shared(c: Cell) -> dict[str, Any]:
+        # Port sets repeat across many cells: build each rendering once.
+        key = (c.ports, c.common, c.self_only)
+        found = memo.get(key)
+        if found is None:
+            found = {
+                "all": c.ports.is_all,
+                "ports": c.ports.to_dict(),
+                "text": c.ports.describe(),
+                "uniform": c.uniform,
+                **({} if c.uniform else {"every_pod": c.common.to_dict()}),
+                **({"self": True} if c.self_only else {}),
+            }
+            memo[key] = found
+        return found
+
     return {
         "port": (
             None
@@ -434,14 +522,9 @@ def matrix_to_dict(matrix: Matrix) -> dict[str, Any]:
         ],
         "connections": [
             {
-                "from": matrix.workloads[c.source].key,
-                "to": matrix.workloads[c.destination].key,
-                "all": c.ports.is_all,
-                "ports": c.ports.to_dict(),
-                "text": c.ports.describe(),
-                "uniform": c.uniform,
-                **({} if c.uniform else {"every_pod": c.common.to_dict()}),
-                **({"self": True} if c.self_only else {}),
+                "from": keys[c.source],
+                "to": keys[c.destination],
+                **shared(c),
             }
             for c in sorted_cells(matrix)
         ],
@@ -449,24 +532,27 @@ def matrix_to_dict(matrix: Matrix) -> dict[str, Any]:
     }
 
 
-def sorted_cells(matrix: Matrix) -> list[Cell]:
-    return [matrix.cells[k] for k in sorted(matrix.cells)]
+def sorted_cells(matrix: Matrix) -> Iterator[Cell]:
+    return matrix.iter_cells()
 
 
 def matrix_to_csv(matrix: Matrix) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["source", "destination", "connections", "uniform", "note"])
+    keys = [w.key for w in matrix.workloads]
+    memo: dict[tuple[PortSet, PortSet, bool], list[str]] = {}
     for c in sorted_cells(matrix):
-        writer.writerow(
-            [
-                matrix.workloads[c.source].key,
-                matrix.workloads[c.destination].key,
+        key = (c.ports, c.common, c.self_only)
+        rest = memo.get(key)
+        if rest is None:
+            rest = [
                 "All connections" if c.ports.is_all else c.ports.describe(),
                 "yes" if c.uniform else f"no (every pod: {c.common.describe()})",
                 "the pod to itself" if c.self_only else "",
             ]
-        )
+            memo[key] = rest
+        writer.writerow([keys[c.source], keys[c.destination], *rest])
     return buf.getvalue()
 
 
