@@ -37,7 +37,7 @@ def validate_dns_name(name: str) -> str:
     if not bare or len(bare) > 253:
         raise ProbeInputError(f"DNS name {name!r}: must be 1-253 characters")
     for label in bare.split("."):
-        if not _DNS_LABEL.match(label):
+        if not _DNS_LABEL.fullmatch(label):
             raise ProbeInputError(
                 f"DNS name {name!r}: label {label!r} is not a DNS-1123 label "
                 "(lower-case letters, digits and '-', not at either end, at most 63)"

@@ -27,9 +27,9 @@ def _dns_names(target: str) -> set[str]:
 
 class RecordedProber:
     """Answers from `incident.probes`: a probe matches on source, kind and target (a DNS
-    name, or the IP, port and protocol a connect went to, where a target written as
-    NS/POD or NS/svc/NAME is resolved through the recorded snapshot). The last matching
-    record wins, as recordings list probes in the order they ran."""
+    name, or the IP, port and protocol a connect went to, where a target written as NS/POD,
+    NS/svc/NAME or a Service's DNS name is resolved through the recorded snapshot). The
+    last matching record wins, as recordings list probes in the order they ran."""
 
     live = False
 
@@ -54,7 +54,14 @@ class RecordedProber:
         try:
             return {validate_ip(target)}
         except ValueError:
-            return set()
+            pass
+        # A host name: NAME.NS[.svc[.cluster.local]] of a Service.
+        labels = target.strip().lower().rstrip(".").split(".")
+        if len(labels) >= 2 and (len(labels) == 2 or labels[2] == "svc"):
+            service = snapshot.service(labels[1], labels[0])
+            if service is not None and service.cluster_ip:
+                return {service.cluster_ip}
+        return set()
 
     @staticmethod
     def _result(record: ProbeRecord) -> ProbeResult:
