@@ -1,40 +1,33 @@
 """Flows worth triaging, proposed from a snapshot and an incident.
 
-Kept fast on 10k pods: every search works on one representative pod per workload, and only
-where a change can matter (the pods a changed policy selects, pods and namespaces whose
-labels changed), with a cap on the number of verdicts computed.
+Kept fast on 10k pods by working on the workload reachability matrix
+(`triage.policy.matrix.compute_matrix`, computed over pod equivalence classes) instead of
+pod pairs: regressions are the cells that lost ports between the known-good matrix and
+today's; DNS and Service reachability read one column each. Each proposal is then made
+concrete with one representative pod per workload and re-checked with the engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from triage.checklist.changes import changes_between, then_snapshot
-from triage.checklist.lateral import representatives
 from triage.checklist.model import CandidateFlow
-from triage.model import Flow, Pod, PodRef, Protocol, ServiceRef, Snapshot
+from triage.model import Flow, Pod, PodRef, Protocol, Service, ServiceRef, Snapshot
 from triage.model.incident import Incident, KnownGood
-from triage.policy import (
-    is_allowed,
-    resolve_named_port,
-    selecting_policies,
-    selector_matches,
-    service_backends,
-)
+from triage.policy import is_allowed, resolve_named_port, selecting_policies, service_backends
+from triage.policy.matrix import Matrix, Workload, compute_matrix
+from triage.policy.portset import NO_PORTS, PortSet
 
-MAX_VERDICTS = 20000
+MAX_PER_SOURCE = 10  # regressed flows listed per source workload: the rest are alike
 _INGRESS_HINTS = ("ingress", "traefik", "gateway", "istio", "contour", "haproxy", "nginx")
 
 
-def _ports(pod: Pod) -> list[tuple[int, Protocol]]:
-    return sorted({(cp.port, cp.protocol) for cp in pod.ports})
-
-
-def _as_service_flow(
+def _service_flow(
     snapshot: Snapshot, source: Pod, dest: Pod, port: int, protocol: Protocol
 ) -> Flow:
-    """The flow as the client sees it: to a Service that forwards to `dest` on `port`, if
-    one does, else straight to the pod."""
+    """The flow as a client sees it: to a Service that forwards to `dest` on `port`, if one
+    does, else straight to the pod."""
     for service in snapshot.services:
         if service.namespace != dest.namespace or not service.selector:
             continue
@@ -59,240 +52,209 @@ def _as_service_flow(
     )
 
 
+def _lost_ports(dest: Workload, lost: PortSet) -> list[tuple[int, Protocol]]:
+    """Concrete ports of a lost port set: those the destination's pods declare."""
+    declared = sorted({(cp.port, cp.protocol) for pod in dest.pods for cp in pod.ports})
+    return [(port, proto) for port, proto in declared if (proto, port) in lost]
+
+
+def _cell_ports(matrix: Matrix, i: int | None, j: int | None) -> tuple[PortSet, PortSet]:
+    if i is None or j is None:
+        return NO_PORTS, NO_PORTS
+    cell = matrix.cell(i, j)
+    return (cell.ports, cell.common) if cell is not None else (NO_PORTS, NO_PORTS)
+
+
+def _regressed_pair(
+    then: Snapshot, now: Snapshot, src: Workload, dst: Workload, port: int, proto: Protocol
+) -> tuple[Pod, Pod] | None:
+    """A pod pair of the two workloads for which the port was allowed then, denied now."""
+    tried = 0
+    for s in src.pods:
+        for d in dst.pods:
+            if s.key == d.key:
+                continue
+            tried += 1
+            flow = Flow(PodRef(s.namespace, s.name), PodRef(d.namespace, d.name), port, proto)
+            if is_allowed(then, flow) and not is_allowed(now, flow):
+                return s, d
+            if tried >= 16:
+                return None
+    return None
+
+
 def regressed_flows(
-    snapshot: Snapshot, known_good: KnownGood, limit: int = MAX_VERDICTS
+    snapshot: Snapshot, known_good: KnownGood, now_matrix: Matrix | None = None
 ) -> list[CandidateFlow]:
-    """Flows allowed with the known-good set (and its labels) that are denied now, between
-    workload representatives, on the ports the destinations declare."""
-    changes = changes_between(snapshot, known_good)
-    if not changes:
+    """Flows allowed with the known-good set (its policies and its labels) that are denied
+    now: every workload pair whose matrix cell lost a port the destination declares."""
+    if not changes_between(snapshot, known_good):
         return []
     then = then_snapshot(snapshot, known_good)
-    changed_policies = [
-        pol
-        for c in changes
-        if c.kind.startswith("policy-")
-        for pol in (then.policy_by_key.get(c.key), snapshot.policy_by_key.get(c.key))
-        if pol is not None
-    ]
-    relabelled = {c.key for c in changes if c.kind == "pod-labels"}
-    relabelled_ns = {c.key for c in changes if c.kind == "namespace-labels"}
-    reps = representatives(snapshot.pods)
-    reps = [p for p in reps if not p.host_network]
-    then_pods = then.pod_by_key
-
-    def selected(pod: Pod, direction: str) -> bool:
-        for pol in changed_policies:
-            if pol.namespace != pod.namespace or direction not in pol.policy_types:
-                continue
-            for labels in (pod.labels, then_pods[pod.key].labels):
-                if selector_matches(pol.pod_selector, labels):
-                    return True
-        return False
-
-    egress_side = [p for p in reps if selected(p, "Egress") or p.key in relabelled]
-    ingress_side = [p for p in reps if selected(p, "Ingress") or p.key in relabelled]
-    peer_side = [p for p in reps if p.key in relabelled or p.namespace in relabelled_ns]
-    pairs: dict[tuple[str, str], tuple[Pod, Pod]] = {}
-    for src in egress_side:
-        for dst in reps:
-            pairs.setdefault((src.key, dst.key), (src, dst))
-    for dst in ingress_side:
-        for src in reps:
-            pairs.setdefault((src.key, dst.key), (src, dst))
-    for peer in peer_side:
-        for other in reps:
-            pairs.setdefault((peer.key, other.key), (peer, other))
-            pairs.setdefault((other.key, peer.key), (other, peer))
+    before = compute_matrix(then)
+    after = now_matrix if now_matrix is not None else compute_matrix(snapshot)
+    index = {w.key: i for i, w in enumerate(after.workloads)}
     found: list[CandidateFlow] = []
     seen: set[Flow] = set()
-    budget = limit
-    for src, dst in pairs.values():
-        if src.key == dst.key:
+    per_source: dict[str, int] = {}
+    for cell in before.iter_cells():
+        src_w = before.workloads[cell.source]
+        dst_w = before.workloads[cell.destination]
+        if cell.self_only:
             continue
-        for port, proto in _ports(dst):
-            if budget <= 0:
-                return found
-            budget -= 2
-            flow = Flow(
-                PodRef(src.namespace, src.name), PodRef(dst.namespace, dst.name), port, proto
-            )
-            if not is_allowed(then, flow) or is_allowed(snapshot, flow):
+        ports_now, common_now = _cell_ports(after, index.get(src_w.key), index.get(dst_w.key))
+        lost = (cell.ports - ports_now) | (cell.common - common_now)
+        if not lost:
+            continue
+        for port, proto in _lost_ports(dst_w, lost):
+            if per_source.get(src_w.key, 0) >= MAX_PER_SOURCE:
+                break
+            pair = _regressed_pair(then, snapshot, src_w, dst_w, port, proto)
+            if pair is None:
                 continue
-            shown = _as_service_flow(snapshot, src, dst, port, proto)
+            shown = _service_flow(snapshot, pair[0], pair[1], port, proto)
             if shown in seen:
                 continue
             seen.add(shown)
+            per_source[src_w.key] = per_source.get(src_w.key, 0) + 1
             found.append(
                 CandidateFlow(
                     shown,
                     f"allowed with known-good {known_good.name}, denied now "
-                    f"({src.namespace}/{src.workload} → {dst.namespace}/{dst.workload} "
-                    f"{port}/{proto})",
+                    f"({src_w.key} → {dst_w.key} {port}/{proto})",
                     "regressed",
                 )
             )
     return found
 
 
-def _dns_target(snapshot: Snapshot) -> tuple[ServiceRef | PodRef, int] | None:
-    service = snapshot.service("kube-system", "kube-dns") or snapshot.service(
-        "kube-system", "coredns"
-    )
-    if service is not None and any(p.protocol == "UDP" for p in service.ports):
-        port = next(p.port for p in service.ports if p.protocol == "UDP")
-        return ServiceRef(service.namespace, service.name), port
+# ---------------------------------------------------------------- DNS
+
+
+def _dns_destination(snapshot: Snapshot, dns: Sequence[Pod]) -> tuple[ServiceRef | PodRef, int]:
+    for name in ("kube-dns", "coredns"):
+        service = snapshot.service("kube-system", name)
+        if service is not None:
+            for sp in service.ports:
+                if sp.protocol == "UDP":
+                    return ServiceRef(service.namespace, service.name), sp.port
+    return PodRef(dns[0].namespace, dns[0].name), 53
+
+
+def dns_blocked(snapshot: Snapshot, matrix: Matrix) -> list[CandidateFlow]:
+    """Egress-isolated workloads whose pods cannot reach any DNS pod on UDP 53."""
     from triage.checklist.steps import dns_pods
 
-    pods = dns_pods(snapshot)
-    if pods:
-        return PodRef(pods[0].namespace, pods[0].name), 53
-    return None
-
-
-def dns_blocked(snapshot: Snapshot, reps: Sequence[Pod]) -> list[CandidateFlow]:
-    target = _dns_target(snapshot)
-    if target is None:
+    dns = dns_pods(snapshot)
+    if not dns:
         return []
-    dest, port = target
+    dns_keys = {p.key for p in dns}
+    columns = [j for j, w in enumerate(matrix.workloads) if any(p.key in dns_keys for p in w.pods)]
+    destination, port = _dns_destination(snapshot, dns)
     out = []
-    for pod in reps:
-        if pod.host_network or not selecting_policies(snapshot, pod, "Egress"):
+    for i, workload in enumerate(matrix.workloads):
+        pod = workload.pods[0]
+        if pod.host_network or pod.key in dns_keys:
             continue
-        flow = Flow(PodRef(pod.namespace, pod.name), dest, port, "UDP")
-        if not is_allowed(snapshot, flow):
-            out.append(
-                CandidateFlow(
-                    flow,
-                    f"{pod.namespace}/{pod.workload} is isolated for egress and its policies do "
-                    f"not allow DNS (UDP {port} to {dest})",
-                    "dns",
-                )
+        if not selecting_policies(snapshot, pod, "Egress"):
+            continue
+        if any(("UDP", 53) in _cell_ports(matrix, i, j)[0] for j in columns):
+            continue
+        flow = Flow(PodRef(pod.namespace, pod.name), destination, port, "UDP")
+        out.append(
+            CandidateFlow(
+                flow,
+                f"{workload.key} is isolated for egress and its policies do not allow DNS "
+                f"(UDP 53 to {', '.join(sorted(dns_keys))})",
+                "dns",
             )
+        )
     return out
 
 
-def _admitted_outside(snapshot: Snapshot, backend: Pod, port: int, protocol: Protocol) -> list[Pod]:
-    """Pods outside the backend's namespace that its ingress policies admit on this port
-    (by selectors, without computing their egress)."""
-    out: dict[str, Pod] = {}
+# ---------------------------------------------------------------- Services
+
+
+def _names_outside_clients(snapshot: Snapshot, backend: Pod) -> bool:
+    """Does a policy isolating the backend for ingress name clients outside its namespace
+    (a namespaceSelector or an ipBlock peer)? Then being unreachable from outside is a
+    mistake, not the design."""
     for pol in selecting_policies(snapshot, backend, "Ingress"):
         for rule in pol.ingress:
-            if rule.ports and not any(
-                _port_admits(pp, backend, port, protocol) for pp in rule.ports
-            ):
-                continue
             if not rule.peers:
-                return [p for p in snapshot.pods if p.namespace != backend.namespace][:50]
+                return True
             for peer in rule.peers:
-                if peer.ip_block is not None:
-                    net = peer.ip_block.network
-                    for pod in snapshot.pods:
-                        if pod.namespace == backend.namespace or not pod.ips:
-                            continue
-                        if any(_in(ip, net) for ip in pod.ips):
-                            out.setdefault(pod.key, pod)
-                    continue
-                if peer.namespace_selector is None:
-                    continue  # pods of the policy's own namespace only
-                for ns in snapshot.namespaces:
-                    if ns.name == backend.namespace:
-                        continue
-                    if not selector_matches(peer.namespace_selector, ns.labels):
-                        continue
-                    for pod in snapshot.pods_by_namespace.get(ns.name, ()):
-                        if peer.pod_selector is None or selector_matches(
-                            peer.pod_selector, pod.labels
-                        ):
-                            out.setdefault(pod.key, pod)
-    return list(out.values())
+                if peer.namespace_selector is not None or peer.ip_block is not None:
+                    return True
+    return False
 
 
-def _in(ip: str, net: object) -> bool:
-    import ipaddress
-
-    try:
-        return ipaddress.ip_address(ip) in net  # type: ignore[operator]
-    except (ValueError, TypeError):
-        return False
-
-
-def _port_admits(pp: object, pod: Pod, port: int, protocol: Protocol) -> bool:
-    from triage.model import PolicyPort
-
-    assert isinstance(pp, PolicyPort)
-    if pp.protocol != protocol:
-        return False
-    if pp.port is None:
-        return True
-    if isinstance(pp.port, str):
-        return resolve_named_port(pod, pp.port, protocol) == port
-    if pp.end_port is not None:
-        return pp.port <= port <= pp.end_port
-    return pp.port == port
+def _target_numbers(
+    service: Service, sp_target: int | str, protocol: Protocol, pods: Iterable[Pod]
+) -> set[int]:
+    if isinstance(sp_target, int):
+        return {sp_target}
+    numbers = {resolve_named_port(p, sp_target, protocol) for p in pods}
+    return {n for n in numbers if n is not None}
 
 
-def _pick_source(snapshot: Snapshot, reps: Sequence[Pod], namespace: str) -> Pod | None:
-    outside = [p for p in reps if p.namespace != namespace and not p.host_network]
+def _outside_sources(matrix: Matrix, namespace: str) -> Iterator[int]:
+    for i, w in enumerate(matrix.workloads):
+        if w.namespace != namespace and not w.pods[0].host_network:
+            yield i
+
+
+def _pick_source(matrix: Matrix, namespace: str) -> Pod | None:
+    outside = [matrix.workloads[i] for i in _outside_sources(matrix, namespace)]
     if not outside:
         return None
-    for pod in outside:
-        text = f"{pod.namespace} {pod.workload}".lower()
-        if any(h in text for h in _INGRESS_HINTS):
-            return pod
-    plain = [p for p in outside if p.namespace != "kube-system"]
-    return (plain or outside)[0]
+    for w in outside:
+        if any(h in w.key.lower() for h in _INGRESS_HINTS):
+            return w.pods[0]
+    plain = [w for w in outside if w.namespace != "kube-system"]
+    return (plain or outside)[0].pods[0]
 
 
-def unreachable_services(snapshot: Snapshot, reps: Sequence[Pod]) -> list[CandidateFlow]:
+def unreachable_services(snapshot: Snapshot, matrix: Matrix) -> list[CandidateFlow]:
+    """Services that no pod outside their namespace can reach on some port, although a
+    policy selecting their backends names outside clients (namespaceSelector or ipBlock).
+    Services whose policies only admit their own namespace are internal by design and are
+    not proposed."""
+    column_of = {p.key: j for j, w in enumerate(matrix.workloads) for p in w.pods}
     out = []
     for service in snapshot.services:
         backends = service_backends(snapshot, service)
-        if not backends:
+        if not backends or not _names_outside_clients(snapshot, backends[0]):
             continue
-        backend = backends[0]
-        if not selecting_policies(snapshot, backend, "Ingress"):
-            continue
+        columns = sorted({column_of[p.key] for p in backends if p.key in column_of})
+        sources = list(_outside_sources(matrix, service.namespace))
         for sp in service.ports:
-            if sp.protocol == "SCTP":
-                continue
-            target = sp.target_port
-            number = (
-                resolve_named_port(backend, target, sp.protocol)
-                if isinstance(target, str)
-                else target
+            numbers = _target_numbers(service, sp.target_port, sp.protocol, backends)
+            if not numbers:
+                continue  # a targetPort no backend has: the Flow step says so
+            reachable = any(
+                (sp.protocol, n) in _cell_ports(matrix, i, j)[0]
+                for i in sources
+                for j in columns
+                for n in numbers
             )
-            if number is None:
-                continue
-            admitted = _admitted_outside(snapshot, backend, number, sp.protocol)
-            ref = ServiceRef(service.namespace, service.name)
-            reachable = False
-            for pod in representatives(admitted)[:20]:
-                flow = Flow(PodRef(pod.namespace, pod.name), ref, sp.port, sp.protocol)
-                if is_allowed(snapshot, flow):
-                    reachable = True
-                    break
             if reachable:
                 continue
-            admitted_reps = representatives(admitted)
-            source = (
-                admitted_reps[0]
-                if admitted_reps
-                else _pick_source(snapshot, reps, service.namespace)
-            )
+            source = _pick_source(matrix, service.namespace)
             if source is None:
                 continue
-            why = (
-                "its ingress admits some pods outside, but their egress denies it"
-                if admitted
-                else f"the ingress policies of {backend.key} admit no pod outside "
-                f"{service.namespace} on {number}/{sp.protocol}"
-            )
+            ports = "/".join(str(n) for n in sorted(numbers))
             out.append(
                 CandidateFlow(
-                    Flow(PodRef(source.namespace, source.name), ref, sp.port, sp.protocol),
+                    Flow(
+                        PodRef(source.namespace, source.name),
+                        ServiceRef(service.namespace, service.name),
+                        sp.port,
+                        sp.protocol,
+                    ),
                     f"no pod outside {service.namespace} can reach Service {service.key} port "
-                    f"{sp.port}/{sp.protocol}: {why}",
+                    f"{sp.port}/{sp.protocol} (backends on {ports}), although its ingress "
+                    "policies name clients outside the namespace",
                     "unreachable-service",
                 )
             )
@@ -302,7 +264,7 @@ def unreachable_services(snapshot: Snapshot, reps: Sequence[Pod]) -> list[Candid
 def candidate_flows(snapshot: Snapshot, incident: Incident | None = None) -> list[CandidateFlow]:
     """The incident's reported flows; flows allowed in the last known-good set and denied
     now; egress-isolated pods that cannot reach DNS; Services whose backends no pod outside
-    their namespace can reach. Sampled per workload, so it stays fast on 10k pods."""
+    their namespace can reach. Workload-level, so it stays fast on 10k pods."""
     out: list[CandidateFlow] = []
     seen: set[Flow] = set()
 
@@ -317,9 +279,9 @@ def candidate_flows(snapshot: Snapshot, incident: Incident | None = None) -> lis
             CandidateFlow(r.flow, r.note or "reported by the operator", "reported")
             for r in incident.flows
         )
-        if incident.known_good:
-            add(regressed_flows(snapshot, incident.known_good[-1]))
-    reps = representatives(snapshot.pods)
-    add(dns_blocked(snapshot, reps))
-    add(unreachable_services(snapshot, reps))
+    matrix = compute_matrix(snapshot)
+    if incident is not None and incident.known_good:
+        add(regressed_flows(snapshot, incident.known_good[-1], matrix))
+    add(dns_blocked(snapshot, matrix))
+    add(unreachable_services(snapshot, matrix))
     return out

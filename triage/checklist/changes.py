@@ -76,26 +76,17 @@ def changes_between(snapshot: Snapshot, known_good: KnownGood) -> list[Change]:
     now = snapshot.policy_by_key
     for key in sorted(then.keys() | now.keys()):
         old, new = then.get(key), now.get(key)
+        if old is not None and new is not None and _same_policy(old, new):
+            continue
         old_text = dump_yaml(policy_manifest(old)) if old is not None else ""
         new_text = dump_yaml(policy_manifest(new)) if new is not None else ""
-        name = f"networkpolicy/{key}"
+        diff = _unified(old_text, new_text, f"networkpolicy/{key}")
         if old is None:
-            out.append(
-                Change("policy-added", key, f"policy {key} added", _unified("", new_text, name))
-            )
+            out.append(Change("policy-added", key, f"policy {key} added", diff))
         elif new is None:
-            out.append(
-                Change("policy-removed", key, f"policy {key} removed", _unified(old_text, "", name))
-            )
-        elif not _same_policy(old, new):
-            out.append(
-                Change(
-                    "policy-changed",
-                    key,
-                    f"policy {key} changed",
-                    _unified(old_text, new_text, name),
-                )
-            )
+            out.append(Change("policy-removed", key, f"policy {key} removed", diff))
+        else:
+            out.append(Change("policy-changed", key, f"policy {key} changed", diff))
     for key, labels in sorted(known_good.pod_labels.items()):
         pod = snapshot.pod_by_key.get(key)
         if pod is not None and dict(pod.labels) != dict(labels):
