@@ -1,0 +1,694 @@
+"""The blast radius of one pod: what it can reach, what can reach it, and how to contain it.
+
+Both directions are computed over pod classes (`classes.py`): a connection from A to B is
+allowed on the ports egress at A allows towards B *and* ingress at B allows from A. Every
+allowed port names the deciding rule of each side, as `engine.explain` would (the first
+policy by name, then the first rule, that allows it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from triage.model import (
+    NAMESPACE_NAME_LABEL,
+    Direction,
+    LabelSelector,
+    NetworkPolicy,
+    Peer,
+    Pod,
+    PolicyPort,
+    Protocol,
+    Rule,
+    Service,
+    Snapshot,
+)
+from triage.policy.classes import ClusterModel, CompiledRule, compile_snapshot
+from triage.policy.engine import UnknownEndpoint, service_backends
+from triage.policy.matrix import group_workloads
+from triage.policy.portset import ALL_PORTS, NO_PORTS, PortSet, declared_ports, named_port
+
+QUARANTINE_LABEL = ("quarantine", "true")
+Scope = Literal["pod", "namespace"]
+
+
+@dataclass(frozen=True, slots=True)
+class RuleRef:
+    policy: str  # NS/NAME
+    direction: Direction
+    rule: int
+
+    def __str__(self) -> str:
+        return f"{self.policy} {self.direction.lower()} rule #{self.rule}"
+
+
+@dataclass(frozen=True, slots=True)
+class SideGrant:
+    """What one side allows towards the far end, and which rules allow it."""
+
+    direction: Direction
+    isolated: bool
+    ports: PortSet
+    rules: tuple[tuple[RuleRef, PortSet], ...] = ()  # engine order; the first allowing wins
+
+    def decide(self, protocol: Protocol, port: int) -> RuleRef | None:
+        """The deciding rule for one port (None: the side is not isolated)."""
+        for ref, ports in self.rules:
+            if (protocol, port) in ports:
+                return ref
+        return None
+
+    def describe(self) -> str:
+        if not self.isolated:
+            return f"not isolated for {self.direction.lower()}: all ports"
+        return "; ".join(f"{ref} ({ports.describe()})" for ref, ports in self.rules) or "nothing"
+
+
+@dataclass(frozen=True, slots=True)
+class PortGrant:
+    """One declared container port of the destination that the connection may use."""
+
+    protocol: Protocol
+    port: int
+    name: str | None
+    egress: RuleRef | None  # None: egress not isolated
+    ingress: RuleRef | None  # None: ingress not isolated
+    services: tuple[str, ...] = ()  # "NS/SVC:PORT/PROTO" forwarding to it
+
+    def describe(self) -> str:
+        label = f"{self.port}/{self.protocol}" + (f" ({self.name})" if self.name else "")
+        return label
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The far end (one workload, or the pods of it that behave alike) of allowed
+    connections. `ports` are on the destination: the far end for outbound, the subject pod
+    for inbound."""
+
+    namespace: str
+    workload: str
+    kind: str
+    pods: tuple[str, ...]
+    allowed: PortSet
+    egress: SideGrant
+    ingress: SideGrant
+    ports: tuple[PortGrant, ...]  # declared destination ports inside `allowed`
+    undeclared: PortSet  # allowed ports the destination does not declare
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.workload}"
+
+    @property
+    def all_ports(self) -> bool:
+        return self.allowed.is_all
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceReach:
+    service: str  # NS/NAME
+    port: int
+    protocol: Protocol
+    target: int | str
+    reachable: tuple[str, ...]  # backend pods reachable on the target port
+    backends: int
+
+
+@dataclass(frozen=True, slots=True)
+class External:
+    direction: Direction
+    peer: str  # "any address", "ipBlock 0.0.0.0/0 except 10.0.0.0/8"
+    ports: PortSet
+    rule: RuleRef | None  # None: the side is not isolated
+
+
+@dataclass(frozen=True)
+class Exposure:
+    pod: Pod
+    workload: str
+    isolated: Mapping[Direction, bool]
+    policies: Mapping[Direction, tuple[str, ...]]  # policies selecting the pod
+    default_deny: Mapping[Direction, tuple[str, ...]]  # the namespace's podSelector {} ones
+    outbound: tuple[Reach, ...]
+    inbound: tuple[Reach, ...]
+    services: tuple[ServiceReach, ...]
+    external: tuple[External, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def reachable_pods(self) -> int:
+        return sum(len(r.pods) for r in self.outbound)
+
+    @property
+    def reached_by_pods(self) -> int:
+        return sum(len(r.pods) for r in self.inbound)
+
+
+# ---------------------------------------------------------------- lookups
+
+
+def find_pod(snapshot: Snapshot, target: str) -> tuple[Pod, list[str]]:
+    """`NS/POD`, or `NS/WORKLOAD` (its first pod by name, with a note)."""
+    ns, sep, name = target.strip().partition("/")
+    if not sep or not ns or not name or "/" in name:
+        raise UnknownEndpoint(f"{target!r}: expected NAMESPACE/POD")
+    pod = snapshot.pod(ns, name)
+    if pod is not None:
+        return pod, []
+    pods = sorted(snapshot.pods_by_namespace.get(ns, ()), key=lambda p: p.name)
+    same = [p for p in pods if p.workload == name]
+    if same:
+        note = f"{ns}/{name} is a workload of {len(same)} pod(s); showing {same[0].key}"
+        return same[0], [note]
+    if ns not in snapshot.namespace_by_name and not pods:
+        raise UnknownEndpoint(f"{target}: no namespace {ns}")
+    import difflib
+
+    close = difflib.get_close_matches(name, [p.name for p in pods], n=3, cutoff=0.5)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise UnknownEndpoint(f"{target}: no such pod{hint}")
+
+
+def namespace_default_denies(
+    snapshot: Snapshot, namespace: str
+) -> dict[Direction, tuple[str, ...]]:
+    """Policies of `namespace` with podSelector {} per direction: they isolate every pod
+    (no rules: a default deny; with rules: everything but what they allow)."""
+    out: dict[Direction, list[str]] = {"Ingress": [], "Egress": []}
+    for pol in sorted(snapshot.policies_by_namespace.get(namespace, ()), key=lambda p: p.name):
+        if not pol.pod_selector.is_empty:
+            continue
+        for direction in pol.policy_types:
+            n = len(pol.rules(direction))
+            out[direction].append(pol.key if not n else f"{pol.key} (with {n} allow rule(s))")
+    return {d: tuple(v) for d, v in out.items()}
+
+
+# ---------------------------------------------------------------- the exposure
+
+
+def _grant(model: ClusterModel, direction: Direction, subject: int, other: int) -> SideGrant:
+    contributions = model.contributions(direction, subject, other)
+    if contributions is None:
+        return SideGrant(direction, False, ALL_PORTS)
+    ports = NO_PORTS
+    rules: list[tuple[RuleRef, PortSet]] = []
+    for rule, allowed in contributions:
+        ports = ports | allowed
+        rules.append((_ref(model, rule), allowed))
+    return SideGrant(direction, True, ports, tuple(rules))
+
+
+def _ref(model: ClusterModel, rule: CompiledRule) -> RuleRef:
+    return RuleRef(model.policies[rule.policy_index].policy.key, rule.direction, rule.index)
+
+
+def _service_index(snapshot: Snapshot) -> dict[str, list[tuple[Service, int, int | str, Protocol]]]:
+    """pod key → (Service, service port, target port, protocol) forwarding to it."""
+    out: dict[str, list[tuple[Service, int, int | str, Protocol]]] = {}
+    for svc in snapshot.services:
+        backends = service_backends(snapshot, svc)
+        for pod in backends:
+            for sp in svc.ports:
+                out.setdefault(pod.key, []).append((svc, sp.port, sp.target_port, sp.protocol))
+    return out
+
+
+def _port_grants(
+    destination: Pod,
+    allowed: PortSet,
+    egress: SideGrant,
+    ingress: SideGrant,
+    services: list[tuple[Service, int, int | str, Protocol]],
+) -> tuple[tuple[PortGrant, ...], PortSet]:
+    grants: list[PortGrant] = []
+    seen: set[tuple[Protocol, int]] = set()
+    for container in destination.containers:
+        for cp in container.ports:
+            key = (cp.protocol, cp.port)
+            if key in seen or key not in allowed:
+                continue
+            seen.add(key)
+            via = []
+            for svc, sport, target, proto in services:
+                number = (
+                    named_port(destination, target, proto) if isinstance(target, str) else target
+                )
+                if proto == cp.protocol and number == cp.port:
+                    via.append(f"{svc.key}:{sport}/{proto}")
+            grants.append(
+                PortGrant(
+                    cp.protocol,
+                    cp.port,
+                    cp.name,
+                    egress.decide(cp.protocol, cp.port),
+                    ingress.decide(cp.protocol, cp.port),
+                    tuple(via),
+                )
+            )
+    grants.sort(key=lambda g: (g.protocol, g.port))
+    return tuple(grants), allowed - declared_ports(destination)
+
+
+def _grouped(entries: Iterable[tuple[Pod, Reach]]) -> tuple[Reach, ...]:
+    """Merge the pods of one workload that are reached alike."""
+    merged: dict[tuple[Any, ...], Reach] = {}
+    for pod, reach in entries:
+        key = (
+            reach.namespace,
+            reach.workload,
+            reach.allowed,
+            reach.egress,
+            reach.ingress,
+            reach.ports,
+            reach.undeclared,
+        )
+        found = merged.get(key)
+        if found is None:
+            merged[key] = reach
+        else:
+            merged[key] = dataclasses.replace(found, pods=(*found.pods, pod.name))
+    return tuple(sorted(merged.values(), key=lambda r: (r.namespace, r.workload, r.pods)))
+
+
+def _externals(model: ClusterModel, subject: int, direction: Direction) -> list[External]:
+    pols = model.isolating[direction][subject]
+    if not pols:
+        return [External(direction, "any address", ALL_PORTS, None)]
+    out: list[External] = []
+    for pi in pols:
+        compiled = model.policies[pi]
+        for rule, raw in zip(
+            compiled.rules(direction), compiled.policy.rules(direction), strict=True
+        ):
+            ports = rule.spec.numeric  # a named port needs a pod to resolve against
+            if not ports:
+                continue
+            if not raw.peers:
+                out.append(External(direction, "any address", ports, _ref(model, rule)))
+                continue
+            for peer in raw.peers:
+                if peer.ip_block is not None:
+                    out.append(External(direction, peer.describe(), ports, _ref(model, rule)))
+    return out
+
+
+def _workload_of(snapshot: Snapshot) -> dict[str, tuple[str, str]]:
+    out: dict[str, tuple[str, str]] = {}
+    for w in group_workloads(snapshot.pods):
+        for pod in w.pods:
+            out[pod.key] = (w.name, w.kind)
+    return out
+
+
+def compute_exposure(snapshot: Snapshot, pod: Pod, model: ClusterModel | None = None) -> Exposure:
+    model = model or compile_snapshot(snapshot)
+    me = model.class_of[pod.key]
+    workloads = _workload_of(snapshot)
+    svc_index = _service_index(snapshot)
+    outbound: list[tuple[Pod, Reach]] = []
+    inbound: list[tuple[Pod, Reach]] = []
+    reach_to: dict[str, PortSet] = {}
+    for cls in model.classes:
+        c = cls.index
+        # outbound: me → c
+        eg = _grant(model, "Egress", me, c)
+        if eg.ports:
+            ing = _grant(model, "Ingress", c, me)
+            allowed = eg.ports & ing.ports
+            if allowed:
+                for other in cls.pods:
+                    if other.key == pod.key:
+                        continue
+                    reach_to[other.key] = allowed
+                    grants, undeclared = _port_grants(
+                        other, allowed, eg, ing, svc_index.get(other.key, [])
+                    )
+                    name, kind = workloads[other.key]
+                    outbound.append(
+                        (
+                            other,
+                            Reach(
+                                other.namespace,
+                                name,
+                                kind,
+                                (other.name,),
+                                allowed,
+                                eg,
+                                ing,
+                                grants,
+                                undeclared,
+                            ),
+                        )
+                    )
+        # inbound: c → me
+        eg_in = _grant(model, "Egress", c, me)
+        if eg_in.ports:
+            ing_in = _grant(model, "Ingress", me, c)
+            allowed_in = eg_in.ports & ing_in.ports
+            if allowed_in:
+                grants_in, undeclared_in = _port_grants(
+                    pod, allowed_in, eg_in, ing_in, svc_index.get(pod.key, [])
+                )
+                for other in cls.pods:
+                    if other.key == pod.key:
+                        continue
+                    name, kind = workloads[other.key]
+                    inbound.append(
+                        (
+                            other,
+                            Reach(
+                                other.namespace,
+                                name,
+                                kind,
+                                (other.name,),
+                                allowed_in,
+                                eg_in,
+                                ing_in,
+                                grants_in,
+                                undeclared_in,
+                            ),
+                        )
+                    )
+    services = _service_reach(snapshot, reach_to)
+    external = [*_externals(model, me, "Egress"), *_externals(model, me, "Ingress")]
+    policies: dict[Direction, tuple[str, ...]] = {
+        d: tuple(model.policies[pi].policy.key for pi in model.isolating[d][me])
+        for d in ("Ingress", "Egress")
+    }
+    warnings = []
+    if pod.host_network:
+        warnings.append(
+            f"{pod.key} uses hostNetwork: most CNIs do not enforce NetworkPolicy on it; this "
+            "exposure assumes they do"
+        )
+    if not pod.ips:
+        warnings.append(f"{pod.key} has no IP address yet: ipBlock rules cannot match it")
+    return Exposure(
+        pod=pod,
+        workload=workloads[pod.key][0],
+        isolated={d: bool(policies[d]) for d in ("Ingress", "Egress")},
+        policies=policies,
+        default_deny=namespace_default_denies(snapshot, pod.namespace),
+        outbound=_grouped(outbound),
+        inbound=_grouped(inbound),
+        services=services,
+        external=tuple(external),
+        warnings=tuple(warnings),
+    )
+
+
+def _service_reach(snapshot: Snapshot, reach_to: Mapping[str, PortSet]) -> tuple[ServiceReach, ...]:
+    out: list[ServiceReach] = []
+    for svc in sorted(snapshot.services, key=lambda s: s.key):
+        backends = service_backends(snapshot, svc)
+        if not backends:
+            continue
+        for sp in svc.ports:
+            reachable = []
+            for backend in backends:
+                allowed = reach_to.get(backend.key)
+                if allowed is None:
+                    continue
+                target = sp.target_port
+                number = (
+                    named_port(backend, target, sp.protocol) if isinstance(target, str) else target
+                )
+                if number is not None and (sp.protocol, number) in allowed:
+                    reachable.append(backend.key)
+            if reachable:
+                out.append(
+                    ServiceReach(
+                        svc.key,
+                        sp.port,
+                        sp.protocol,
+                        sp.target_port,
+                        tuple(reachable),
+                        len(backends),
+                    )
+                )
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- containment
+
+
+@dataclass(frozen=True)
+class Containment:
+    scope: Scope
+    policy: NetworkPolicy
+    manifest: dict[str, Any]
+    commands: tuple[str, ...]  # what to run, in order
+    after: Exposure  # the pod's exposure once contained
+    residual: tuple[Reach, ...]  # what it still reaches besides DNS
+    residual_inbound: tuple[Reach, ...]
+    kept_open_by: tuple[str, ...]  # policies whose rules keep residual paths open
+    notes: tuple[str, ...] = field(default=())
+
+
+def dns_target(snapshot: Snapshot) -> tuple[str, dict[str, str], list[str]]:
+    """The DNS pods as (namespace, pod labels to select them, notes): the Service
+    kube-dns's selector, else pods labelled k8s-app=kube-dns, else the usual default."""
+    for svc in sorted(snapshot.services, key=lambda s: (s.namespace != "kube-system", s.key)):
+        if svc.name in ("kube-dns", "coredns") and svc.selector:
+            return svc.namespace, dict(svc.selector), []
+    for pod in snapshot.pods:
+        if pod.labels.get("k8s-app") == "kube-dns":
+            return pod.namespace, {"k8s-app": "kube-dns"}, []
+    return (
+        "kube-system",
+        {"k8s-app": "kube-dns"},
+        ["no DNS Service or pod in the snapshot: assumed kube-system pods k8s-app=kube-dns"],
+    )
+
+
+def dns_egress_rule(snapshot: Snapshot) -> tuple[Rule, dict[str, Any], list[str]]:
+    """An egress rule allowing DNS (UDP and TCP 53) to the DNS pods only."""
+    ns, labels, notes = dns_target(snapshot)
+    ns_labels = snapshot.namespace_labels(ns)
+    if ns_labels is not None and NAMESPACE_NAME_LABEL not in ns_labels:
+        notes.append(
+            f"namespace {ns} has no {NAMESPACE_NAME_LABEL} label in this snapshot (a cluster "
+            "older than 1.21, or a hand-made recording): the DNS rule will not match until it has"
+        )
+    peer = Peer(
+        pod_selector=LabelSelector(tuple(sorted(labels.items()))),
+        namespace_selector=LabelSelector(((NAMESPACE_NAME_LABEL, ns),)),
+    )
+    rule = Rule((peer,), (PolicyPort("UDP", 53), PolicyPort("TCP", 53)))
+    manifest = {
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: ns}},
+                "podSelector": {"matchLabels": dict(sorted(labels.items()))},
+            }
+        ],
+        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+    }
+    return rule, manifest, notes
+
+
+def _policy_manifest(
+    namespace: str, name: str, selector: dict[str, str], types: list[str], egress: list[Any]
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "podSelector": {"matchLabels": selector} if selector else {},
+        "policyTypes": types,
+    }
+    if egress:
+        spec["egress"] = egress
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "netpol-triage"},
+        },
+        "spec": spec,
+    }
+
+
+def _is_dns(reach: Reach, dns_ns: str, dns_labels: Mapping[str, str], snapshot: Snapshot) -> bool:
+    """Is `reach` only DNS (port 53) to the DNS pods?"""
+    if reach.namespace != dns_ns or not reach.allowed <= PortSet.parse("UDP 53; TCP 53"):
+        return False
+    for name in reach.pods:
+        pod = snapshot.pod(reach.namespace, name)
+        if pod is None or any(pod.labels.get(k) != v for k, v in dns_labels.items()):
+            return False
+    return True
+
+
+def contain(snapshot: Snapshot, pod: Pod, scope: Scope = "pod") -> Containment:
+    """The policy that cuts `pod` off (keeping DNS), and what would still be open.
+
+    scope "pod": label the pod quarantine=true and drop its other labels (which takes it
+    out of its Services and of every selector that needs them), plus a policy selecting
+    quarantine=true that allows only DNS egress and no ingress.
+    scope "namespace": a default-deny egress for the whole namespace that keeps DNS.
+
+    Policies are additive: a deny policy cannot revoke what another policy selecting the
+    pod allows. The residual lists what stays open and `kept_open_by` who keeps it open.
+    """
+    rule, rule_manifest, notes = dns_egress_rule(snapshot)
+    dns_ns, dns_labels, _ = dns_target(snapshot)
+    commands: list[str] = []
+    if scope == "pod":
+        key, value = QUARANTINE_LABEL
+        name = "quarantine"
+        policy = NetworkPolicy(
+            pod.namespace,
+            name,
+            LabelSelector(((key, value),)),
+            ("Egress", "Ingress"),
+            egress=(rule,),
+        )
+        manifest = _policy_manifest(
+            pod.namespace, name, {key: value}, ["Ingress", "Egress"], [rule_manifest]
+        )
+        removed = " ".join(f"{k}-" for k in sorted(pod.labels) if k != key)
+        commands.append(f"kubectl apply -f {name}.yaml")
+        commands.append(
+            f"kubectl label pod -n {pod.namespace} {pod.name} {key}={value} --overwrite"
+            + (f" {removed}" if removed else "")
+        )
+        if pod.owner is not None:
+            notes.append(
+                f"removing its labels detaches {pod.name} from its Services and its "
+                f"{pod.owner.kind}, which starts a clean replacement; the quarantined pod "
+                "stays for forensics"
+            )
+        contained = dataclasses.replace(pod, labels={key: value})
+        pods = tuple(contained if p.key == pod.key else p for p in snapshot.pods)
+    else:
+        name = "default-deny-egress"
+        if snapshot.policy_by_key.get(f"{pod.namespace}/{name}") is not None:
+            name = "contain-default-deny-egress"
+        policy = NetworkPolicy(pod.namespace, name, LabelSelector(), ("Egress",), egress=(rule,))
+        manifest = _policy_manifest(pod.namespace, name, {}, ["Egress"], [rule_manifest])
+        commands.append(f"kubectl apply -f {name}.yaml")
+        contained = pod
+        pods = snapshot.pods
+    after_snapshot = Snapshot(
+        snapshot.namespaces,
+        pods,
+        snapshot.services,
+        (*snapshot.policies, policy),
+        snapshot.warnings,
+    )
+    after = compute_exposure(after_snapshot, contained)
+    residual = tuple(r for r in after.outbound if not _is_dns(r, dns_ns, dns_labels, snapshot))
+    residual_in = after.inbound if scope == "pod" else ()
+    kept: set[str] = set()
+    for reach in residual:
+        kept.update(ref.policy for ref, _ in reach.egress.rules)
+    for reach in residual_in:
+        kept.update(ref.policy for ref, _ in reach.ingress.rules)
+    kept.update(ext.rule.policy for ext in after.external if ext.direction == "Egress" and ext.rule)
+    kept.discard(policy.key)
+    if not any(_is_dns(r, dns_ns, dns_labels, snapshot) for r in after.outbound):
+        notes.append("after containment the pod does not reach the DNS pods (check the DNS rule)")
+    return Containment(
+        scope,
+        policy,
+        manifest,
+        tuple(commands),
+        after,
+        residual,
+        residual_in,
+        tuple(sorted(kept)),
+        tuple(notes),
+    )
+
+
+# ---------------------------------------------------------------- plain data
+
+
+def _side(side: SideGrant) -> dict[str, Any]:
+    return {
+        "isolated": side.isolated,
+        "ports": side.ports.to_dict(),
+        "text": side.ports.describe(),
+        "rules": [{"rule": str(ref), "ports": p.describe()} for ref, p in side.rules],
+    }
+
+
+def reach_to_dict(reach: Reach) -> dict[str, Any]:
+    return {
+        "namespace": reach.namespace,
+        "workload": reach.workload,
+        "kind": reach.kind,
+        "pods": list(reach.pods),
+        "all_ports": reach.all_ports,
+        "allowed": reach.allowed.to_dict(),
+        "text": reach.allowed.describe(),
+        "ports": [
+            {
+                "port": g.port,
+                "protocol": g.protocol,
+                "name": g.name,
+                "egress": str(g.egress) if g.egress else "not isolated",
+                "ingress": str(g.ingress) if g.ingress else "not isolated",
+                "services": list(g.services),
+            }
+            for g in reach.ports
+        ],
+        "undeclared": reach.undeclared.describe() if reach.undeclared else None,
+        "egress": _side(reach.egress),
+        "ingress": _side(reach.ingress),
+    }
+
+
+def exposure_to_dict(exposure: Exposure) -> dict[str, Any]:
+    return {
+        "pod": exposure.pod.key,
+        "workload": f"{exposure.pod.namespace}/{exposure.workload}",
+        "isolated": dict(exposure.isolated),
+        "policies": {d: list(v) for d, v in exposure.policies.items()},
+        "default_deny": {d: list(v) for d, v in exposure.default_deny.items()},
+        "reaches": [reach_to_dict(r) for r in exposure.outbound],
+        "reached_by": [reach_to_dict(r) for r in exposure.inbound],
+        "services": [
+            {
+                "service": s.service,
+                "port": s.port,
+                "protocol": s.protocol,
+                "target_port": s.target,
+                "reachable_backends": list(s.reachable),
+                "backends": s.backends,
+            }
+            for s in exposure.services
+        ],
+        "external": [
+            {
+                "direction": e.direction,
+                "peer": e.peer,
+                "ports": e.ports.describe(),
+                "rule": str(e.rule) if e.rule else "not isolated",
+            }
+            for e in exposure.external
+        ],
+        "summary": {
+            "reaches_pods": exposure.reachable_pods,
+            "reaches_workloads": len({r.key for r in exposure.outbound}),
+            "reached_by_pods": exposure.reached_by_pods,
+        },
+        "warnings": list(exposure.warnings),
+    }
+
+
+def containment_to_dict(c: Containment) -> dict[str, Any]:
+    return {
+        "scope": c.scope,
+        "policy": c.manifest,
+        "commands": list(c.commands),
+        "residual": [reach_to_dict(r) for r in c.residual],
+        "residual_inbound": [reach_to_dict(r) for r in c.residual_inbound],
+        "kept_open_by": list(c.kept_open_by),
+        "notes": list(c.notes),
+    }
