@@ -15,7 +15,11 @@ from triage.model import Flow, IPRef, NetworkPolicy, Pod, PodRef, Snapshot
 from triage.model.objects import Direction, LabelSelector
 from triage.policy import is_allowed
 
-EXTERNAL_PROBE = ("1.1.1.1", 443)  # a stand-in for "the internet"
+# Stand-ins for destinations outside the cluster's pods: (ip, port, what it is).
+EXTERNAL_PROBES = (
+    ("1.1.1.1", 443, "the internet"),
+    ("169.254.169.254", 80, "the cloud metadata endpoint"),
+)
 QUARANTINE_LABEL = ("quarantine", "true")
 MAX_CHECKS = 5000
 
@@ -60,7 +64,7 @@ class Path:
 class Reach:
     reachable: tuple[Path, ...]
     reached_by: tuple[Path, ...]
-    external_egress: str  # "" when external egress is denied
+    external: tuple[str, ...]  # outside destinations reachable: "the internet (1.1.1.1:443/TCP)"
     unknown_ports: int  # workloads that declare no port, so were not checked
     checked: int
     truncated: bool
@@ -100,10 +104,11 @@ def reach(snapshot: Snapshot, pod: Pod, limit: int = MAX_CHECKS) -> Reach:
             checked += 1
             if is_allowed(snapshot, Flow(target, source, number, proto)):  # type: ignore[arg-type]
                 reached_by.append(Path(other.key, workload, number, proto))
-    ip, port = EXTERNAL_PROBE
-    external = ""
-    if is_allowed(snapshot, Flow(source, IPRef(ip), port, "TCP")):
-        external = f"external addresses (checked {ip}:{port}/TCP)"
+    external = tuple(
+        f"{what} ({ip}:{port}/TCP)"
+        for ip, port, what in EXTERNAL_PROBES
+        if is_allowed(snapshot, Flow(source, IPRef(ip), port, "TCP"))
+    )
     return Reach(tuple(reachable), tuple(reached_by), external, unknown, checked, truncated)
 
 
@@ -142,12 +147,18 @@ def containment(snapshot: Snapshot, pod: Pod) -> Containment:
         }
     )
     removed = " ".join(f"{k}-" for k in sorted(pod.labels) if k != key)
+    if pod.owner is not None:
+        effect = (
+            f"   removing its labels takes the pod out of its Services and its {pod.owner.kind}, "
+            "which starts a clean replacement; the quarantined pod stays for forensics"
+        )
+    else:
+        effect = "   removing its labels takes the pod out of its Services; nothing replaces it"
     steps = (
         "1. kubectl apply -f quarantine.yaml (the policy below)",
         f"2. kubectl label pod -n {pod.namespace} {pod.name} {key}={value} --overwrite"
         + (f" {removed}" if removed else ""),
-        "   removing its labels takes the pod out of its Services and its ReplicaSet, which "
-        "starts a clean replacement; the quarantined pod stays for forensics",
+        effect,
     )
     isolated = dataclasses.replace(pod, labels={key: value})
     pods = tuple(isolated if p.key == pod.key else p for p in snapshot.pods)
@@ -161,6 +172,5 @@ def containment(snapshot: Snapshot, pod: Pod) -> Containment:
     left = reach(after, isolated)
     residual = [f"reaches {r}" for r in left.reachable]
     residual += [f"reachable from {r.workload} on {r.port}/{r.protocol}" for r in left.reached_by]
-    if left.external_egress:
-        residual.append(f"reaches {left.external_egress}")
+    residual += [f"reaches {e}" for e in left.external]
     return Containment(yaml_text, steps, tuple(residual))

@@ -703,13 +703,14 @@ def check_verdict(ctx: ChecklistContext) -> StepResult:
     if primary.blocked_by is not None:
         evidence.append(f"blocked before policy: {primary.blocked_by.text}")
     denied_sides = [s for s in (primary.egress, primary.ingress) if not s.allowed]
-    where = (
-        " and ".join(f"{s.direction.lower()} at {s.endpoint}" for s in denied_sides)
-        or "the destination port"
-    )
-    summary = f"denied by {where}"
-    if primary.nearest_miss is not None:
-        summary += f"; nearest miss: {primary.nearest_miss.text}"
+    if denied_sides:
+        where = " and ".join(f"{s.direction.lower()} at {s.endpoint}" for s in denied_sides)
+        summary = f"denied by {where}"
+        if primary.nearest_miss is not None:
+            summary += f"; nearest miss: {primary.nearest_miss.text}"
+    else:
+        blocked = primary.blocked_by.text if primary.blocked_by is not None else "?"
+        summary = f"the policies allow it, but it cannot connect: {blocked}"
     fix = least_privilege_fix(ctx.snapshot, exp)
     details = {"fix_yaml": fix} if fix else {}
     hint = (
@@ -830,6 +831,16 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
     ip, port = target
     predicted = exp.allowed
     prediction = "allowed" if predicted else "denied"
+    primary = exp.primary
+    no_listener = (
+        not predicted
+        and primary is not None
+        and primary.blocked_by is not None
+        and primary.egress.allowed
+        and primary.ingress.allowed
+    )
+    if no_listener:
+        prediction = "refused or dropped: no backend takes this port"
     probe = ctx.prober.connect(source, ip, port, ctx.flow.protocol, ctx.probe_timeout)
     evidence = [f"prediction: {prediction}", f"target: {ip}:{port}/{ctx.flow.protocol}"]
     evidence.extend(_probe_evidence(probe))
@@ -864,6 +875,15 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
             "disagree",
             evidence,
             causes[0],
+            details,
+        )
+    if probe.outcome == "refused" and no_listener:
+        return _result(
+            "fail",
+            f"connection to {ip}:{port} refused, as predicted: the policies allow it, but "
+            "the Service forwards to a port no backend has",
+            evidence,
+            "fix the Service's targetPort (see the Ports step)",
             details,
         )
     if probe.outcome == "refused":
@@ -1078,8 +1098,7 @@ def check_exposure(ctx: ChecklistContext) -> StepResult:
         return _result("skip", f"{ctx.flow.source} is not a pod of this cluster")
     result = reach(ctx.snapshot, pod)
     evidence = [f"reaches {r}" for r in result.reachable]
-    if result.external_egress:
-        evidence.append(f"external egress: {result.external_egress}")
+    evidence.extend(f"reaches {e}" for e in result.external)
     evidence.extend(
         f"reachable from {r.workload} ({r.pod}) on {r.port}/{r.protocol}"
         for r in result.reached_by[:30]
@@ -1090,10 +1109,10 @@ def check_exposure(ctx: ChecklistContext) -> StepResult:
     beyond_dns = [r for r in result.reachable if r.pod not in dns]
     n = len(result.reachable)
     summary = f"{pod.key} can open {n} connection{'s' if n != 1 else ''} to other workloads"
-    if result.external_egress:
-        summary += f" and to {result.external_egress}"
+    if result.external:
+        summary += " and to " + " and ".join(e.split(" (")[0] for e in result.external)
     status: Status = "pass"
-    if beyond_dns or result.external_egress:
+    if beyond_dns or result.external:
         status = "fail"
     elif result.reachable:
         status = "warn"
