@@ -156,9 +156,15 @@ def test_lateral_movement_debug_pod() -> None:
     got = run("lateral-movement-debug-pod", 0, "lateral-movement")
     assert statuses(got) == "default-deny=warn exposure=fail containment=pass"
     exposure = got["exposure"]
-    assert "reaches production/production-db (production-db-0) 5432/TCP" in exposure.evidence
-    assert exposure.summary.endswith("and to the internet and the cloud metadata endpoint")
-    assert got["containment"].summary == "quarantining develop/debug-shell cuts every path"
+    assert (
+        "reaches production/production-db (1 pod) on all ports (it declares 5432/TCP "
+        "(postgres))" in exposure.evidence
+    )
+    assert exposure.summary == (
+        "develop/debug-shell can open connections to 4 pods in 4 workloads and to addresses "
+        "outside the cluster"
+    )
+    assert got["containment"].summary == "quarantining develop/debug-shell cuts every path but DNS"
     blocked = run("lateral-movement-debug-pod", 0)
     # the recording is from before containment: the flow works, and the known-good
     # baseline denied it

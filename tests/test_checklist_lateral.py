@@ -1,15 +1,13 @@
-"""The lateral-movement runbook on the classic scenario: default-deny, exposure, containment."""
+"""The lateral-movement runbook on the classic scenario: default-deny, exposure and
+containment, computed with triage.policy.exposure."""
 
 from __future__ import annotations
-
-import dataclasses
 
 import pytest
 import yaml
 
 from tests.test_checklist_classic import CLASSIC
 from triage.checklist import ChecklistContext, StepResult, load_runbook, run_all
-from triage.checklist.lateral import containment, default_denies, reach
 from triage.model import Snapshot, parse_flow
 from triage.sources.manifests import load_manifests
 
@@ -30,33 +28,30 @@ def lateral(snapshot: Snapshot, src: str) -> dict[str, StepResult]:
 
 def test_debug_pod_in_develop(classic: Snapshot) -> None:
     got = lateral(classic, "develop/debug")
-    assert [r.status for r in got.values()] == ["pass", "warn", "warn"]
+    assert [r.status for r in got.values()] == ["pass", "warn", "pass"]
     assert got["default-deny"].summary == (
         "namespace develop has a default-deny for ingress and egress"
     )
     assert got["default-deny"].evidence == (
         "Ingress: develop/default-deny-ingress",
-        "Egress: develop/allow-dns-egress (allows only its 1 rule)",
+        "Egress: develop/allow-dns-egress (with 1 allow rule(s))",
     )
     assert got["exposure"].summary == (
-        "develop/debug can open 2 connections to other workloads (cluster DNS only)"
+        "develop/debug can open connections to 1 pod in 1 workload (cluster DNS only)"
+    )
+    assert got["exposure"].evidence == (
+        "reaches kube-system/coredns (1 pod) on 53/TCP (dns-tcp), 53/UDP (dns)",
     )
     contain = got["containment"]
-    assert contain.summary == (
-        "quarantining develop/debug leaves 2 path(s) open through broad selectors"
-    )
-    assert "would remain: reaches kube-system/coredns (coredns-5d78c-abcd) 53/UDP" in (
-        contain.evidence
-    )
-    assert (
-        "2. kubectl label pod -n develop debug quarantine=true --overwrite app- run-"
-        in contain.evidence
+    assert contain.summary == "quarantining develop/debug cuts every path but DNS"
+    assert contain.evidence == (
+        "1. kubectl apply -f quarantine.yaml",
+        "2. kubectl label pod -n develop debug quarantine=true --overwrite app- run-",
     )
     quarantine = yaml.safe_load(contain.details["fix_yaml"])
-    assert quarantine["spec"] == {
-        "podSelector": {"matchLabels": {"quarantine": "true"}},
-        "policyTypes": ["Ingress", "Egress"],
-    }
+    assert quarantine["spec"]["podSelector"] == {"matchLabels": {"quarantine": "true"}}
+    assert quarantine["spec"]["policyTypes"] == ["Ingress", "Egress"]
+    assert [p["port"] for p in quarantine["spec"]["egress"][0]["ports"]] == [53, 53]
 
 
 def test_pod_in_a_namespace_without_policies(classic: Snapshot) -> None:
@@ -69,48 +64,46 @@ def test_pod_in_a_namespace_without_policies(classic: Snapshot) -> None:
     assert fix["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     exposure = got["exposure"]
     assert exposure.status == "fail"
-    assert exposure.summary.endswith("and to the internet and the cloud metadata endpoint")
-    assert "reaches develop/backend (backend-6c8f9-h4lm) 8080/TCP" in exposure.evidence
-    assert "reaches production/production-db (production-db-0) 5432/TCP" in exposure.evidence
-    assert got["containment"].status == "pass"
-    assert got["containment"].summary == "quarantining traefik/traefik-8b7c6-q1w2 cuts every path"
-    assert any(
-        "its ReplicaSet, which starts a clean replacement" in e for e in got["containment"].evidence
+    assert exposure.summary == (
+        "traefik/traefik-8b7c6-q1w2 can open connections to 3 pods in 3 workloads and to "
+        "addresses outside the cluster"
     )
-
-
-def test_reach_and_reached_by(classic: Snapshot) -> None:
-    backend = classic.pod_by_key["develop/backend-6c8f9-h4lm"]
-    result = reach(classic, backend)
-    assert [str(p) for p in result.reached_by] == ["traefik/traefik (traefik-8b7c6-q1w2) 8080/TCP"]
-    assert [str(p) for p in result.reachable] == [
-        "kube-system/coredns (coredns-5d78c-abcd) 53/TCP",
-        "kube-system/coredns (coredns-5d78c-abcd) 53/UDP",
-    ]
-    assert result.external == ()
-    assert result.unknown_ports == 1  # the debug pod declares no port
-    assert not result.truncated
-
-
-def test_containment_is_simulated_not_assumed(classic: Snapshot) -> None:
-    debug = classic.pod_by_key["develop/debug"]
-    plan = containment(classic, debug)
-    # allow-dns-egress selects every pod of develop, quarantined or not
-    assert plan.residual == (
-        "reaches kube-system/coredns (coredns-5d78c-abcd) 53/TCP",
-        "reaches kube-system/coredns (coredns-5d78c-abcd) 53/UDP",
+    assert "reaches develop/backend (1 pod) on 8080/TCP (http)" in exposure.evidence
+    assert (
+        "reaches production/production-db (1 pod) on all ports (it declares 5432/TCP "
+        "(postgres))" in exposure.evidence
     )
-    assert plan.steps[2] == (
-        "   removing its labels takes the pod out of its Services; nothing replaces it"
+    assert "reaches outside the cluster: any address on all ports (not isolated)" in (
+        exposure.evidence
     )
+    contain = got["containment"]
+    assert contain.status == "pass"
+    assert any("its ReplicaSet, which starts a clean replacement" in e for e in contain.evidence)
 
 
-def test_default_denies(classic: Snapshot) -> None:
-    assert default_denies(classic, "develop") == {
-        "Ingress": ["develop/default-deny-ingress"],
-        "Egress": ["develop/allow-dns-egress (allows only its 1 rule)"],
+def test_containment_names_what_keeps_paths_open(classic: Snapshot) -> None:
+    # An allow-all egress policy with podSelector {} keeps the quarantined pod's egress open.
+    from tests.test_checklist_classic import with_manifests
+
+    allow_all = {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "allow-all-egress", "namespace": "develop"},
+        "spec": {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]},
     }
-    assert default_denies(classic, "production") == {"Ingress": [], "Egress": []}
+    snapshot = with_manifests(classic, [allow_all])
+    contain = lateral(snapshot, "develop/debug")["containment"]
+    assert contain.status == "warn"
+    assert contain.summary == (
+        "quarantining develop/debug leaves 4 path(s) open: policies are additive, and "
+        "develop/allow-all-egress, develop/allow-dns-egress still select it"
+    )
+    assert "kept open by: develop/allow-all-egress, develop/allow-dns-egress" in contain.evidence
+    assert (
+        "would remain: reaches outside the cluster: any address on all ports "
+        "(develop/allow-all-egress egress rule #0)" in contain.evidence
+    )
+    assert contain.details["residual"]
 
 
 def test_ip_source_is_skipped(classic: Snapshot) -> None:
@@ -120,13 +113,3 @@ def test_ip_source_is_skipped(classic: Snapshot) -> None:
         runbook=load_runbook("lateral-movement"),
     )
     assert {r.status for r in run_all(ctx)} == {"skip"}
-
-
-def test_hostnetwork_pods_are_not_counted(classic: Snapshot) -> None:
-    pods = tuple(
-        dataclasses.replace(p, host_network=True) if p.name.startswith("traefik") else p
-        for p in classic.pods
-    )
-    snapshot = dataclasses.replace(classic, pods=pods)
-    backend = snapshot.pod_by_key["develop/backend-6c8f9-h4lm"]
-    assert reach(snapshot, backend).reached_by == ()

@@ -37,6 +37,7 @@ from triage.policy import (
     selecting_policies,
     selector_failures,
 )
+from triage.policy.exposure import External, Reach
 from triage.probes.base import ProbeInputError, ProbeResult
 
 Check = Callable[[ChecklistContext], StepResult]
@@ -1052,26 +1053,28 @@ def _source_pod(ctx: ChecklistContext) -> Pod | None:
 
 
 def check_default_deny(ctx: ChecklistContext) -> StepResult:
-    from triage.checklist.lateral import default_denies
+    from triage.policy.exposure import namespace_default_denies
 
     pod = _source_pod(ctx)
     if pod is None:
         return _result("skip", f"{ctx.flow.source} is not a pod of this cluster")
-    found = default_denies(ctx.snapshot, pod.namespace)
+    found = namespace_default_denies(ctx.snapshot, pod.namespace)
     evidence = [
         f"{d}: {', '.join(found[d]) if found[d] else 'none'}" for d in ("Ingress", "Egress")
     ]
     missing = [d.lower() for d in ("Ingress", "Egress") if not found[d]]
     if not missing:
         return _result(
-            "pass", f"namespace {pod.namespace} has a default-deny for ingress and egress", evidence
+            "pass",
+            f"namespace {pod.namespace} has a default-deny for ingress and egress",
+            evidence,
         )
     return _result(
         "fail" if len(missing) == 2 else "warn",
         f"namespace {pod.namespace} has no default-deny for {' and '.join(missing)}",
         evidence,
         "add a policy with podSelector {} and policyTypes "
-        f"[{', '.join(m.capitalize() for m in missing)}] and no rules",
+        f"[{', '.join(m.capitalize() for m in missing)}] and no rules (keep DNS egress)",
         {"fix_yaml": _default_deny_yaml(pod.namespace, missing)},
     )
 
@@ -1090,59 +1093,103 @@ def _default_deny_yaml(namespace: str, directions: list[str]) -> str:
     )
 
 
+def _reach_text(reach: Reach) -> str:
+    declared = ", ".join(g.describe() for g in reach.ports)
+    if reach.all_ports:
+        ports = "all ports" + (f" (it declares {declared})" if declared else "")
+    elif reach.undeclared:
+        ports = declared + ("; " if declared else "") + reach.undeclared.describe()
+    else:
+        ports = declared
+    n = len(reach.pods)
+    return f"{reach.key} ({n} pod{'s' if n != 1 else ''}) on {ports or reach.allowed.describe()}"
+
+
+def _only_dns(snapshot: Snapshot, reach: Reach) -> bool:
+    from triage.policy.exposure import dns_target
+    from triage.policy.portset import PortSet
+
+    namespace, labels, _ = dns_target(snapshot)
+    if reach.namespace != namespace or not reach.allowed <= PortSet.parse("UDP 53; TCP 53"):
+        return False
+    pods = [snapshot.pod(reach.namespace, name) for name in reach.pods]
+    return all(p is not None and all(p.labels.get(k) == v for k, v in labels.items()) for p in pods)
+
+
+def _external_text(external: External) -> str:
+    rule = str(external.rule) if external.rule is not None else "not isolated"
+    return f"{external.peer} on {external.ports.describe()} ({rule})"
+
+
 def check_exposure(ctx: ChecklistContext) -> StepResult:
-    from triage.checklist.lateral import reach
+    from triage.policy.exposure import compute_exposure
 
     pod = _source_pod(ctx)
     if pod is None:
         return _result("skip", f"{ctx.flow.source} is not a pod of this cluster")
-    result = reach(ctx.snapshot, pod)
-    evidence = [f"reaches {r}" for r in result.reachable]
-    evidence.extend(f"reaches {e}" for e in result.external)
-    evidence.extend(
-        f"reachable from {r.workload} ({r.pod}) on {r.port}/{r.protocol}"
-        for r in result.reached_by[:30]
+    exposure = compute_exposure(ctx.snapshot, pod)
+    evidence = [f"reaches {_reach_text(r)}" for r in exposure.outbound]
+    outside = [e for e in exposure.external if e.direction == "Egress"]
+    evidence += [f"reaches outside the cluster: {_external_text(e)}" for e in outside]
+    evidence += [f"reachable from {_reach_text(r)}" for r in exposure.inbound]
+    evidence += [f"warning: {w}" for w in exposure.warnings]
+    beyond_dns = [r for r in exposure.outbound if not _only_dns(ctx.snapshot, r)]
+    n = exposure.reachable_pods
+    summary = (
+        f"{pod.key} can open connections to {n} pod{'s' if n != 1 else ''} in "
+        f"{len(exposure.outbound)} workload{'s' if len(exposure.outbound) != 1 else ''}"
     )
-    if result.truncated:
-        evidence.append(f"(stopped after {result.checked} checks)")
-    dns = {p.key for p in dns_pods(ctx.snapshot)}
-    beyond_dns = [r for r in result.reachable if r.pod not in dns]
-    n = len(result.reachable)
-    summary = f"{pod.key} can open {n} connection{'s' if n != 1 else ''} to other workloads"
-    if result.external:
-        summary += " and to " + " and ".join(e.split(" (")[0] for e in result.external)
+    if outside:
+        summary += " and to addresses outside the cluster"
     status: Status = "pass"
-    if beyond_dns or result.external:
+    if beyond_dns or outside:
         status = "fail"
-    elif result.reachable:
+    elif exposure.outbound:
         status = "warn"
         summary += " (cluster DNS only)"
+    elif not exposure.inbound:
+        summary = f"{pod.key} can reach nothing and nothing reaches it"
     return _result(status, summary, evidence, "see Containment for the policy that cuts it off")
 
 
 def check_containment(ctx: ChecklistContext) -> StepResult:
-    from triage.checklist.lateral import containment
+    from triage.checklist.yamlout import dump_yaml
+    from triage.policy.exposure import contain
 
     pod = _source_pod(ctx)
     if pod is None:
         return _result("skip", f"{ctx.flow.source} is not a pod of this cluster")
-    plan = containment(ctx.snapshot, pod)
-    evidence = list(plan.steps)
-    evidence.extend(f"would remain: {r}" for r in plan.residual)
-    status: Status = "warn" if plan.residual else "pass"
-    summary = (
-        f"quarantining {pod.key} cuts every path"
-        if not plan.residual
-        else f"quarantining {pod.key} leaves {len(plan.residual)} path(s) open through broad "
-        "selectors"
-    )
+    plan = contain(ctx.snapshot, pod, "pod")
+    evidence = [f"{i}. {command}" for i, command in enumerate(plan.commands, 1)]
+    evidence += [f"note: {n}" for n in plan.notes]
+    residual = [f"reaches {_reach_text(r)}" for r in plan.residual]
+    residual += [f"reachable from {_reach_text(r)}" for r in plan.residual_inbound]
+    residual += [
+        f"reaches outside the cluster: {_external_text(e)}"
+        for e in plan.after.external
+        if e.direction == "Egress" and (e.rule is None or e.rule.policy != plan.policy.key)
+    ]
+    evidence += [f"would remain: {r}" for r in residual]
+    if plan.kept_open_by:
+        evidence.append(f"kept open by: {', '.join(plan.kept_open_by)}")
+    if not residual:
+        status: Status = "pass"
+        summary = f"quarantining {pod.key} cuts every path but DNS"
+        hint = "apply the quarantine policy first, then relabel the pod"
+    else:
+        status = "warn"
+        summary = (
+            f"quarantining {pod.key} leaves {len(residual)} path(s) open: policies are "
+            "additive, and " + (", ".join(plan.kept_open_by) or "other policies") + " still "
+            "select it"
+        )
+        hint = "narrow the policies that keep paths open (their podSelector), then quarantine"
     return _result(
         status,
         summary,
         evidence,
-        "apply the quarantine policy, then relabel the pod as shown; policies with "
-        "podSelector {} still select it",
-        {"fix_yaml": plan.yaml, "residual": "\n".join(plan.residual)},
+        hint,
+        {"fix_yaml": dump_yaml(plan.manifest), "residual": "\n".join(residual)},
     )
 
 
