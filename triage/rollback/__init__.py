@@ -10,6 +10,7 @@ applier with its journal, and verification. No Textual, no Rich (DESIGN.md "Roll
 from triage.rollback.apply import (
     Applier,
     ApplyResult,
+    DryRunResult,
     Progress,
     RollbackRefused,
     Run,
@@ -35,6 +36,7 @@ __all__ = [
     "ApplyResult",
     "Delta",
     "DeltaGroup",
+    "DryRunResult",
     "FlowChange",
     "Journal",
     "JournalStep",

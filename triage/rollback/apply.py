@@ -112,6 +112,17 @@ class ApplyResult:
 
 
 @dataclass(frozen=True)
+class DryRunResult:
+    position: int
+    operation: Operation
+    error: str = ""  # empty: the server accepted it
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+@dataclass(frozen=True)
 class Run:
     """A plan and what kind of run it is (for the journal)."""
 
@@ -180,8 +191,9 @@ class Applier:
 
     # ------------------------------------------------------------ running
 
-    def run(self, run: Run, *, confirmed_context: str) -> ApplyResult:
-        plan = run.plan
+    def _preflight(self, plan: Plan) -> tuple[NetworkPolicy, ...]:
+        """Refuse a simulation or another context's plan; re-read the live set and refuse
+        if anything changed since the plan. Returns the live set (in scope)."""
         context = self.api.context
         if plan.simulation:
             raise RollbackRefused(
@@ -192,12 +204,6 @@ class Applier:
                 f"the plan is for context {plan.context!r} but the client talks to {context!r}; "
                 "nothing applied"
             )
-        if confirmed_context != context:
-            raise RollbackRefused(
-                f"the confirmation {confirmed_context!r} does not name the context {context!r}; "
-                "nothing applied"
-            )
-        total = len(plan.operations)
         self._emit(
             Progress("check", "start", f"re-reading the live policies ({scope_text(plan.scope)})")
         )
@@ -212,6 +218,40 @@ class Applier:
                 f"the live policies changed since the plan ({shown}); nothing applied — re-plan"
             )
         self._emit(Progress("check", "ok", "no policy changed since the plan"))
+        return live_now
+
+    def _dry_run_all(self, plan: Plan) -> list[DryRunResult]:
+        total = len(plan.operations)
+        out: list[DryRunResult] = []
+        for position, op in enumerate(plan.operations, start=1):
+            self._emit(Progress("dry-run", "start", op.describe(), position, total))
+            try:
+                self._send(op, dry_run=True)
+            except ApiFailure as exc:
+                out.append(DryRunResult(position, op, str(exc)))
+                self._emit(
+                    Progress("dry-run", "failed", f"{op.describe()}: {exc}", position, total)
+                )
+            else:
+                out.append(DryRunResult(position, op))
+                self._emit(Progress("dry-run", "ok", op.describe(), position, total))
+        return out
+
+    def dry_run(self, plan: Plan) -> list[DryRunResult]:
+        """Only the checks and the server-side dry-run: nothing is saved or written."""
+        self._preflight(plan)
+        return self._dry_run_all(plan)
+
+    def run(self, run: Run, *, confirmed_context: str) -> ApplyResult:
+        plan = run.plan
+        context = self.api.context
+        if confirmed_context != context:
+            raise RollbackRefused(
+                f"the confirmation {confirmed_context!r} does not name the context {context!r}; "
+                "nothing applied"
+            )
+        total = len(plan.operations)
+        live_now = self._preflight(plan)
 
         live_snapshot = plan.live_snapshot
         backup = self.store.save_snapshot(
@@ -258,18 +298,11 @@ class Applier:
             )
 
         # -- dry-run every operation first
-        failures: list[str] = []
-        for position, op in enumerate(plan.operations, start=1):
-            self._emit(Progress("dry-run", "start", op.describe(), position, total))
-            try:
-                self._send(op, dry_run=True)
-            except ApiFailure as exc:
-                failures.append(f"step {position} {op.describe()}: {exc}")
-                self._emit(
-                    Progress("dry-run", "failed", f"{op.describe()}: {exc}", position, total)
-                )
-            else:
-                self._emit(Progress("dry-run", "ok", op.describe(), position, total))
+        failures = [
+            f"step {r.position} {r.operation.describe()}: {r.error}"
+            for r in self._dry_run_all(plan)
+            if not r.ok
+        ]
         if failures:
             for position in range(1, total + 1):
                 self.store.finish_step(
