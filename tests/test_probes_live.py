@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from triage.probes.live import LiveProber, parse_exec_status
 pytestmark = [pytest.mark.live, pytest.mark.timeout(60)]
 
 SRC = PodRef("develop", "frontend")
+INCIDENTS = Path(__file__).resolve().parent.parent / "triage" / "data" / "incidents"
 NSLOOKUP_OK = (
     "Server:\t\t10.96.0.10\nAddress:\t10.96.0.10#53\n\n"
     "Name:\tbackend.develop.svc.cluster.local\nAddress: 10.96.10.20\n"
@@ -143,7 +145,7 @@ def test_missing_binary_falls_back_to_an_ephemeral_container(
 ) -> None:
     # Unscripted commands fail like a binary missing from the image (OCI runtime error), so
     # the app container has no tool; only the debug container answers.
-    monkeypatch.setattr("triage.probes.live.secrets.token_hex", lambda n: "abc123")
+    monkeypatch.setattr("triage.probes.live.debug_container_name", lambda: "triage-debug-abc123")
     debug_name = "triage-debug-abc123"
     server.script_exec("develop", "frontend", ["nslookup"], NSLOOKUP_OK, container=debug_name)
     prober = _prober(server, tmp_path)
@@ -175,7 +177,7 @@ def test_missing_binary_falls_back_to_an_ephemeral_container(
 def test_shell_style_missing_binary_exit_127(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("triage.probes.live.secrets.token_hex", lambda n: "abc123")
+    monkeypatch.setattr("triage.probes.live.debug_container_name", lambda: "triage-debug-abc123")
     server = KubeApiServer(unscripted_exec="shell").start()
     try:
         server.seed(
@@ -294,3 +296,74 @@ def test_rest_client_is_never_used_for_exec(server: KubeApiServer, tmp_path: Pat
     assert api is not exec_api
     # The REST client still works after an exec (stream() patched only the exec client).
     assert client.CoreV1Api(api).read_namespaced_pod("frontend", "develop").metadata.name
+
+
+def test_parallel_probes_add_one_debug_container(
+    server: KubeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    names = iter(["triage-debug-aaa111", "triage-debug-bbb222", "triage-debug-ccc333"])
+    monkeypatch.setattr("triage.probes.live.debug_container_name", lambda: next(names))
+    for suffix in ("aaa111", "bbb222"):
+        server.script_exec(
+            "develop", "frontend", ["nc"], stderr="succeeded!\n", container=f"triage-debug-{suffix}"
+        )
+    prober = _prober(server, tmp_path)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: prober.connect(SRC, "10.0.1.20", 80, "TCP", 1), range(4)))
+    assert {(r.outcome, r.via) for r in results} == {("success", "ephemeral")}
+    pod = server.get("Pod", "frontend", "develop")
+    assert pod is not None
+    assert [c["name"] for c in pod["spec"]["ephemeralContainers"]] == ["triage-debug-aaa111"]
+
+
+def test_prober_from_a_live_target(server: KubeApiServer, tmp_path: Path) -> None:
+    from triage.sources.live import LiveTarget
+
+    path = server.write_kubeconfig(tmp_path / "kubeconfig", context="triage-test")
+    server.script_exec("develop", "frontend", ["nslookup"], NSLOOKUP_OK)
+    prober = LiveProber(LiveTarget(context="triage-test", kubeconfig=path, timeout=7.0))
+    assert prober.timeout == 7.0
+    result = prober.dns(SRC, "backend.develop.svc.cluster.local", 2)
+    assert (result.outcome, result.addresses) == ("success", ("10.96.10.20",))
+
+
+def test_checklist_with_a_live_prober(kube_api: KubeApiServer, tmp_path: Path) -> None:
+    """The canary incident served by the test server: the checklist's live steps run
+    nslookup and nc in the canary pod over websocket exec."""
+    from triage.checklist import ChecklistContext, run_step
+    from triage.sources.recording import load_incident
+
+    incident_path = INCIDENTS / "frontend-canary-label-mismatch.yaml"
+    kube_api.seed_incident(incident_path)
+    incident = load_incident(incident_path)
+    canary = incident.flows[0].flow.source
+    kube_api.script_exec(
+        canary.namespace,  # type: ignore[union-attr]
+        canary.name,  # type: ignore[union-attr]
+        ["nslookup", "backend.develop.svc.cluster.local"],
+        "Name:\tbackend.develop.svc.cluster.local\nAddress: 10.12.7.201\n",
+    )
+    kube_api.script_exec(
+        canary.namespace,  # type: ignore[union-attr]
+        canary.name,  # type: ignore[union-attr]
+        ["nc", "-v", "-z", "-w", "2", "10.12.7.201", "80"],
+        stderr="nc: connect to 10.12.7.201 port 80 (tcp) timed out: Operation now in progress\n",
+        exit_code=1,
+    )
+    ctx = ChecklistContext(
+        incident.snapshot,
+        incident.flows[0].flow,
+        prober=_prober(kube_api, tmp_path),
+        probe_timeout=2.0,
+    )
+    dns = run_step(ctx, "dns")
+    assert (dns.status, dns.summary) == (
+        "pass",
+        "backend.develop.svc.cluster.local resolves to 10.12.7.201 (the Service's ClusterIP)",
+    )
+    probe = run_step(ctx, "probe")
+    assert (probe.status, probe.summary) == (
+        "fail",
+        "connection to 10.12.7.201:80 timed out, as predicted: a NetworkPolicy drop",
+    )
+    assert "ran: nc -v -z -w 2 10.12.7.201 80" in probe.evidence

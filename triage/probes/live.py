@@ -16,6 +16,7 @@ import contextlib
 import json
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -61,6 +62,11 @@ class ExecOutput:
     @property
     def missing_tool(self) -> bool:
         return is_missing_tool(self.exit_code if not self.error else -1, self.output)
+
+
+def debug_container_name() -> str:
+    """A fresh name for an ephemeral debug container."""
+    return f"{DEBUG_PREFIX}{secrets.token_hex(3)}"
 
 
 class _Refused(Exception):
@@ -124,7 +130,8 @@ class LiveProber:
 
     `api` is the configured ApiClient for REST calls and `exec_api` a second, dedicated one
     for exec (both from `triage.sources.live.api_clients(target)`); a LiveTarget may be given
-    instead, and the clients are then made on first use. `timeout` bounds each REST call;
+    instead, and the clients are then made on first use. `timeout` bounds each REST call
+    (default: the target's request timeout, else 10 s);
     `ephemeral_timeout` bounds the wait for a debug container to start; an exec may run
     `exec_grace` seconds beyond the probe's own timeout before it is abandoned.
     """
@@ -136,7 +143,7 @@ class LiveProber:
         api: ApiClient | LiveTarget,
         exec_api: ApiClient | None = None,
         debug_image: str = DEBUG_IMAGE,
-        timeout: float = 10.0,
+        timeout: float | None = None,
         *,
         ephemeral_timeout: float = 60.0,
         allow_ephemeral: bool = True,
@@ -153,12 +160,17 @@ class LiveProber:
         else:
             self._target = api
         self.debug_image = debug_image
-        self.timeout = timeout
+        target_timeout = getattr(self._target, "timeout", None)
+        self.timeout = timeout if timeout is not None else float(target_timeout or 10.0)
         self.ephemeral_timeout = ephemeral_timeout
         self.allow_ephemeral = allow_ephemeral
         self.poll_interval = poll_interval
         self.exec_grace = exec_grace
         self._debug_containers: dict[tuple[str, str], str] = {}
+        # Steps run in parallel worker threads: one lock for the lazy clients, one per pod so
+        # that two probes never add two debug containers to the same pod.
+        self._lock = threading.Lock()
+        self._pod_locks: dict[tuple[str, str], threading.Lock] = {}
 
     @classmethod
     def from_target(cls, target: LiveTarget, **options: Any) -> LiveProber:
@@ -170,24 +182,29 @@ class LiveProber:
     # ------------------------------------------------------------------ clients
 
     def _clients(self) -> tuple[ApiClient, ApiClient]:
-        if self._api is None:
-            from triage.sources.live import api_clients
+        with self._lock:
+            if self._api is None:
+                from triage.sources.live import api_clients
 
-            assert self._target is not None
-            self._api, exec_api, _ = api_clients(self._target)
-            self._exec_api = self._exec_api or exec_api
-        if self._exec_api is None:
-            # Never exec through the REST client: stream() patches it (notes §4.1).
-            from kubernetes.client import ApiClient
+                assert self._target is not None
+                self._api, exec_api, _ = api_clients(self._target)
+                self._exec_api = self._exec_api or exec_api
+            if self._exec_api is None:
+                # Never exec through the REST client: stream() patches it (notes §4.1).
+                from kubernetes.client import ApiClient
 
-            self._exec_api = ApiClient(self._api.configuration)
-        return self._api, self._exec_api
+                self._exec_api = ApiClient(self._api.configuration)
+            return self._api, self._exec_api
 
-    def _core(self, exec_client: bool = False) -> Any:
+    def _core(self) -> Any:
         from kubernetes.client import CoreV1Api
 
-        api, exec_api = self._clients()
-        return CoreV1Api(exec_api if exec_client else api)
+        api, _ = self._clients()
+        return CoreV1Api(api)
+
+    def _pod_lock(self, source: PodRef) -> threading.Lock:
+        with self._lock:
+            return self._pod_locks.setdefault((source.namespace, source.name), threading.Lock())
 
     # ------------------------------------------------------------------ probes
 
@@ -253,7 +270,8 @@ class LiveProber:
         if not self.allow_ephemeral:
             return error(f"the image of {source} has none of: {missing}", commands[0])
         try:
-            debug = self._debug_container(source, container)
+            with self._pod_lock(source):
+                debug = self._debug_container(source, container)
         except _Refused as exc:
             return error(
                 f"the image of {source} has none of: {missing}; no debug container either: {exc}",
@@ -329,6 +347,27 @@ class LiveProber:
     def _exec(
         self, source: PodRef, container: str, argv: tuple[str, ...], timeout: float
     ) -> ExecOutput:
+        from kubernetes.client import ApiClient
+
+        # stream() swaps a method of the client it is given for the time of the call, so
+        # concurrent execs on one client would restore each other's patch: each exec gets
+        # its own short-lived client built from the dedicated exec configuration.
+        _, exec_api = self._clients()
+        exec_client = ApiClient(exec_api.configuration)
+        try:
+            return self._stream_exec(exec_client, source, container, argv, timeout)
+        finally:
+            exec_client.close()  # type: ignore[no-untyped-call]
+
+    def _stream_exec(
+        self,
+        exec_client: ApiClient,
+        source: PodRef,
+        container: str,
+        argv: tuple[str, ...],
+        timeout: float,
+    ) -> ExecOutput:
+        from kubernetes.client import CoreV1Api
         from kubernetes.client.exceptions import ApiException
         from kubernetes.stream import stream
 
@@ -336,7 +375,7 @@ class LiveProber:
         started = time.monotonic()
         try:
             ws = stream(
-                self._core(exec_client=True).connect_get_namespaced_pod_exec,
+                CoreV1Api(exec_client).connect_get_namespaced_pod_exec,
                 source.name,
                 source.namespace,
                 command=list(argv),
@@ -398,7 +437,7 @@ class LiveProber:
             if reusable and status.state is not None and status.state.running is not None:
                 self._debug_containers[key] = status.name
                 return str(status.name)
-        name = f"{DEBUG_PREFIX}{secrets.token_hex(3)}"
+        name = debug_container_name()
         api, _ = self._clients()
         existing = [
             api.sanitize_for_serialization(c)  # type: ignore[no-untyped-call]
