@@ -114,10 +114,9 @@ def _peer(
     }
 
 
-def _ports(verdicts: Sequence[Verdict], flow_port: int | str, protocol: Protocol) -> list[Any]:
+def _ports(verdicts: Sequence[Verdict], protocol: Protocol) -> list[Any]:
+    """The destination port numbers (a verdict that reached policy always has one)."""
     numbers = sorted({v.port for v in verdicts if v.port is not None})
-    if not numbers:
-        return [{"protocol": protocol, "port": flow_port}]
     return [{"protocol": protocol, "port": n} for n in numbers]
 
 
@@ -138,7 +137,7 @@ def _pods(snapshot: Snapshot, names: Sequence[str]) -> list[Pod]:
 
 
 def fix_documents(
-    snapshot: Snapshot, verdicts: Sequence[Verdict], flow_port: int | str | None = None
+    snapshot: Snapshot, verdicts: Sequence[Verdict]
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The fix policies (as manifests) for the denied verdicts of one flow, and notes the
     operator must read (labels to add first)."""
@@ -147,7 +146,6 @@ def fix_documents(
         return [], []
     first = denied[0]
     protocol = first.protocol
-    port_text = flow_port if flow_port is not None else first.port
     notes: list[str] = []
     source_pods = _pods(snapshot, [first.source.name] if first.source.kind == "pod" else [])
     egress_denied = [v for v in denied if not v.egress.allowed]
@@ -166,7 +164,7 @@ def fix_documents(
         pods = _pods(snapshot, list(dict.fromkeys(targets)))
         rule = {
             "to": [_peer(snapshot, pods, first.destination.ip, notes)],
-            "ports": _ports(egress_denied, port_text or "", protocol),
+            "ports": _ports(egress_denied, protocol),
         }
         suffix = "-egress" if same_namespace and ingress_denied else ""
         name = _dns_name(f"{base}-{_port_tag(egress_denied, protocol)}", 63 - len(suffix))
@@ -180,7 +178,7 @@ def fix_documents(
         if pods:
             rule = {
                 "from": [_peer(snapshot, source_pods, first.source.ip, notes)],
-                "ports": _ports(ingress_denied, port_text or "", protocol),
+                "ports": _ports(ingress_denied, protocol),
             }
             suffix = "-ingress" if same_namespace and egress_denied else ""
             name = _dns_name(f"{base}-{_port_tag(ingress_denied, protocol)}", 63 - len(suffix))

@@ -134,7 +134,6 @@ def parse_runbook(data: Any, file: str) -> Runbook:
     return Runbook(texts["name"], texts["title"], texts["description"], tuple(steps), file)
 
 
-@lru_cache(maxsize=32)
 def _load_path(path: Path) -> Runbook:
     file = str(path)
     try:
@@ -153,13 +152,19 @@ def _load_path(path: Path) -> Runbook:
 def load_runbook(name_or_path: str | Path) -> Runbook:
     """A bundled runbook by name (`blocked-flow`), or a YAML file by path."""
     text = str(name_or_path)
-    path = Path(text)
     if isinstance(name_or_path, str) and "/" not in text and not text.endswith((".yaml", ".yml")):
-        path = _bundled_dir() / f"{text}.yaml"
-        if not path.is_file():
-            known = ", ".join(bundled_runbooks())
-            raise SourceError.single(text, f"no bundled runbook of that name (bundled: {known})")
-    return _load_path(path.resolve())
+        return _load_bundled(text)
+    return _load_path(Path(text))
+
+
+@lru_cache(maxsize=16)
+def _load_bundled(name: str) -> Runbook:
+    """Bundled runbooks are read once per process (every checklist context asks)."""
+    path = _bundled_dir() / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(bundled_runbooks())
+        raise SourceError.single(name, f"no bundled runbook of that name (bundled: {known})")
+    return _load_path(path)
 
 
 def placeholder_values(ctx: ChecklistContext) -> dict[str, str]:
