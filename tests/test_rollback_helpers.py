@@ -102,10 +102,10 @@ SHOP_OBJECTS: list[Manifest] = [
 ]
 
 DEFAULT_DENY = netpol("shop", "default-deny", {"podSelector": {}, "policyTypes": ["Ingress"]})
-LOCKDOWN_WEB_EGRESS = netpol(
+LOCKDOWN_DB_EGRESS = netpol(
     "shop",
-    "lockdown-web-egress",
-    {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Egress"]},
+    "lockdown-db-egress",
+    {"podSelector": {"matchLabels": {"app": "db"}}, "policyTypes": ["Egress"]},
 )
 ALLOW_LEGACY = netpol(
     "shop",
@@ -151,13 +151,17 @@ ALLOW_API = netpol(
         ],
     },
 )
-DB_EGRESS_DNS_ONLY = netpol(
+API_EGRESS = netpol(
     "shop",
-    "db-egress",
+    "api-egress",
     {
-        "podSelector": {"matchLabels": {"app": "db"}},
+        "podSelector": {"matchLabels": {"app": "api"}},
         "policyTypes": ["Egress"],
         "egress": [
+            {
+                "to": [{"podSelector": {"matchLabels": {"app": "db"}}}],
+                "ports": [{"port": 5432}],
+            },
             {
                 "to": [
                     {
@@ -166,13 +170,13 @@ DB_EGRESS_DNS_ONLY = netpol(
                     }
                 ],
                 "ports": [{"port": 53, "protocol": "UDP"}],
-            }
+            },
         ],
     },
 )
 
-SHOP_LIVE = [DEFAULT_DENY, LOCKDOWN_WEB_EGRESS, ALLOW_LEGACY, ALLOW_WEB_ANY]
-SHOP_TARGET = [DEFAULT_DENY, ALLOW_WEB_FROM_INGRESS, ALLOW_API, DB_EGRESS_DNS_ONLY]
+SHOP_LIVE = [DEFAULT_DENY, LOCKDOWN_DB_EGRESS, ALLOW_LEGACY, ALLOW_WEB_ANY]
+SHOP_TARGET = [DEFAULT_DENY, ALLOW_WEB_FROM_INGRESS, ALLOW_API, API_EGRESS]
 
 
 def policies(*docs: Manifest):  # type: ignore[no-untyped-def]

@@ -65,9 +65,9 @@ def test_plan_finds_creates_replaces_deletes_with_a_spec_diff() -> None:
     by_key = {op.key: op for op in plan.operations}
     assert {k: op.action for k, op in by_key.items()} == {
         "shop/allow-api": "create",
-        "shop/db-egress": "create",
+        "shop/api-egress": "create",
         "shop/allow-web": "replace",
-        "shop/lockdown-web-egress": "delete",
+        "shop/lockdown-db-egress": "delete",
         "shop/allow-legacy": "delete",
     }
     assert plan.unchanged == ("shop/default-deny",)
@@ -84,7 +84,7 @@ def test_plan_finds_creates_replaces_deletes_with_a_spec_diff() -> None:
         "shop/allow-legacy": "102",
         "shop/allow-web": "103",
         "shop/default-deny": "100",
-        "shop/lockdown-web-egress": "101",
+        "shop/lockdown-db-egress": "101",
     }
 
 
@@ -92,12 +92,12 @@ def test_ordering_allows_first_restricts_next_removes_allowances_last() -> None:
     plan = make_plan(shop(), target(SHOP_TARGET), context="c")
     order = [(op.action, op.name, op.phase) for op in plan.operations]
     assert order == [
-        # 1: only opens: the new allowance, then dropping the web egress lockdown
+        # 1: only opens: the new allowance, then dropping the db egress lockdown
         ("create", "allow-api", 1),
-        ("delete", "lockdown-web-egress", 1),
-        # 2: closes flows, fewest first (allow-web: 3 sources lose web:8080; db-egress: 5)
+        ("delete", "lockdown-db-egress", 1),
+        # 2: closes flows, fewest first (allow-web: 2 sources lose web:8080; api-egress: 3)
         ("replace", "allow-web", 2),
-        ("create", "db-egress", 2),
+        ("create", "api-egress", 2),
         # 3: removing an allow policy comes last
         ("delete", "allow-legacy", 3),
     ]
@@ -129,12 +129,12 @@ def test_delta_names_the_flows_people_care_about() -> None:
     opened = {(c.source.label, c.destination.label, c.port_label) for c in plan.delta.opened}
     closed = {(c.source.label, c.destination.label, c.port_label) for c in plan.delta.closed}
     assert ("shop/web", "shop/api", "8080/TCP") in opened  # allow-api
-    assert ("shop/web", "kube-system/coredns", "53/UDP") in opened  # lockdown gone
-    assert ("shop/web", "shop/api", "9000/TCP") not in opened  # allow-legacy removed...
-    assert ("shop/api", "shop/web", "8080/TCP") in closed  # allow-web narrowed
+    assert ("shop/db-0", "kube-system/coredns", "53/UDP") in opened  # lockdown gone
+    assert ("shop/web", "shop/api", "9000/TCP") in closed  # allow-legacy removed
+    assert ("shop/api", "shop/web", "8080/TCP") in closed  # allow-web narrowed...
     assert ("ingress/nginx", "shop/web", "8080/TCP") not in closed  # ...but ingress still in
-    assert ("shop/db-0", "kube-system/coredns", "53/TCP") in closed  # db egress: UDP only
-    assert ("shop/db-0", "kube-system/coredns", "53/UDP") not in closed
+    assert ("shop/api", "kube-system/coredns", "53/TCP") in closed  # api egress: UDP only
+    assert ("shop/api", "kube-system/coredns", "53/UDP") not in closed
     groups = plan.delta.groups("closed")
     web = next(g for g in groups if g.destination == "shop/web" and g.port == "8080/TCP")
     assert "shop/api" in web.sources and "ingress/nginx" not in web.sources
@@ -282,3 +282,22 @@ def test_delta_is_fast_on_a_large_cluster() -> None:
     elapsed = time.perf_counter() - start
     assert len(plan.delta.opened) == 599  # every other workload can now reach team-3/w1
     assert elapsed < 10, elapsed
+
+
+def test_an_empty_target_is_called_out() -> None:
+    plan = make_plan(shop(), target([]), context="c")
+    assert len(plan.operations) == len(SHOP_LIVE)
+    assert any("deletes all 4 live policies" in w for w in plan.warnings)
+
+
+def test_the_rollback_domain_does_not_import_textual_or_rich() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import triage.rollback, triage.rollback.render, triage.rollback.targets, "
+        "triage.rollback.api, triage.rollback.apply, triage.rollback.store; "
+        "print(sorted(m for m in ('textual', 'rich') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -219,6 +219,11 @@ def make_plan(
             + (" …" if len(outside) > 5 else "")
         )
     warnings.extend(_label_warnings(live, target, scope))
+    if not target_by and live_by:
+        warnings.append(
+            f"the target has no policy in {scope_text(scope)}: this plan deletes all "
+            f"{len(live_by)} live policies there"
+        )
 
     reps: list[Pod] = representatives(live)
     base = tuple(live.policies)
