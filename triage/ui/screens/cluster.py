@@ -286,7 +286,12 @@ filters by labels (`k`, `!k`, `k in (a,b)` too). `esc` clears the filter, then g
 
     # ------------------------------------------------------------------ details
 
+    _shown: Any = None
+
     def show_details(self, item: Any) -> None:
+        if item is not None and item is self._shown:
+            return  # a filter keystroke that kept the same row: no re-render, no relayout
+        self._shown = item
         body = self.query_one("#details-body", Static)
         details = self.query_one("#details", VerticalScroll)
         if isinstance(item, Pod):

@@ -159,7 +159,8 @@ complete flow starts the checklist."""
         self.query_one("#completions", OptionList).display = False
         self.show_message(self.load_warnings())
         self.query_one("#candidates", ResourceTable).focus()
-        self.find_candidates()
+        # After the first paint: on 10k pods the search holds the GIL for seconds.
+        self.call_after_refresh(self.find_candidates)
 
     def load_warnings(self) -> Text | None:
         """What loading had to say, kept on screen (a toast would vanish before a
