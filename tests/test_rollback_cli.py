@@ -257,7 +257,8 @@ def test_failed_apply_then_resume_and_revert_from_the_cli(
     assert "journal #1 (apply): failed" in err
     assert "replace shop/allow-web: FAILED: " in err and "500" in err
     assert "not applied" in err
-    assert "`triage rollback resume 1`" in err and "`triage rollback revert 1`" in err
+    assert "`triage rollback resume 1 --context triage-test`" in err
+    assert "`triage rollback revert 1 --context triage-test`" in err
     code, out, err = run(capsys, "rollback", "resume", "1", "--context", CONTEXT, "--yes", *opts)
     assert code == 0, err
     assert server_policy_set(shop_api) == expected_set(SHOP_TARGET)

@@ -79,6 +79,7 @@ class ApplyResult:
     steps: tuple[StepResult, ...]
     backup_snapshot_id: int
     differences: tuple[str, ...] = ()  # verification: live vs target
+    context: str = ""
 
     @property
     def ok(self) -> bool:
@@ -103,10 +104,11 @@ class ApplyResult:
         for diff in self.differences:
             lines.append(f"  differs: {diff}")
         if self.status in ("failed", "interrupted", "verify-failed"):
+            ctx = f" --context {self.context}" if self.context else ""
             lines.append(
-                f"next: `triage rollback resume {self.journal_id}` re-plans from the live state "
-                f"toward the same target; `triage rollback revert {self.journal_id}` restores the "
-                f"backup snapshot #{self.backup_snapshot_id} taken before this run"
+                f"next: `triage rollback resume {self.journal_id}{ctx}` re-plans from the live "
+                f"state toward the same target; `triage rollback revert {self.journal_id}{ctx}` "
+                f"restores the backup snapshot #{self.backup_snapshot_id} taken before this run"
             )
         return lines
 
@@ -294,7 +296,7 @@ class Applier:
             status: JournalStatus, message: str, states: list[StepResult], diffs: Sequence[str] = ()
         ) -> ApplyResult:
             return ApplyResult(
-                jid, run.action, status, message, tuple(states), backup.id, tuple(diffs)
+                jid, run.action, status, message, tuple(states), backup.id, tuple(diffs), context
             )
 
         # -- dry-run every operation first
