@@ -307,6 +307,10 @@ def _execute(
                 file=sys.stderr,
             )
         raise
+    finally:
+        close = getattr(api, "close", None)
+        if callable(close):
+            close()
     return _finish(result)
 
 

@@ -70,10 +70,19 @@ def _not_sent(cause: BaseException | None) -> bool:
 class KubePolicyApi:
     """networking.k8s.io/v1 NetworkPolicies through the official client."""
 
-    def __init__(self, api_client: Any, context: str, server: str, timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        api_client: Any,
+        context: str,
+        server: str,
+        timeout: float = 20.0,
+        *,
+        on_close: Any = None,
+    ) -> None:
         from kubernetes import client
 
         self._api = client.NetworkingV1Api(api_client)
+        self._on_close = on_close
         self._context = context
         self.server = server
         self.timeout = timeout
@@ -89,7 +98,13 @@ class KubePolicyApi:
         from triage.sources.kubeclient import connect
 
         conn = connect(context, kubeconfig)
-        return cls(conn.api, conn.context, conn.server, timeout)
+        return cls(conn.api, conn.context, conn.server, timeout, on_close=conn.close)
+
+    def close(self) -> None:
+        """Release the connection pools (the CLI exits anyway; the TUI does not)."""
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
 
     def _call(self, site: Any, fn: Any, /, **kwargs: Any) -> JsonDict | None:
         from kubernetes.client.exceptions import ApiException

@@ -163,6 +163,12 @@ def op_effect(op: Operation) -> str:
     return " ".join(parts)
 
 
+def _close(api: object) -> None:
+    close = getattr(api, "close", None)
+    if callable(close):
+        close()
+
+
 def report_name(plan: Plan) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", (plan.context or "plan").lower()).strip("-")
     return f"rollback-plan-{slug}.md"
@@ -611,9 +617,12 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         def job() -> None:
             from triage.rollback.apply import Applier
 
-            with self.open_store() as store:
-                applier = Applier(self.make_api(), store, progress=self._progress)
-                results = applier.dry_run(plan)
+            api = self.make_api()
+            try:
+                with self.open_store() as store:
+                    results = Applier(api, store, progress=self._progress).dry_run(plan)
+            finally:
+                _close(api)
             self.post_message(DryRunFinished(results))
 
         self._start_job("dry-run", job)
@@ -660,9 +669,13 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         def job() -> None:
             from triage.rollback.apply import Applier
 
-            with self.open_store() as store:
-                applier = Applier(self.make_api(), store, progress=self._progress)
-                result = applier.run(run, confirmed_context=typed)
+            api = self.make_api()
+            try:
+                with self.open_store() as store:
+                    applier = Applier(api, store, progress=self._progress)
+                    result = applier.run(run, confirmed_context=typed)
+            finally:
+                _close(api)
             self.post_message(ApplyFinished(result))
 
         self._start_job(run.action, job)
