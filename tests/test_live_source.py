@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.kubeapi import DEFAULT_USER
+from tests.kubeapi import DEFAULT_USER, KubeApiServer
 from tests.kubeapi.builders import namespace, network_policy, pod
 from tests.kubeapi.kubeconfig import write_kubeconfig
-from tests.live_cluster import Cluster, cluster, empty_server, without_versions
+from tests.live_cluster import Cluster, cluster, empty_server, real_cluster, without_versions
 from triage.errors import ClusterError, UsageError
 from triage.sources.live import LiveTarget, api_clients, load_live
 from triage.sources.recording import bundled_incident, load_incident
@@ -382,6 +382,35 @@ def test_in_cluster_config_is_used_without_a_kubeconfig(
         pytest.skip("running inside a pod: the in-cluster config would really be used")
     with pytest.raises(ClusterError, match=r"^in-cluster configuration: .*token"):
         load_live(LiveTarget())
+
+
+def test_tls_with_the_kubeconfig_ca(tmp_path: Path) -> None:
+    if real_cluster() is not None:
+        pytest.skip("starts its own TLS test server")
+    with KubeApiServer.from_incident(bundled_incident("failed-rollout"), tls=True) as server:
+        config = server.write_kubeconfig(tmp_path / "kubeconfig")
+        result = load_live(LiveTarget(kubeconfig=config))
+        assert result.server.startswith("https://127.0.0.1:")
+        assert len(result.snapshot.pods) == 9
+
+
+def test_tls_without_the_ca_names_the_server(tmp_path: Path) -> None:
+    if real_cluster() is not None:
+        pytest.skip("starts its own TLS test server")
+    with KubeApiServer(tls=True) as server:
+        config = write_kubeconfig(
+            tmp_path / "kubeconfig",
+            server=server.url,
+            token="t",
+            context="no-ca",
+            namespace=None,
+            ca_pem=None,
+        )
+        with pytest.raises(ClusterError) as err:
+            load_live(LiveTarget(kubeconfig=config))
+    message = str(err.value)
+    assert message.startswith(f"TLS with {server.url} failed to list namespaces: ")
+    assert "CERTIFICATE_VERIFY_FAILED" in message or "certificate verify failed" in message
 
 
 def test_a_timeout_of_zero_is_refused() -> None:

@@ -338,20 +338,22 @@ def run(args: argparse.Namespace) -> int:
     captured_at = utc_now()
     with LoadProgress(err) as progress:
         load = load_live(target, progress)
-    incident = build_incident(
-        load,
-        captured_at=captured_at,
-        title=args.title,
-        summary=args.summary,
-        flows=flows,
-        notes=args.notes,
-        known_good=args.known_good,
-    )
-    check_flows(incident.snapshot, flows, target)
+    with err.status(f"redacting and checking {len(load.documents):,} objects"):
+        incident = build_incident(
+            load,
+            captured_at=captured_at,
+            title=args.title,
+            summary=args.summary,
+            flows=flows,
+            notes=args.notes,
+            known_good=args.known_good,
+        )
+        check_flows(incident.snapshot, flows, target)
     if args.probe:
         probes = _probe_flows(load, incident.snapshot, target, flows, err)
         incident = dataclasses.replace(incident, probes=probes)
-    write_incident(incident, output)
+    with err.status(f"writing {escape(str(output))}"):
+        write_incident(incident, output)
     snap = incident.snapshot
     for warning in load.warnings:
         err.print(f"[yellow]warning:[/] {escape(warning)}")
