@@ -245,3 +245,38 @@ async def test_replay_offers_nothing_that_touches_a_cluster(tmp_path: Path) -> N
         bar = text_of(app.screen.query_one("#source-bar", Static))
         assert "REPLAY · read-only" in bar
         assert "captured 2024-06-12T09:58:41Z" in bar
+
+
+async def test_other_screens_are_one_command_away(tmp_path: Path) -> None:
+    """:rollback, :exposure and :matrix push the screens of issues 5 and 6; esc comes back."""
+    from triage.ui.screens.exposure import ExposureScreen
+    from triage.ui.screens.matrix import MatrixScreen
+    from triage.ui.screens.rollback import RollbackScreen
+
+    app = app_for("demo", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("colon", *"rollback", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, RollbackScreen)
+        assert app.screen.session is app.session
+        await pilot.press("escape")
+        await pilot.pause()
+
+        await pilot.press("f2")  # cluster; the first pod is selected
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        assert isinstance(app.screen, ExposureScreen)
+        assert app.screen.pod_key == "checkout/checkout-api-6b8f7d9c4-kz4vn"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ClusterScreen)
+
+        await pilot.press("colon", *"matrix checkout", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, MatrixScreen)
+        assert app.screen.namespaces == ("checkout",)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ClusterScreen)

@@ -143,6 +143,32 @@ class TriageApp(App[None]):
         self.last_flow = flow
         self.push_screen(ChecklistScreen(flow, self.runbook))
 
+    def open_exposure(self, pod: str | None) -> None:
+        """`:exposure NS/POD` (default: the last flow's source pod)."""
+        from triage.model import PodRef
+        from triage.ui.screens.exposure import ExposureScreen
+
+        if self.session is None:
+            return
+        if pod is None and self.last_flow is not None and isinstance(self.last_flow.source, PodRef):
+            pod = str(self.last_flow.source)
+        if pod is None or pod not in self.session.snapshot.pod_by_key:
+            hint = f"no pod {pod}; " if pod else ""
+            self.notify(f"{hint}usage: :exposure NS/POD", severity="warning")
+            return
+        self.push_screen(ExposureScreen(self.session.snapshot, pod))
+
+    def open_matrix(self, namespaces: list[str]) -> None:
+        from triage.ui.screens.matrix import MatrixScreen
+
+        if self.session is None:
+            return
+        unknown = [ns for ns in namespaces if ns not in self.session.snapshot.namespace_by_name]
+        if unknown:
+            self.notify(f"no namespace {', '.join(unknown)}", severity="warning")
+            return
+        self.push_screen(MatrixScreen(self.session.snapshot, namespaces))
+
     def use_runbook(self, name: str) -> None:
         """`:runbook NAME`: later checklists, and the current one, follow that runbook."""
         from triage.checklist import bundled_runbooks, load_runbook

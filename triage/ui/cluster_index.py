@@ -57,7 +57,7 @@ class ClusterIndex:
         for pod in sorted(self.snapshot.pods, key=lambda p: (p.namespace, p.name)):
             owner = str(pod.owner) if pod.owner is not None else ""
             ip = ",".join(pod.ips) + (" (host)" if pod.host_network else "")
-            cells = [pod.namespace, pod.name, ip, pod_ports(pod), owner, format_labels(pod.labels)]
+            cells = [pod.namespace, pod.name, ip, pod_ports(pod), format_labels(pod.labels), owner]
             rows.append(make_row(pod.key, pod, cells, pod.labels))
         return rows
 

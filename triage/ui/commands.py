@@ -81,6 +81,14 @@ def _runbook(app: TriageApp, arg: str) -> None:
         app.notify(f"runbook {app.runbook}; bundled: {', '.join(bundled_runbooks())}")
 
 
+def _exposure(app: TriageApp, arg: str) -> None:
+    app.open_exposure(arg or None)
+
+
+def _matrix(app: TriageApp, arg: str) -> None:
+    app.open_matrix(arg.split())
+
+
 def _help(app: TriageApp, arg: str) -> None:
     app.action_help()
 
@@ -131,6 +139,25 @@ COMMANDS: tuple[Command, ...] = (
         _cluster("services"),
         ("service", "services"),
         ":svc [FILTER]",
+    ),
+    screen_command(
+        "rollback",
+        "rollback: plan a rollback to a known-good policy set (a simulation in a replay)",
+        "triage.ui.screens.rollback:RollbackScreen",
+    ),
+    Command(
+        "exposure",
+        "exposure: what a pod reaches and what reaches it — :exposure NS/POD",
+        _exposure,
+        ("blast",),
+        ":exposure [NS/POD]",
+    ),
+    Command(
+        "matrix",
+        "matrix: reachability between workloads — :matrix [NS...]",
+        _matrix,
+        (),
+        ":matrix [NS...]",
     ),
     Command("help", "help: the keys of this screen", _help, ("h",)),
     Command("q", "quit: leave netpol-triage", _quit, ("quit", "q!")),

@@ -57,7 +57,9 @@ class ClusterScreen(Screen[None]):
 The cluster as loaded: namespaces on the left, then pods, network policies or services.
 `/` filters the list: plain text matches any column, `!text` inverts, `-l app=web,tier!=db`
 filters by labels (`k`, `!k`, `k in (a,b)` too). `esc` clears the filter, then goes back.
-`s`/`t` take the selected pod as the flow's source/destination in the flow picker."""
+`s`/`t` take the selected pod as the flow's source/destination in the flow picker; `x`
+shows a pod's exposure (what it reaches, what reaches it); `m` the reachability matrix of
+the selected namespace (all namespaces: `0` first)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="cluster.back"),
@@ -67,6 +69,8 @@ filters by labels (`k`, `!k`, `k in (a,b)` too). `esc` clears the filter, then g
         Binding("3", "view('services')", "Services", id="cluster.services"),
         Binding("0", "all_namespaces", "All namespaces", show=False, id="cluster.all"),
         Binding("y", "yaml", "YAML", id="cluster.yaml"),
+        Binding("x", "exposure", "Exposure", id="cluster.exposure"),
+        Binding("m", "matrix", "Matrix", id="cluster.matrix"),
         Binding("s", "use_as('source')", "Flow source", show=False, id="cluster.source"),
         Binding(
             "t", "use_as('destination')", "Flow destination", show=False, id="cluster.destination"
@@ -91,7 +95,7 @@ filters by labels (`k`, `!k`, `k in (a,b)` too). `esc` clears the filter, then g
         with Horizontal(id="cluster-main"):
             with Vertical(id="ns-pane"):
                 yield ResourceTable(
-                    [Column("NAMESPACE", 20), Column("PODS", 6)],
+                    [Column("NAMESPACE", 18), Column("PODS", 5)],
                     id="namespaces",
                 )
             with Vertical(id="list-pane"):
@@ -99,10 +103,10 @@ filters by labels (`k`, `!k`, `k in (a,b)` too). `esc` clears the filter, then g
                 with ContentSwitcher(initial=self.view, id="views"):
                     yield ResourceTable(
                         [
-                            Column("NAMESPACE", 16),
-                            Column("NAME", 34),
+                            Column("NAMESPACE", 14),
+                            Column("NAME", 30),
                             Column("IP", 15),
-                            Column("PORTS", 20),
+                            Column("PORTS", 16),
                             Column("LABELS", 60, dim=True),
                             Column("OWNER", 40, dim=True),
                         ],
@@ -272,6 +276,17 @@ filters by labels (`k`, `!k`, `k in (a,b)` too). `esc` clears the filter, then g
         name = obj.name if isinstance(obj, Namespace) else obj.key
         title = f"{type(obj).__name__} {name}"
         self.app.push_screen(YamlScreen(title, self.index.manifest(obj)))
+
+    def action_exposure(self) -> None:
+        obj = self.selected_object()
+        if not isinstance(obj, Pod):
+            self.notify("select a pod: x shows what it reaches and what reaches it")
+            return
+        self.app.open_exposure(obj.key)  # type: ignore[attr-defined]
+
+    def action_matrix(self) -> None:
+        """The matrix of the selected namespace, or of the whole cluster."""
+        self.app.open_matrix([self.namespace] if self.namespace else [])  # type: ignore[attr-defined]
 
     def action_use_as(self, role: str) -> None:
         obj = self.selected_object()

@@ -44,6 +44,8 @@ class ResourceTable(ScrollView, can_focus=True):
         Binding("pagedown", "page(1)", "Page down", show=False),
         Binding("home,g", "first", "First", show=False),
         Binding("end,G", "last", "Last", show=False),
+        Binding("left,h", "scroll_columns(-8)", "Scroll left", show=False),
+        Binding("right,l", "scroll_columns(8)", "Scroll right", show=False),
         Binding("enter", "select", "Select", show=False),
     ]
 
@@ -178,6 +180,9 @@ class ResourceTable(ScrollView, can_focus=True):
 
     def action_last(self) -> None:
         self.cursor = len(self._rows) - 1
+
+    def action_scroll_columns(self, delta: int) -> None:
+        self.scroll_to(x=self.scroll_x + delta, animate=False)
 
     def action_select(self) -> None:
         row = self.current
