@@ -280,3 +280,49 @@ async def test_other_screens_are_one_command_away(tmp_path: Path) -> None:
         await pilot.press("escape")
         await pilot.pause()
         assert isinstance(app.screen, ClusterScreen)
+
+
+async def test_live_mode_against_the_api_test_server(kube_api_factory, tmp_path: Path) -> None:
+    """`triage` on a live context: the header names the context, reload is offered, and the
+    flow picker lists the pods the API server returned."""
+    from triage.sources.live import LiveTarget
+    from triage.ui.app import make_app
+    from triage.ui.session import LiveSource
+
+    server = kube_api_factory(incident=bundled_incident("demo"))
+    kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig", context="prod-use1-oncall")
+    app = make_app(
+        LiveSource(LiveTarget(kubeconfig=kubeconfig)),
+        report_dir=tmp_path,
+        animation_level="none",
+        cursor_blink=False,
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, FlowPickerScreen)
+        bar = text_of(app.screen.query_one("#source-bar", Static))
+        assert "LIVE" in bar and "context prod-use1-oncall" in bar
+        assert "captured" not in bar
+        actions = {b.binding.action for b in app.screen.active_bindings.values()}
+        assert "reload" in actions
+        assert app.session is not None and not app.session.read_only
+        assert len(app.session.snapshot.pods) == 9
+
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        assert isinstance(app.screen, FlowPickerScreen)
+        assert len(app.session.snapshot.pods) == 9
+
+
+async def test_a_recording_that_cannot_be_read_says_why(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("apiVersion: triage/v1\nkind: Incident\n", encoding="utf-8")
+    app = app_for(broken, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        from triage.ui.screens.loading import LoadingScreen
+
+        assert isinstance(app.screen, LoadingScreen)
+        shown = text_of(app.screen.query_one("#loading-progress", Static))
+        assert "broken.yaml" in shown
+        assert "Press ctrl+q to quit" in shown
