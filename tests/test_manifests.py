@@ -393,3 +393,52 @@ def test_a_bad_file_means_nothing_is_loaded(tmp_path: Path) -> None:
         f"{bad}: NetworkPolicy dev/bad: spec.ingress[0].ports[0].port: port 0 is out of range "
         "1-65535"
     ]
+
+
+# ------------------------------------------------------------------ the fast YAML path
+
+TRICKY_YAML = [
+    "a: 1\nb: 1.5\nc: true\nd: yes\ne: off\nf: ~\ng: null\nh: ''\ni: '1'\nj: \"true\"\n",
+    "octal: 0755\nhex: 0x1F\nunderscore: 1_000\nsexagesimal: 1:20\nexp: 1e3\nneg: -7\n",
+    "inf: .inf\nnan_is_str: nan\nTrue: key\n1: int-key\nnull: null-key\n",
+    "when: 2001-12-14t21:59:43.10-05:00\nday: 2002-12-14\n",
+    "ip: 10.0.0.1\nv6: fd00::1\ncidr: 10.0.0.0/8\nport: '8080'\nproto: TCP\n",
+    "lit: |\n  line one\n  line two\nfold: >\n  folded\n  text\n",
+    "flow: {a: [1, 2, {b: c}], d: []}\nempty: {}\n",
+    "base: &b {x: 1}\nuse: *b\nlist: &l [1, 2]\nagain: *l\nscalar: &s hello\nref: *s\n",
+    "merge: &m {a: 1}\nchild:\n  <<: *m\n  b: 2\n",  # merge keys: PyYAML's own path
+    "tagged: !!str 123\nbinary: !!binary aGVsbG8=\n",  # explicit tags: PyYAML's own path
+    "? [complex, key]\n: value\n",  # unhashable key: PyYAML raises
+    "---\na: 1\n---\n---\nb: [x]\n...\n",
+    'unicode: h\u00e9llo \u2713\nquoted: "tab\\there"\n',
+    "- 1\n- two\n- {three: 3}\n",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_YAML)
+def test_fast_yaml_loader_matches_pyyaml(text: str) -> None:
+    from triage.sources.manifests import load_yaml_documents
+
+    try:
+        expected = [d for d in yaml.load_all(text, Loader=yaml.SafeLoader) if d is not None]
+    except yaml.YAMLError as exc:
+        with pytest.raises(yaml.YAMLError):
+            load_yaml_documents(text)
+        assert "unhashable" in str(exc)
+        return
+    assert load_yaml_documents(text) == expected
+
+
+def test_fast_yaml_loader_keeps_anchored_collections_shared() -> None:
+    from triage.sources.manifests import load_yaml_documents
+
+    (doc,) = load_yaml_documents("a: &x {k: v}\nb: *x\n")
+    assert doc["a"] is doc["b"]
+
+
+def test_fast_yaml_loader_on_the_classic_file() -> None:
+    from triage.sources.manifests import load_yaml_documents
+
+    text = CLASSIC.read_text(encoding="utf-8")
+    assert load_yaml_documents(text) == list(yaml.safe_load_all(text))

@@ -36,19 +36,42 @@ from triage.sources.errors import Problem
 T = TypeVar("T")
 Parsed = tuple[T | None, list[Problem]]
 
+_STR_ONLY = {str}
 _PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
 class _Collector:
-    """Collects problems for one object."""
+    """Collects problems for one object (named only when there is a problem to report:
+    a 10k-pod load should not format 10k names it never prints)."""
 
-    def __init__(self, file: str, obj: str) -> None:
+    def __init__(self, file: str, doc: Mapping[str, Any], index: int) -> None:
         self.file = file
-        self.obj = obj
+        self.doc = doc
+        self.index = index
         self.problems: list[Problem] = []
+
+    @property
+    def obj(self) -> str:
+        return describe_object(self.doc, self.index)
 
     def add(self, field: str, message: str) -> None:
         self.problems.append(Problem(self.file, self.obj, field, message))
+
+
+_IPV4 = re.compile(r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
+
+
+def canonical_ip(value: Any) -> str | None:
+    """The canonical text of an IP address (IPv6 compressed), so that lookups by address
+    agree however it was spelled; None if `value` is not one."""
+    if type(value) is str and _IPV4.fullmatch(value):  # already canonical: the usual case
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
 
 
 def describe_object(doc: Mapping[str, Any], index: int) -> str:
@@ -62,6 +85,8 @@ def describe_object(doc: Mapping[str, Any], index: int) -> str:
 
 
 def _mapping(c: _Collector, value: Any, field: str) -> Mapping[str, Any]:
+    if type(value) is dict:  # the common case, without the ABC check
+        return value
     if value is None:
         return {}
     if not isinstance(value, Mapping):
@@ -71,6 +96,8 @@ def _mapping(c: _Collector, value: Any, field: str) -> Mapping[str, Any]:
 
 
 def _list(c: _Collector, value: Any, field: str) -> list[Any]:
+    if type(value) is list:
+        return value
     if value is None:
         return []
     if not isinstance(value, list):
@@ -80,6 +107,10 @@ def _list(c: _Collector, value: Any, field: str) -> list[Any]:
 
 
 def _labels(c: _Collector, value: Any, field: str) -> dict[str, str]:
+    if type(value) is dict and (
+        not value or (set(map(type, value)) == _STR_ONLY == set(map(type, value.values())))
+    ):
+        return dict(value)  # every key and value a string: the usual case, checked in C
     out: dict[str, str] = {}
     for k, v in _mapping(c, value, field).items():
         if not isinstance(k, str) or not isinstance(v, str | int | float | bool) or v is None:
@@ -94,7 +125,9 @@ def _labels(c: _Collector, value: Any, field: str) -> dict[str, str]:
     return out
 
 
-def _metadata(c: _Collector, doc: Mapping[str, Any], namespaced: bool) -> tuple[str, str, dict]:
+def _metadata(
+    c: _Collector, doc: Mapping[str, Any], namespaced: bool
+) -> tuple[str, str, Mapping[str, Any]]:
     meta = _mapping(c, doc.get("metadata"), "metadata")
     name = meta.get("name")
     if not isinstance(name, str) or not name:
@@ -104,7 +137,7 @@ def _metadata(c: _Collector, doc: Mapping[str, Any], namespaced: bool) -> tuple[
     if namespaced and (not isinstance(namespace, str) or not namespace):
         c.add("metadata.namespace", "must be a non-empty string")
         namespace = "default"
-    return name, str(namespace or ""), dict(meta)
+    return name, str(namespace or ""), meta
 
 
 def parse_selector(c: _Collector, value: Any, field: str) -> LabelSelector:
@@ -287,7 +320,7 @@ def _rules(c: _Collector, value: Any, field: str, peer_key: str) -> tuple[Rule, 
 
 
 def parse_network_policy(doc: Mapping[str, Any], file: str, index: int) -> Parsed[NetworkPolicy]:
-    c = _Collector(file, describe_object(doc, index))
+    c = _Collector(file, doc, index)
     name, namespace, meta = _metadata(c, doc, namespaced=True)
     spec = _mapping(c, doc.get("spec"), "spec")
     if "podSelector" not in spec:
@@ -330,7 +363,7 @@ def parse_network_policy(doc: Mapping[str, Any], file: str, index: int) -> Parse
 
 
 def parse_namespace(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Namespace]:
-    c = _Collector(file, describe_object(doc, index))
+    c = _Collector(file, doc, index)
     name, _, meta = _metadata(c, doc, namespaced=False)
     labels = _labels(c, meta.get("labels"), "metadata.labels")
     if c.problems:
@@ -366,7 +399,7 @@ def _container(c: _Collector, raw: Any, field: str) -> Container | None:
 
 
 def parse_pod(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Pod]:
-    c = _Collector(file, describe_object(doc, index))
+    c = _Collector(file, doc, index)
     name, namespace, meta = _metadata(c, doc, namespaced=True)
     labels = _labels(c, meta.get("labels"), "metadata.labels")
     spec = _mapping(c, doc.get("spec"), "spec")
@@ -386,11 +419,11 @@ def parse_pod(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Pod]:
         raw_ips.append(("status.podIP", status["podIP"]))
     ips: list[str] = []
     for f, ip in raw_ips:
-        try:
-            # Canonical text (IPv6 compressed) so that lookups by address agree.
-            ips.append(str(ipaddress.ip_address(ip)))
-        except ValueError:
+        canonical = canonical_ip(ip)
+        if canonical is None:
             c.add(f, f"invalid IP address {ip!r}")
+        else:
+            ips.append(canonical)
     host_network = spec.get("hostNetwork", False)
     if not isinstance(host_network, bool):
         c.add("spec.hostNetwork", f"expected true or false, got {host_network!r}")
@@ -420,7 +453,7 @@ def parse_pod(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Pod]:
 
 
 def parse_service(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Service]:
-    c = _Collector(file, describe_object(doc, index))
+    c = _Collector(file, doc, index)
     name, namespace, _ = _metadata(c, doc, namespaced=True)
     spec = _mapping(c, doc.get("spec"), "spec")
     selector = _labels(c, spec.get("selector"), "spec.selector") if spec.get("selector") else None
