@@ -200,8 +200,9 @@ def test_matrix_cli_outputs(capsys: pytest.CaptureFixture[str]) -> None:
 
 # ---------------------------------------------------------------- agreement with the engine
 
-LABEL_KEYS = ("app", "tier", "team")
+LABEL_KEYS = ("app", "tier", "team", "id")
 LABEL_VALUES = ("a", "b", "c")
+ID_VALUES = ("pod-1", "pod-3", "x")  # `id` is unique per pod: most values go unmentioned
 PORT_NAMES = ("http", "dns", "metrics")
 
 
@@ -209,13 +210,18 @@ def _selector(rng: random.Random, keys: tuple[str, ...] = LABEL_KEYS) -> LabelSe
     if rng.random() < 0.25:
         return LabelSelector()
     chosen = rng.sample(keys, rng.randint(0, min(2, len(keys))))
-    labels = tuple(sorted({(k, rng.choice(LABEL_VALUES)) for k in chosen}))
+    labels = tuple(sorted({(k, rng.choice(_values(k))) for k in chosen}))
     exprs = []
     for _ in range(rng.choice((0, 0, 1, 2))):
         op = rng.choice(("In", "NotIn", "Exists", "DoesNotExist"))
-        values = tuple(rng.sample(LABEL_VALUES, rng.randint(1, 2))) if op in ("In", "NotIn") else ()
-        exprs.append(Requirement(rng.choice(keys), op, values))  # type: ignore[arg-type]
+        key = rng.choice(keys)
+        values = tuple(rng.sample(_values(key), rng.randint(1, 2))) if op in ("In", "NotIn") else ()
+        exprs.append(Requirement(key, op, values))  # type: ignore[arg-type]
     return LabelSelector(labels, tuple(exprs))
+
+
+def _values(key: str) -> tuple[str, ...]:
+    return ID_VALUES if key == "id" else LABEL_VALUES
 
 
 def _ip_block(rng: random.Random) -> IPBlock:
@@ -277,7 +283,9 @@ def random_snapshot(seed: int, pods: int = 14, policies: int = 8) -> Snapshot:
         namespaces.append(Namespace(name, labels))
     pod_list = []
     for i in range(pods):
-        labels = {k: rng.choice(LABEL_VALUES) for k in LABEL_KEYS if rng.random() < 0.6}
+        labels = {k: rng.choice(LABEL_VALUES) for k in LABEL_KEYS[:3] if rng.random() < 0.6}
+        if rng.random() < 0.7:
+            labels["id"] = f"pod-{i}"
         ips: tuple[str, ...]
         r = rng.random()
         if r < 0.08:
@@ -351,6 +359,27 @@ def test_matrix_agrees_with_engine_on_random_clusters(seed: int) -> None:
                 assert ((proto, port) in allowed) == want, (seed, str(flow), allowed)
             # the direct pair evaluator (used by exposure) agrees with the block algorithm
             assert model.pair(model.class_of[src.key], model.class_of[dst.key]) == allowed
+
+
+def test_label_values_no_selector_names_do_not_split_classes() -> None:
+    ns = Namespace("a", {NAMESPACE_NAME_LABEL: "a"})
+    pods = tuple(
+        Pod("a", f"web-{i}", {"app": "web", "pod-name": f"web-{i}"}, (f"10.0.0.{i + 1}",))
+        for i in range(5)
+    )
+    exists = NetworkPolicy(
+        "a",
+        "p",
+        LabelSelector((), (Requirement("pod-name", "Exists"),)),
+        ("Ingress",),
+        ingress=(Rule((Peer(pod_selector=LabelSelector((("pod-name", "web-3"),))),)),),
+    )
+    model = compile_snapshot(Snapshot((ns,), pods, (), (exists,)))
+    # web-3 is named by a selector; the other four only differ in values nobody names
+    assert sorted(len(c.pods) for c in model.classes) == [1, 4]
+    cm = class_matrix(model)
+    assert not cm.pod_ports(pods[0], pods[1])  # isolated, and only web-3 is admitted
+    assert cm.pod_ports(pods[3], pods[1]).is_all
 
 
 @pytest.mark.parametrize("seed", range(10))

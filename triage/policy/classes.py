@@ -36,6 +36,7 @@ from triage.model import (
 from triage.policy.portset import ALL_PORTS, MAX_PORT, MIN_PORT, NO_PORTS, PortSet, named_port
 
 NamedKey = tuple[Protocol, str]
+OTHER_VALUE = "\x00other"  # stands for every label value no selector mentions
 Family = int | None  # 4, 6, or None for a pod without an IP
 
 
@@ -121,7 +122,7 @@ class PodClass:
     index: int
     namespace: str
     pods: list[Pod]
-    relevant_labels: tuple[tuple[str, str], ...]
+    relevant_labels: tuple[tuple[str, str], ...]  # values no selector names: OTHER_VALUE
     family: Family  # the primary IP's family: the family of connections to these pods
     ip_v4: int  # bit i: ipBlock i matches the first IPv4 address
     ip_v6: int  # bit i: ipBlock i matches the first IPv6 address
@@ -326,8 +327,11 @@ def compile_snapshot(snapshot: Snapshot) -> ClusterModel:
     """Group the snapshot's pods into classes and compile every policy against them."""
     policies = snapshot.policies
 
-    # Which label keys, named ports and ipBlocks can tell pods apart.
-    keys: set[str] = set()
+    # Which label keys and values, named ports and ipBlocks can tell pods apart. A value no
+    # selector mentions behaves like any other unmentioned value of its key (only Exists or
+    # DoesNotExist can see it), so such values collapse into one: a per-pod label such as
+    # statefulset.kubernetes.io/pod-name does not split classes unless a selector names it.
+    mentioned: dict[str, set[str]] = {}
     named_keys: set[NamedKey] = set()
     blocks: list[IPBlock] = []
     block_index: dict[IPBlock, int] = {}
@@ -335,8 +339,10 @@ def compile_snapshot(snapshot: Snapshot) -> ClusterModel:
     def note_selector(sel: LabelSelector | None) -> None:
         if sel is None:
             return
-        keys.update(k for k, _ in sel.match_labels)
-        keys.update(r.key for r in sel.match_expressions)
+        for k, v in sel.match_labels:
+            mentioned.setdefault(k, set()).add(v)
+        for r in sel.match_expressions:
+            mentioned.setdefault(r.key, set()).update(r.values)
 
     for pol in policies:
         note_selector(pol.pod_selector)
@@ -349,7 +355,7 @@ def compile_snapshot(snapshot: Snapshot) -> ClusterModel:
             for pp in rule.ports:
                 if isinstance(pp.port, str):
                     named_keys.add((pp.protocol, pp.port))
-    sorted_keys = sorted(keys)
+    sorted_keys = sorted(mentioned)
     sorted_named = sorted(named_keys)
 
     ip_sigs = _ip_signatures(snapshot.pods, blocks)
@@ -359,7 +365,11 @@ def compile_snapshot(snapshot: Snapshot) -> ClusterModel:
     by_key: dict[tuple[object, ...], int] = {}
     for pod, (family, sig4, sig6) in zip(snapshot.pods, ip_sigs, strict=True):
         labels = pod.labels
-        relevant = tuple((k, labels[k]) for k in sorted_keys if k in labels)
+        relevant = tuple(
+            (k, v if v in mentioned[k] else OTHER_VALUE)
+            for k in sorted_keys
+            if (v := labels.get(k)) is not None
+        )
         named: tuple[tuple[NamedKey, int], ...] = ()
         if sorted_named and pod.containers:
             found = []

@@ -403,15 +403,61 @@ def compute_matrix(
     simple_classes = [wl_targets[j][0][0] for j in simple_cols]
     fast = port is None or wanted_everywhere is not None
 
+    # Per destination workload: its classes grouped by the port asked about, with a C-level
+    # getter reading all of them from a class-matrix row at once.
+    wl_groups: list[list[tuple[PortSet | None, list[int], Any]]] = []
+    for targets in wl_targets:
+        by_wanted: dict[PortSet | None, list[int]] = {}
+        for d, wanted, _ in targets:
+            by_wanted.setdefault(wanted, []).append(d)
+        wl_groups.append(
+            [(w, ds, itemgetter(*ds) if len(ds) > 1 else None) for w, ds in by_wanted.items()]
+        )
+    summary_memo: dict[tuple[frozenset[int], PortSet | None], tuple[PortSet, PortSet]] = {}
+
+    def summarise(pids: frozenset[int], wanted: PortSet | None) -> tuple[PortSet, PortSet]:
+        """Union and intersection of the port sets behind `pids` (∩ `wanted`)."""
+        key = (pids, wanted)
+        found = summary_memo.get(key)
+        if found is None:
+            union = NO_PORTS
+            common: PortSet | None = None
+            for pid in pids:
+                ps = portsets[pid] if wanted is None else portsets[pid] & wanted
+                union = union | ps
+                common = ps if common is None else common & ps
+            found = (union, common if common is not None else NO_PORTS)
+            summary_memo[key] = found
+        return found
+
     def general(wi: int, wj: int) -> int:
         src_counts = wl_classes[wi]
-        targets = wl_targets[wj]
-        same = wi == wj
+        if wi == wj:
+            return diagonal(wi)
+        union = NO_PORTS
+        common: PortSet | None = None
+        for wanted, ds, getter in wl_groups[wj]:
+            pids: set[int] = set()
+            for s in src_counts:
+                row = rows[s]
+                if getter is None:
+                    pids.add(row[ds[0]])
+                else:
+                    pids.update(getter(row))
+            u, c = summarise(frozenset(pids), wanted)
+            union = union | u
+            common = c if common is None else common & c
+        return value_id(union, common or NO_PORTS, False)
+
+    def diagonal(wi: int) -> int:
+        """A workload to itself: pairs of distinct pods, or the lone pod's own traffic."""
+        src_counts = wl_classes[wi]
+        targets = wl_targets[wi]
         pairs = [
             (s, d, wanted)
             for s in src_counts
             for d, wanted, _ in targets
-            if not (same and s == d and src_counts[s] < 2)
+            if not (s == d and src_counts[s] < 2)
         ]
         self_only = False
         if not pairs:  # one pod alone: its traffic to itself
