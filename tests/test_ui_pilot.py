@@ -326,3 +326,27 @@ async def test_a_recording_that_cannot_be_read_says_why(tmp_path: Path) -> None:
         shown = text_of(app.screen.query_one("#loading-progress", Static))
         assert "broken.yaml" in shown
         assert "Press ctrl+q to quit" in shown
+
+
+async def test_port_completion_carries_the_protocol(tmp_path: Path) -> None:
+    """kube-dns has 53/UDP and 53/TCP: both complete to 53, each with its protocol."""
+    app = app_for("demo", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, FlowPickerScreen)
+        screen.query_one("#source", Input).value = "checkout/checkout-api-6b8f7d9c4-kz4vn"
+        screen.query_one("#destination", Input).value = "kube-system/svc/kube-dns"
+        await pilot.click("#port")
+        await pilot.press("5", "3")
+        await pilot.pause()
+        assert [(c.value, c.protocol) for c in screen._shown] == [
+            ("53", "UDP"),
+            ("dns", "UDP"),
+            ("53", "TCP"),
+            ("dns-tcp", "TCP"),
+        ]
+        await pilot.press("down", "down", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ChecklistScreen)
+        assert (app.screen.flow.port, app.screen.flow.protocol) == (53, "TCP")

@@ -23,7 +23,6 @@ from triage.ui.commands import TriageCommands
 from triage.ui.messages import LoadProgressed, SessionLoaded
 from triage.ui.screens.loading import LoadingScreen
 from triage.ui.session import Session, Source
-from triage.ui.widgets.source_bar import SourceBar
 
 
 class TriageApp(App[None]):
@@ -273,10 +272,6 @@ class TriageApp(App[None]):
                 binding.tooltip or f"press {key}",
                 partial(self.run_action, binding.action, active.node),
             )
-
-    def refresh_source_bars(self) -> None:
-        for bar in self.query(SourceBar):
-            bar.refresh_source()
 
 
 def make_app(

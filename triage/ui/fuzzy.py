@@ -17,6 +17,7 @@ class Completion:
     value: str  # what goes into the field
     display: str  # what the list shows (value plus a hint)
     search: str = ""  # lower-cased text matched against; defaults to value
+    protocol: str = ""  # for ports: the protocol that taking this completion implies
 
     @property
     def key(self) -> str:

@@ -29,11 +29,6 @@ class SessionLoaded(Message):
 
 
 @dataclass
-class StepStarted(Message, bubble=False):
-    step_id: str
-
-
-@dataclass
 class StepFinished(Message, bubble=False):
     """A checklist step's worker is done; `result` carries its status and evidence."""
 

@@ -7,7 +7,7 @@ blocking I/O on the event loop) and returns a `Session`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -33,7 +33,6 @@ class Session:
     context: str | None = None
     server: str | None = None
     warnings: tuple[str, ...] = ()
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def read_only(self) -> bool:

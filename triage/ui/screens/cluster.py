@@ -48,10 +48,6 @@ class _Grid:
         self.table.add_row(Text(name), value if isinstance(value, Text) else Text(value))
 
 
-def _grid() -> _Grid:
-    return _Grid()
-
-
 class ClusterScreen(Screen[None]):
     HELP = """\
 The cluster as loaded: namespaces on the left, then pods, network policies or services.
@@ -326,7 +322,7 @@ the selected namespace (all namespaces: `0` first)."""
             body.update(Text("select a row", style="italic"))
 
     def pod_details(self, pod: Pod) -> RenderableType:
-        grid = _grid()
+        grid = _Grid()
         grid.add_row("labels", format_labels(pod.labels) or "none")
         grid.add_row("IPs", ", ".join(pod.ips) or "none")
         grid.add_row("ports", describe_ports(pod) or "none declared")
@@ -350,7 +346,7 @@ the selected namespace (all namespaces: `0` first)."""
         return Group(*parts)
 
     def policy_details(self, pol: NetworkPolicy) -> RenderableType:
-        grid = _grid()
+        grid = _Grid()
         grid.add_row("pod selector", pol.pod_selector.describe())
         grid.add_row("types", ", ".join(pol.policy_types))
         grid.add_row("rules", f"{len(pol.ingress)} ingress, {len(pol.egress)} egress")
@@ -359,7 +355,7 @@ the selected namespace (all namespaces: `0` first)."""
         return grid.table
 
     def service_details(self, svc: Service) -> RenderableType:
-        grid = _grid()
+        grid = _Grid()
         grid.add_row("selector", format_labels(svc.selector) if svc.selector else "none")
         grid.add_row("type · IP", f"{svc.type} · {svc.cluster_ip or 'none'}")
         ports = ", ".join(
@@ -371,7 +367,7 @@ the selected namespace (all namespaces: `0` first)."""
         return grid.table
 
     def namespace_details(self, ns: Namespace) -> RenderableType:
-        grid = _grid()
+        grid = _Grid()
         grid.add_row("labels", format_labels(ns.labels) or "none")
         pods = self.index.snapshot.pods_by_namespace.get(ns.name, ())
         grid.add_row("pods", str(len(pods)))

@@ -56,7 +56,7 @@ def endpoint_completions(session: Session, *, services: bool) -> list[Completion
 
 def port_completions(session: Session, destination: str) -> list[Completion]:
     """The destination's ports: a Service's ports, or the container ports of a pod (found by
-    name or IP). Named ports are offered by name too."""
+    name or IP). Named ports are offered by name too; 53/UDP and 53/TCP are two entries."""
     snapshot = session.snapshot
     try:
         ref = parse_endpoint(destination, role="destination")
@@ -67,9 +67,10 @@ def port_completions(session: Session, destination: str) -> list[Completion]:
         svc = snapshot.service(ref.namespace, ref.name)
         for sp in svc.ports if svc else ():
             hint = f"{sp.port}/{sp.protocol} → targetPort {sp.target_port}"
-            out.append(Completion(str(sp.port), f"{sp.port}  {hint}", f"{sp.port} {sp.name}"))
+            search = f"{sp.port} {sp.name or ''}".strip()
+            out.append(Completion(str(sp.port), f"{sp.port}  {hint}", search, sp.protocol))
             if sp.name:
-                out.append(Completion(sp.name, f"{sp.name}  {hint}", f"{sp.name} {sp.port}"))
+                out.append(Completion(sp.name, f"{sp.name}  {hint}", search, sp.protocol))
         return out
     pod = (
         snapshot.pod(ref.namespace, ref.name)
@@ -79,20 +80,11 @@ def port_completions(session: Session, destination: str) -> list[Completion]:
     for container in pod.containers if pod else ():
         for cp in container.ports:
             hint = f"{cp.port}/{cp.protocol} container {container.name}"
-            out.append(Completion(str(cp.port), f"{cp.port}  {hint}", f"{cp.port} {cp.name}"))
+            search = f"{cp.port} {cp.name or ''}".strip()
+            out.append(Completion(str(cp.port), f"{cp.port}  {hint}", search, cp.protocol))
             if cp.name:
-                out.append(Completion(cp.name, f"{cp.name}  {hint}", f"{cp.name} {cp.port}"))
+                out.append(Completion(cp.name, f"{cp.name}  {hint}", search, cp.protocol))
     return out
-
-
-def port_protocol(session: Session, destination: str, port: str) -> str | None:
-    """The protocol the destination declares for `port`, if exactly one."""
-    found = {
-        c.display.split()[1].split("/")[1]
-        for c in port_completions(session, destination)
-        if c.value == port
-    }
-    return found.pop() if len(found) == 1 else None
 
 
 class FlowPickerScreen(Screen[None]):
@@ -115,6 +107,7 @@ complete flow starts the checklist."""
         super().__init__()
         self.candidates: list[CandidateFlow] = []
         self._completions: dict[str, list[Completion]] = {}
+        self._shown: list[Completion] = []  # the completions in the list, in order
 
     @property
     def session(self) -> Session:
@@ -259,8 +252,10 @@ complete flow starts the checklist."""
         matches = rank(self.value(field), self.completions_for(field), COMPLETIONS_SHOWN)
         if len(matches) == 1 and matches[0].value == self.value(field):
             matches = []  # nothing left to complete
+        self._shown = matches
         option_list.clear_options()
-        option_list.add_options(Option(m.display, id=m.value) for m in matches)
+        # No option ids: 53/UDP and 53/TCP both complete to "53".
+        option_list.add_options(Option(m.display) for m in matches)
         option_list.display = bool(matches)
         # Highlight the first match once something is typed, or for ports and protocols
         # (few, and all relevant): enter then takes it.
@@ -304,16 +299,15 @@ complete flow starts the checklist."""
         index = option_list.highlighted
         if not option_list.display or index is None:
             return False
-        value = option_list.get_option_at_index(index).id or ""
+        chosen = self._shown[index]
+        value = chosen.value
         field_input = self.query_one(f"#{field}", Input)
         with self.prevent(Input.Changed):
             field_input.value = value
         field_input.cursor_position = len(value)
         option_list.display = False
-        if field == "port":
-            protocol = port_protocol(self.session, self.value("destination"), value)
-            if protocol is not None:
-                self.query_one("#protocol", Input).value = protocol
+        if chosen.protocol:
+            self.query_one("#protocol", Input).value = chosen.protocol
         return True
 
     @on(OptionList.OptionSelected, "#completions")
