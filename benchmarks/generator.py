@@ -154,11 +154,17 @@ def _ns_is(name: str) -> dict[str, Any]:
     return {"matchLabels": {"kubernetes.io/metadata.name": name}}
 
 
-DNS_PEER = {
-    "namespaceSelector": _ns_is("kube-system"),
-    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-}
-DNS_PORTS = [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
+def _dns_peer() -> dict[str, Any]:
+    # Fresh dicts each time: a shared one would make YAML dumpers write anchors and
+    # aliases, which kubectl never prints.
+    return {
+        "namespaceSelector": _ns_is("kube-system"),
+        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+    }
+
+
+def _dns_ports() -> list[dict[str, Any]]:
+    return [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]
 
 
 def _namespace_policies(ns: str, n: int, rng: random.Random, teams: list[str]) -> list[Manifest]:
@@ -171,7 +177,7 @@ def _namespace_policies(ns: str, n: int, rng: random.Random, teams: list[str]) -
             "allow-dns-egress",
             {},
             policyTypes=["Egress"],
-            egress=[{"to": [DNS_PEER], "ports": DNS_PORTS}],
+            egress=[{"to": [_dns_peer()], "ports": _dns_ports()}],
         ),
         _policy(
             ns,
