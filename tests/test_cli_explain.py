@@ -326,3 +326,29 @@ def test_missing_manifests_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     )
     assert (code, out) == (2, "")
     assert err == f"triage: error: {missing}: file: no such file or directory\n"
+
+
+def test_recording_source(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--recording`: the first flow the incident itself reports, answered from it."""
+    incidents = Path(__file__).parent.parent / "runbooks" / "incidents"
+    path = incidents / "frontend-canary-label-mismatch.yaml"
+    if not path.exists():
+        pytest.skip("the bundled incident is not in this checkout")
+    flow = yaml.safe_load(path.read_text(encoding="utf-8"))["flows"][0]
+    code, out, err = run(
+        capsys,
+        "--recording",
+        str(path),
+        "--from",
+        flow["from"],
+        "--to",
+        flow["to"],
+        "--port",
+        str(flow["port"]),
+        "-o",
+        "json",
+    )
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert {"allowed", "flow", "egress", "ingress", "warnings"} <= set(doc)
+    assert doc["flow"]["from"] == flow["from"]
