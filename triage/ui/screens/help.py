@@ -16,12 +16,14 @@ from triage.ui import commands
 
 
 def keys_table(screen: Screen[object]) -> Table:
-    """Every active binding of `screen` with a description, visible in the footer or not."""
+    """Every active binding of `screen` with a description: the footer's first."""
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     seen: set[tuple[str, str]] = set()
-    for active in screen.active_bindings.values():
+    # The footer's keys first, then the rest (scrolling, focus) for completeness.
+    ordered = sorted(screen.active_bindings.values(), key=lambda a: not a.binding.show)
+    for active in ordered:
         binding = active.binding
         if not binding.description or (binding.action, binding.description) in seen:
             continue
