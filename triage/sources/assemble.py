@@ -101,12 +101,8 @@ def assemble(documents: Iterable[Document]) -> tuple[Snapshot, LoadReport]:
         problems.extend(found)
         if obj is None:
             continue
-        if isinstance(obj, Namespace):
-            target: dict[str, Any] = namespaces
-            key = obj.name
-        else:
-            target = {Pod: pods, Service: services, NetworkPolicy: policies}[type(obj)]
-            key = obj.key
+        key = obj.name if isinstance(obj, Namespace) else obj.key
+        target: Any = {Namespace: namespaces, Pod: pods, Service: services}.get(type(obj), policies)
         if key in target:
             warnings.append(f"{file}: {kind} {key} appears twice; the later one wins")
         target[key] = obj

@@ -47,7 +47,7 @@ def _scalar(event: yaml.ScalarEvent, cache: dict[str, Any]) -> Any:
         return cache[value]
     except KeyError:
         pass
-    tag = _RESOLVER.resolve(yaml.ScalarNode, value, event.implicit)
+    tag = _RESOLVER.resolve(yaml.ScalarNode, value, event.implicit)  # type: ignore[no-untyped-call]
     if tag == _STR:
         out: Any = value
     elif tag in ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"):
@@ -75,6 +75,7 @@ def _fast_load_all(text: str) -> list[Any]:
     scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
     map_start, seq_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
     map_end, seq_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
+    event: Any  # narrowed by `type(...) is` below, which mypy does not follow
     for event in yaml.parse(text, Loader=_Loader):
         kind = type(event)
         value: Any
