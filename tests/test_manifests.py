@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.test_engine_helpers import CLASSIC, netpol, ns, pod
 from triage.sources import SourceError
@@ -376,6 +378,10 @@ def test_unreadable_inputs_name_the_file(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(SourceError, match=r"no \.yaml, \.yml or \.json files found"):
         load_manifests([empty])
+    bad_date = tmp_path / "date.yaml"
+    bad_date.write_text("a: 2001-13-45\n", encoding="utf-8")
+    with pytest.raises(SourceError, match=r"invalid YAML value: month must be in 1\.\.12"):
+        load_manifests([bad_date])
     scalar = tmp_path / "scalar.yaml"
     scalar.write_text("just a string\n", encoding="utf-8")
     with pytest.raises(SourceError, match="document #0: expected a mapping"):
@@ -442,3 +448,200 @@ def test_fast_yaml_loader_on_the_classic_file() -> None:
 
     text = CLASSIC.read_text(encoding="utf-8")
     assert load_yaml_documents(text) == list(yaml.safe_load_all(text))
+
+
+# The block-style fast path must agree with PyYAML on everything it accepts: documents
+# dumped in every style PyYAML and kubectl use, and mutations of them (which it must
+# either read exactly as PyYAML does or hand back to PyYAML).
+
+_TEXT = st.sampled_from(
+    [
+        "web",
+        "app.kubernetes.io/name",
+        "10.0.0.1",
+        "fd00::1",
+        "8080",
+        "0755",
+        "1:20",
+        "1e3",
+        "yes",
+        "No",
+        "on",
+        "null",
+        "~",
+        "",
+        " ",
+        "true",
+        "a: b",
+        "a:b",
+        "- x",
+        "#x",
+        "x #y",
+        "'q'",
+        '"d"',
+        "it's",
+        'say "hi"',
+        "{}",
+        "[]",
+        "&a",
+        "*a",
+        "!t",
+        "|",
+        ">",
+        "%",
+        "@",
+        "`",
+        "?",
+        "? x",
+        ":x",
+        "-1",
+        "-x",
+        ".5",
+        "é✓",
+        "a\nb",
+        "a\n",
+        "\n",
+        "tab\there",
+        "back\\slash",
+        "2001-12-14",
+        "=",
+        "<<",
+        "x:",
+        " lead",
+        "trail ",
+    ]
+)
+_SCALARS = st.one_of(
+    _TEXT,
+    st.text(alphabet="ab:#- '\"\n\\.{}[]|>&*!", max_size=8),
+    st.integers(-5, 70000),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+)
+_KEYS = st.one_of(_TEXT, st.text(alphabet="abc-./:#' ", min_size=1, max_size=6), st.integers(0, 3))
+_DOCS = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=4)),
+    max_leaves=25,
+)
+
+
+def _fast_and_slow(text: str) -> None:
+    from triage.sources.manifests import _block_load_all, _Unsupported
+
+    try:
+        # Without the quick pre-scan, so that the parser itself meets every input.
+        fast = _block_load_all(text, prescan=False)
+    except _Unsupported:
+        return
+    expected = list(yaml.load_all(text, Loader=yaml.SafeLoader))  # must not raise
+    assert fast == expected, text
+
+
+class _LiteralDumper(yaml.SafeDumper):
+    """Writes multi-line strings as `|` blocks, the way kubectl writes them."""
+
+
+_LiteralDumper.add_representer(
+    str,
+    lambda dumper, value: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    docs=st.lists(_DOCS, min_size=1, max_size=3),
+    indent=st.sampled_from([2, 4]),
+    width=st.sampled_from([80, 20, 10**6]),
+    style=st.sampled_from([None, "'", '"', "literal"]),
+)
+def test_block_yaml_agrees_with_pyyaml_on_dumped_documents(
+    docs: list[Any], indent: int, width: int, style: str | None
+) -> None:
+    text = yaml.dump_all(
+        docs,
+        Dumper=_LiteralDumper if style == "literal" else yaml.SafeDumper,
+        default_flow_style=False,
+        indent=indent,
+        width=width,
+        allow_unicode=True,
+        sort_keys=False,
+        default_style=None if style == "literal" else style,
+    )
+    _fast_and_slow(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    doc=_DOCS,
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, 10**6), st.sampled_from([" ", "-", ":", "#", "'", "\n", "  ", "- ", ""])
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    cut=st.integers(0, 3),
+)
+def test_block_yaml_never_reads_text_differently_from_pyyaml(
+    doc: Any, edits: list[tuple[int, str]], cut: int
+) -> None:
+    text = yaml.safe_dump(doc, default_flow_style=False, allow_unicode=True, sort_keys=False)
+    for position, insert in edits:
+        at = position % (len(text) + 1)
+        text = text[:at] + insert + text[at + cut if insert == "" else at :]
+    try:
+        list(yaml.load_all(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError:
+        from triage.sources.manifests import _block_load_all, _Unsupported
+
+        with pytest.raises(_Unsupported):
+            _block_load_all(text, prescan=False)
+        return
+    _fast_and_slow(text)
+
+
+def test_block_yaml_reads_kubectl_style_output() -> None:
+    from triage.sources.manifests import _block_load_all
+
+    text = (
+        "apiVersion: v1\n"
+        "items:\n"
+        "- apiVersion: networking.k8s.io/v1\n"
+        "  kind: NetworkPolicy\n"
+        "  metadata:\n"
+        "    annotations:\n"
+        "      kubectl.kubernetes.io/last-applied-configuration: |\n"
+        '        {"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy"}\n'
+        '    creationTimestamp: "2024-05-01T10:00:00Z"\n'
+        "    name: allow   # trailing comment\n"
+        "    namespace: dev\n"
+        "  spec:\n"
+        "    ingress:\n"
+        "    - from:\n"
+        "      - podSelector:\n"
+        "          matchLabels:\n"
+        "            app: web\n"
+        "      ports:\n"
+        "      - port: 8080\n"
+        "        protocol: TCP\n"
+        "    podSelector: {}\n"
+        "    policyTypes:\n"
+        "    - Ingress\n"
+        "kind: List\n"
+        "metadata:\n"
+        '  resourceVersion: ""\n'
+    )
+    assert _block_load_all(text) == list(yaml.safe_load_all(text))
+
+
+def test_generated_cluster_takes_the_block_path() -> None:
+    from benchmarks.generator import generate_cluster
+    from triage.sources.manifests import _block_load_all
+
+    cluster = generate_cluster(60, 12, 3)
+    text = yaml.dump(cluster, Dumper=yaml.CSafeDumper, sort_keys=False)
+    assert _block_load_all(text) == [cluster]
