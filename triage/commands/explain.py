@@ -28,7 +28,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", help="port number or name (may carry /PROTO, e.g. 53/UDP)")
     parser.add_argument("--protocol", default=None, help="TCP (default), UDP or SCTP")
     parser.add_argument(
-        "--flows", type=Path, metavar="FILE", help="YAML list of {from, to, port, protocol}"
+        "--flows",
+        type=Path,
+        metavar="FILE",
+        help="YAML list of {from, to, port, protocol}; answers are a JSON list, in order",
     )
     parser.add_argument("--output", "-o", choices=("text", "json"), default="text")
     parser.set_defaults(run=run)
