@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.test_engine_helpers import CLASSIC, netpol, ns, pod
+from tests.engine_builders import CLASSIC, netpol, ns, pod
 from triage.cli import main
 
 FRONTEND = "develop/frontend-7d4b9c-x2kq"

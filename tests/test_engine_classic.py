@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_engine_helpers import CLASSIC, ask, cluster, netpol
+from tests.engine_builders import CLASSIC, ask, cluster, netpol
 from triage.model import Snapshot
 from triage.sources.manifests import load_manifests
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.test_engine_helpers import ask, cluster, labels, netpol, ns, pod
+from tests.engine_builders import ask, cluster, labels, netpol, ns, pod
 from triage.model import Snapshot
 
 BASE = (

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_engine_helpers import ask, cluster, codes, labels, netpol, ns, only, pod, svc
+from tests.engine_builders import ask, cluster, codes, labels, netpol, ns, only, pod, svc
 from triage.model import Snapshot
 from triage.policy import explanation_to_dict, policies_selecting
 

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.test_engine_helpers import CLASSIC, netpol, ns, pod
+from tests.engine_builders import CLASSIC, netpol, ns, pod
 from triage.sources import SourceError
 from triage.sources.assemble import assemble
 from triage.sources.manifests import load_manifests

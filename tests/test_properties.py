@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.test_engine_helpers import cluster, netpol, ns, pod
+from tests.engine_builders import cluster, netpol, ns, pod
 from triage.model import Flow, IPRef, NetworkPolicy, PodRef, Rule, Snapshot
 from triage.policy import explain, explanation_to_dict
 from triage.sources.assemble import assemble
