@@ -17,6 +17,7 @@ from tests.live_cluster import Cluster, cluster, empty_server, real_cluster, wit
 from triage.errors import ClusterError, UsageError
 from triage.sources.live import LiveTarget, api_clients, load_live
 from triage.sources.recording import bundled_incident, load_incident
+from triage.sources.redact import redact_manifest
 
 __all__ = ["cluster", "empty_server"]  # fixtures, imported for pytest
 
@@ -87,6 +88,24 @@ def test_small_pages_read_the_same_cluster(cluster: Cluster) -> None:
     if not cluster.real:
         continued = [r for r in cluster.server.requests if r.query.get("continue")]
         assert continued, "two objects per page must have needed continue tokens"
+
+
+def test_a_redacted_load_reads_the_same_cluster(cluster: Cluster) -> None:
+    """`triage record`'s load: allow-listed copies as pages arrive, parsed once, and every
+    object of the snapshot tied to the very manifest it was parsed from."""
+    plain = load_live(cluster.target())
+    redacted = load_live(cluster.target(), redact=True)
+    assert redacted.redacted and not plain.redacted
+    assert without_versions(redacted.snapshot) == without_versions(plain.snapshot)
+    if not cluster.real:  # a real cluster may change between the two loads
+        assert redacted.documents == [redact_manifest(d) for d in plain.documents]
+    snap = redacted.snapshot
+    objects = [*(n for n in snap.namespaces if not n.synthesized), *snap.pods, *snap.services]
+    objects += snap.policies
+    assert sorted(map(id, objects)) == sorted(id(obj) for obj, _ in redacted.origins.values())
+    documents = {id(d) for d in redacted.documents}
+    assert all(id(manifest) in documents for _, manifest in redacted.origins.values())
+    assert all(p.manifest is redacted.origins[("NetworkPolicy", p.key)][1] for p in snap.policies)
 
 
 def test_progress_reports_each_resource_with_its_count(cluster: Cluster) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import gc
 import json
+import math
 import os
 import stat
 from pathlib import Path
@@ -43,9 +45,11 @@ from triage.model.incident import (
     ProbeRecord,
     ReportedFlow,
 )
+from triage.sources import recording
 from triage.sources.errors import SourceError
 from triage.sources.recording import (
     DEMO_INCIDENT,
+    PARSED,
     SUPPORTED_VERSIONS,
     bundled_incident,
     bundled_incidents,
@@ -55,6 +59,7 @@ from triage.sources.recording import (
     incident_schema,
     incident_to_document,
     load_incident,
+    read_incident_document,
     write_incident,
 )
 from triage.sources.redact import (
@@ -62,6 +67,7 @@ from triage.sources.redact import (
     UnrecordableKind,
     redact_manifest,
 )
+from triage.sources.schemacheck import compile_check
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
@@ -214,6 +220,115 @@ def test_every_schema_problem_is_reported_one_per_line(tmp_path: Path) -> None:
     assert len(lines) == 2
     assert any("flows[0].protocol" in line for line in lines)
     assert any("probes[0].outcome" in line for line in lines)
+
+
+def test_schema_errors_in_a_large_recording_name_the_object(tmp_path: Path) -> None:
+    """jsonschema reads only the manifests the fast check refuses; paths stay absolute."""
+    doc = minimal_document()
+    pod = doc["pods"][0]
+    doc["pods"] = [copy.deepcopy(pod) for _ in range(500)]
+    for i, p in enumerate(doc["pods"]):
+        p["metadata"]["name"] = f"p-{i}"
+    doc["pods"][321]["metadata"]["labels"] = {"app": 7}
+    doc["knownGood"] = [
+        {"name": "k", "networkPolicies": [doc["networkPolicies"][0], {"kind": "Pod"}]}
+    ]
+    lines = load_error(tmp_path, doc).splitlines()
+    file = str(tmp_path / "incident.yaml")
+    assert lines == [  # sorted by path, one line a field, as jsonschema alone wrote them
+        f"{file}: knownGood[0].networkPolicies[1].metadata: missing",
+        f"{file}: knownGood[0].networkPolicies[1].spec: missing",
+        f"{file}: knownGood[0].networkPolicies[1].kind: expected 'NetworkPolicy', got 'Pod'",
+        f"{file}: pods[321].metadata.labels.app: 7 is not of type 'string'",
+    ]
+
+
+def test_the_fast_check_accepts_every_bundled_incident() -> None:
+    """Valid files never reach jsonschema: the compiled check says yes to all of them."""
+    check = compile_check(incident_schema())
+    for path in bundled_incidents():
+        assert check(read_incident_document(path)), path.name
+
+
+def _paths(value: Any, where: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [where]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out.extend(_paths(item, (*where, key)))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            out.extend(_paths(item, (*where, i)))
+    return out
+
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-2, 70000)
+    | st.sampled_from([0.5, 1.0, 80.0])
+    | st.sampled_from(["", "v1", "Pod", "web", "TCP", "timeout", "2024-05-14T09:12:00Z", "a/b"]),
+    lambda inner: (
+        st.lists(inner, max_size=2)
+        | st.dictionaries(
+            st.sampled_from(["name", "kind", "x", "labels", "spec"]), inner, max_size=2
+        )
+    ),
+    max_leaves=4,
+)
+
+
+def _full_document() -> dict[str, Any]:
+    doc = minimal_document()
+    doc["services"] = [
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "s", "namespace": "web"},
+            "spec": {"ports": [{"port": 80}]},
+        }
+    ]
+    doc["knownGood"] = [
+        {
+            "name": "k",
+            "capturedAt": "2024-01-01T00:00:00Z",
+            "networkPolicies": copy.deepcopy(doc["networkPolicies"]),
+            "namespaceLabels": {"web": {"team": "a"}},
+            "podLabels": {"web/a": {"app": "a"}},
+        }
+    ]
+    return doc
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_the_fast_check_never_passes_what_jsonschema_refuses(data: st.DataObject) -> None:
+    """A schema change or a checker bug must never let an invalid file through: wherever
+    the document is changed, the compiled check says yes only if jsonschema does, and the
+    errors of the split validation are jsonschema's errors on the whole document."""
+    doc = _full_document()
+    for _ in range(data.draw(st.integers(1, 3))):
+        where = data.draw(st.sampled_from(_paths(doc)[1:]))
+        parent = doc
+        for part in where[:-1]:
+            parent = parent[part]
+        action = data.draw(st.sampled_from(["replace", "delete", "add"]))
+        if action == "replace":
+            parent[where[-1]] = data.draw(_json_values)
+        elif action == "delete":
+            del parent[where[-1]]
+        elif isinstance(parent[where[-1]], dict):
+            parent[where[-1]][data.draw(st.sampled_from(["extra", "name", "kind"]))] = data.draw(
+                _json_values
+            )
+    schema = incident_schema()
+    expected = sorted(
+        (list(e.absolute_path), e.message)
+        for e in jsonschema.Draft202012Validator(schema).iter_errors(doc)
+    )
+    if compile_check(schema)(doc):
+        assert expected == []
+    split = sorted((path, e.message) for path, e in recording._schema_errors(doc))
+    assert split == expected
 
 
 @pytest.mark.parametrize("version", ["triage/v2", "triage/v0", None])
@@ -829,6 +944,177 @@ def test_model_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "model.yaml"
     write_incident(incident, path)
     assert load_incident(path) == incident
+
+
+# ---------------------------------------------------------------- JSON, which is YAML
+
+
+def _read_both(text: str) -> tuple[Any, Any]:
+    """What the JSON fast path and the YAML loader make of the same text."""
+    return recording._read_json(text), yaml.load(text, Loader=recording._Loader)
+
+
+@pytest.mark.parametrize("path", bundled_incidents(), ids=lambda p: p.stem)
+def test_recordings_are_written_as_json_that_yaml_reads_the_same(path: Path) -> None:
+    incident = load_incident(path)
+    text = dump_incident(incident)
+    header, body = text.split("\n{", 1)
+    assert all(line.startswith("# ") for line in header.splitlines())
+    as_json = json.loads("{" + body)
+    fast, as_yaml = _read_both(text)
+    assert as_json == fast == as_yaml == incident_to_document(incident)
+
+
+def test_short_mappings_and_lists_stay_on_one_line() -> None:
+    text = dump_incident(load_incident(bundled_incident("failed-rollout")))
+    assert '"labels": {"' in text
+    assert '"policyTypes": ["' in text
+    assert '"podIPs": [{"ip": "' in text
+    assert all(len(line) <= 100 for line in text.splitlines() if line.endswith(("{", "[")))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(title=st.text(min_size=1), note=st.text(), label=st.text())
+def test_any_text_reads_back_the_same_through_json_and_yaml(
+    title: str, note: str, label: str
+) -> None:
+    """C1 controls, line separators, NUL, quotes, astral characters: escaped where YAML
+    needs it, so YAML and the JSON fast path read the same strings back."""
+    base = model_incident()
+    incident = dataclasses.replace(
+        base,
+        meta=dataclasses.replace(base.meta, title=title, summary=note),
+        notes=(Note("", note),),
+        known_good=(KnownGood("k", "", (), {"edge": {"x": label}}),),
+    )
+    text = dump_incident(incident)
+    fast, as_yaml = _read_both(text)
+    assert fast is not None  # the fast path read it
+    assert fast == as_yaml
+    assert incident_from_document(fast, "t.yaml") == incident
+
+
+def test_numbers_read_as_yaml_reads_them(tmp_path: Path) -> None:
+    """JSON numbers YAML 1.1 takes for strings (`1e5`, `NaN`) are strings here too; the
+    writer gives every float a dot so that it stays a float."""
+    doc = minimal_document()
+    policy = doc["networkPolicies"][0]
+    policy["spec"]["x-numbers"] = {"big": 1e16, "small": 1.5e-07, "half": 0.5, "minus": -2.0}
+    path = tmp_path / "numbers.yaml"
+    incident = load_incident(write_yaml(path, doc))
+    write_incident(incident, path)
+    text = path.read_text(encoding="utf-8")
+    assert '"big": 1.0e+16' in text and '"small": 1.5e-07' in text
+    reloaded = load_incident(path)
+    assert reloaded.snapshot.policies[0].manifest["spec"]["x-numbers"] == {
+        "big": 1e16,
+        "small": 1.5e-07,
+        "half": 0.5,
+        "minus": -2.0,
+    }
+    assert _read_both('{\n\t"tabs": 1}') == ({"tabs": 1}, {"tabs": 1})  # libyaml takes tabs
+    hand = '{"apiVersion": "triage/v1", "a": 1e5, "b": 1.5E+3, "c": NaN, "d": -Infinity, "e": 2}'
+    fast, as_yaml = _read_both(hand)
+    assert fast == as_yaml
+    assert fast == {
+        "apiVersion": "triage/v1",
+        "a": "1e5",
+        "b": 1500.0,
+        "c": "NaN",
+        "d": "-Infinity",
+        "e": 2,
+    }
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": 1} # a comment after the mapping\n',
+        '{"a": "x\x85y"}',  # a raw NEL: a line break to YAML
+        '{"a": "\\ud83d\\ude00"}',  # an escaped surrogate pair: libyaml refuses it
+        '\ufeff{"a": 1}',  # a byte-order mark
+        '{"a": 1}\n---\n{"b": 2}\n',
+        "%YAML 1.1\n---\n{a: 1}\n",
+    ],
+)
+def test_anything_but_plain_json_is_read_by_yaml(tmp_path: Path, text: str) -> None:
+    assert recording._read_json(text) is None
+    path = tmp_path / "x.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        expected = [d for d in yaml.load_all(text, Loader=recording._Loader) if d is not None]
+    except yaml.YAMLError:
+        with pytest.raises(SourceError, match="invalid YAML at line 1"):
+            read_incident_document(path)
+        return
+    if len(expected) == 1:
+        assert read_incident_document(path) == expected[0]
+    else:
+        with pytest.raises(SourceError, match=f"{len(expected)} YAML documents"):
+            read_incident_document(path)
+
+
+def test_broken_json_is_reported_by_yaml_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    text = dump_incident(load_incident(bundled_incident("dns-egress-default-deny")))
+    lines = text.splitlines(keepends=True)
+    lines.insert(6, '  "broken": [1, 2,, 3],\n')  # line 7
+    path.write_text("".join(lines), encoding="utf-8")
+    with pytest.raises(SourceError, match="invalid YAML at line 7: did not find expected node"):
+        load_incident(path)
+
+
+def test_values_json_cannot_carry_are_written_as_block_yaml(tmp_path: Path) -> None:
+    """A non-string key or an infinite float has no faithful JSON: such a recording is
+    written the old way, and reads back the same."""
+    incident = load_incident(bundled_incident("dns-egress-default-deny"))
+    policy = incident.snapshot.policies[0]
+    spec = {**policy.manifest["spec"], "x-weight": math.inf, "x-by-number": {7: "seven"}}
+    for odd_value in ({"x-long": {"k" * 2000: 1}}, {"x-weight": math.nan}):
+        with pytest.raises(recording._NotPlain):
+            recording._render_json({**policy.manifest, "spec": odd_value})
+    odd = dataclasses.replace(policy, manifest={**policy.manifest, "spec": spec})
+    changed = dataclasses.replace(
+        incident,
+        snapshot=incident.snapshot.with_policies((odd, *incident.snapshot.policies[1:])),
+    )
+    path = tmp_path / "odd.yaml"
+    write_incident(changed, path)
+    text = path.read_text(encoding="utf-8")
+    assert "\napiVersion: triage/v1\n" in text  # block YAML
+    reloaded = load_incident(path)
+    assert reloaded == changed
+    assert reloaded.snapshot.policies[0].manifest["spec"]["x-by-number"] == {7: "seven"}
+    assert reloaded.snapshot.policies[0].manifest["spec"]["x-weight"] == math.inf
+
+
+def test_recorded_objects_are_written_without_a_second_redaction() -> None:
+    """incident_from_manifests keeps (object, allow-listed manifest); the writer uses that
+    manifest as long as the snapshot holds the very same object."""
+    listing = {"apiVersion": "v1", "kind": "List", "items": [SECRET_POD]}
+    incident = incident_from_manifests(IncidentMeta("t"), [listing])
+    (pod,) = incident.snapshot.pods
+    obj, manifest = incident.extra[PARSED][("Pod", pod.key)]
+    assert obj is pod
+    assert incident_to_document(incident)["pods"][0] is manifest
+    relabelled = dataclasses.replace(pod, labels={"app": "other"})
+    changed = dataclasses.replace(
+        incident, snapshot=dataclasses.replace(incident.snapshot, pods=(relabelled,))
+    )
+    written = incident_to_document(changed)["pods"][0]
+    assert written is not manifest
+    assert written["metadata"]["labels"] == {"app": "other"}
+    assert incident_from_document(incident_to_document(changed), "x") == changed
+
+
+def test_loading_leaves_the_garbage_collector_on(tmp_path: Path) -> None:
+    assert gc.isenabled()
+    load_incident(bundled_incident("failed-rollout"))
+    assert gc.isenabled()
+    doc = minimal_document()
+    doc["probes"][0]["outcome"] = "maybe"
+    load_error(tmp_path, doc)
+    assert gc.isenabled()
 
 
 _label = st.from_regex(r"[a-z][a-z0-9]{0,5}", fullmatch=True)

@@ -3,8 +3,9 @@
     triage record -o incident.yaml --context prod -n shop -n payments \\
         --flow shop/web-0 payments/svc/api 8443 --title "checkout 502s" --note "after deploy 41"
 
-Reads namespaces, pods, services and NetworkPolicies (sources.live), passes every object
-through the recording allow-list (sources.redact, via recording.incident_from_manifests),
+Reads namespaces, pods, services and NetworkPolicies (sources.live), passing every object
+through the recording allow-list (sources.redact) as it arrives and parsing the allow-listed
+copies once (the recording is built from that snapshot: recording.incident_from_snapshot),
 checks the reported flows against what was read, and writes the file atomically
 (recording.write_incident): an interrupted or failed record leaves no file behind.
 """
@@ -144,9 +145,10 @@ def build_incident(
     known_good: str | None = None,
     probes: tuple[ProbeRecord, ...] = (),
 ) -> Incident:
-    """The Incident for what `load_live` read: redacted objects, metadata, flows, notes."""
+    """The Incident for what `load_live` read: redacted objects, metadata, flows, notes.
+    A load made with `redact=True` is used as it is; any other is redacted and parsed here."""
     from triage.model.incident import IncidentMeta, Note, ReportedFlow
-    from triage.sources.recording import incident_from_manifests
+    from triage.sources.recording import incident_from_manifests, incident_from_snapshot
 
     cluster = load.cluster or urlparse(load.server).hostname or load.server
     meta = IncidentMeta(
@@ -156,14 +158,21 @@ def build_incident(
         captured_at=captured_at,
         summary=summary,
     )
-    incident = incident_from_manifests(
-        meta,
-        load.documents,
-        flows=[ReportedFlow(f) for f in flows or []],
-        probes=probes,
-        notes=[Note(captured_at, text) for text in notes or []],
-        source=f"context {load.context}",
-    )
+    reported = [ReportedFlow(f) for f in flows or []]
+    operator_notes = [Note(captured_at, text) for text in notes or []]
+    if load.redacted:
+        incident = incident_from_snapshot(
+            meta, load.snapshot, load.origins, flows=reported, probes=probes, notes=operator_notes
+        )
+    else:
+        incident = incident_from_manifests(
+            meta,
+            load.documents,
+            flows=reported,
+            probes=probes,
+            notes=operator_notes,
+            source=f"context {load.context}",
+        )
     if known_good:
         good = known_good_from(known_good, incident.snapshot, captured_at)
         incident = dataclasses.replace(incident, known_good=(good,))
@@ -337,8 +346,8 @@ def run(args: argparse.Namespace) -> int:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     captured_at = utc_now()
     with LoadProgress(err) as progress:
-        load = load_live(target, progress)
-    with err.status(f"redacting and checking {len(load.documents):,} objects"):
+        load = load_live(target, progress, redact=True)
+    with err.status(f"checking {len(load.documents):,} objects"):
         incident = build_incident(
             load,
             captured_at=captured_at,

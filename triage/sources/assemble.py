@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +28,10 @@ from triage.sources.parse import (
 
 # (file, position in file, manifest); the position names objects that have no name.
 Document = tuple[str, int, Mapping[str, Any]]
+
+# (kind, key) → (the object in the snapshot, the manifest it was parsed from); the key is
+# `namespace/name`, a Namespace's its name.
+Origins = dict[tuple[str, str], tuple[Any, Mapping[str, Any]]]
 
 _PARSERS = {
     "Namespace": parse_namespace,
@@ -75,8 +81,34 @@ def flatten(file: str, index: int, doc: Any) -> Iterable[Document]:
     yield file, index, doc
 
 
-def assemble(documents: Iterable[Document]) -> tuple[Snapshot, LoadReport]:
-    """Parse every document; raise SourceError with every problem if any object is invalid."""
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside. Loading a 10k-pod cluster allocates millions of
+    objects, none of them in a cycle, and each full collection on the way walks them all:
+    with the collector on, parsing takes 2-4 times as long. Nests; re-enables on the way
+    out only what it disabled."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def assemble(
+    documents: Iterable[Document], *, origins: Origins | None = None
+) -> tuple[Snapshot, LoadReport]:
+    """Parse every document; raise SourceError with every problem if any object is invalid.
+    `origins`, if given, is filled with the manifest each object of the snapshot came from."""
+    with gc_paused():
+        return _assemble(documents, origins)
+
+
+def _assemble(
+    documents: Iterable[Document], origins: Origins | None
+) -> tuple[Snapshot, LoadReport]:
     namespaces: dict[str, Namespace] = {}
     pods: dict[str, Pod] = {}
     services: dict[str, Service] = {}
@@ -106,6 +138,8 @@ def assemble(documents: Iterable[Document]) -> tuple[Snapshot, LoadReport]:
         if key in target:
             warnings.append(f"{file}: {kind} {key} appears twice; the later one wins")
         target[key] = obj
+        if origins is not None:
+            origins[(str(kind), key)] = (obj, doc)
     if problems:
         raise SourceError(problems)
     used = {p.namespace for p in pods.values()} | {s.namespace for s in services.values()}

@@ -10,7 +10,10 @@ models: a 10k-pod cluster loads several times faster and in a fraction of the me
 field the client's model does not know cannot fail the load. `decode="models"` keeps the
 model path (the client's own deserialisation + `sanitize_for_serialization`) for comparison.
 Either way the manifests get their `kind`/`apiVersion` back (typed lists omit them) and lose
-`metadata.managedFields` (kubectl hides them too).
+`metadata.managedFields` (kubectl hides them too). With `redact=True` (`triage record`) each
+object goes through the recording allow-list (`sources.redact`) as its page arrives: the raw
+pages are dropped at once, and the snapshot is parsed from the allow-listed manifests, so a
+recording is built from it without a second parse (`LiveLoad.origins`).
 
 With `-n NS` (`LiveTarget.namespaces`) everything is listed per namespace, and each namespace
 is read with GET; a user who may not GET namespaces gets a synthesized one and a warning.
@@ -27,7 +30,7 @@ from kubernetes import client
 
 from triage.errors import ClusterError, UsageError
 from triage.model import NAMESPACE_NAME_LABEL, Snapshot
-from triage.sources.assemble import Document, assemble
+from triage.sources.assemble import Document, Origins, assemble, gc_paused
 from triage.sources.kubeclient import (
     ApiStatusError,
     CallSite,
@@ -36,6 +39,7 @@ from triage.sources.kubeclient import (
     connect,
     read_json,
 )
+from triage.sources.redact import redact_manifest
 
 ProgressCallback = Callable[[str, int], None]
 Decode = Literal["json", "models"]
@@ -93,6 +97,9 @@ class LiveLoad:
     cluster: str = ""  # the kubeconfig's cluster name ("" in-cluster)
     notes: tuple[str, ...] = ()  # things worth knowing that are not warnings
     counts: Mapping[str, int] = field(default_factory=dict)  # resource plural → objects
+    redacted: bool = False  # documents are allow-listed copies (load_live(redact=True))
+    # (kind, key) → (snapshot object, the manifest in `documents` it was parsed from)
+    origins: Origins = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -150,12 +157,15 @@ def load_live(
     *,
     decode: Decode = "json",
     page_size: int = PAGE_SIZE,
+    redact: bool = False,
 ) -> LiveLoad:
     """Read the cluster. `progress(resource, count)` is called after every page with the
-    number of objects of that resource read so far (also once with 0 for an empty list)."""
+    number of objects of that resource read so far (also once with 0 for an empty list).
+    `redact=True` keeps only the allow-listed copy of each object (what a recording holds)."""
     conn = connect(target.context, target.kubeconfig)
     try:
-        return _Loader(conn, target, progress, decode, page_size).load()
+        with gc_paused():
+            return _Loader(conn, target, progress, decode, page_size, redact).load()
     finally:
         conn.close()
 
@@ -168,8 +178,10 @@ class _Loader:
         progress: ProgressCallback | None,
         decode: Decode,
         page_size: int,
+        redact: bool = False,
     ) -> None:
         self.conn = conn
+        self.redact = redact
         self.target = target
         self.progress = progress
         self.decode = decode
@@ -200,7 +212,8 @@ class _Loader:
                 documents.extend(self.list_all(kind, None))
         self.warnings.extend(self._policy_engines())
         label = f"context {self.conn.context}"
-        snapshot, report = assemble(_as_documents(label, documents))
+        origins: Origins = {}
+        snapshot, report = assemble(_as_documents(label, documents), origins=origins)
         warnings = [w for w in report.warnings if not self._is_synthesis_warning(w)]
         warnings.extend(self.warnings)
         snapshot = Snapshot(
@@ -219,6 +232,8 @@ class _Loader:
             cluster=self.conn.cluster,
             notes=tuple(self.notes),
             counts=dict(self.counts),
+            redacted=self.redact,
+            origins=origins,
         )
 
     def _is_synthesis_warning(self, warning: str) -> bool:
@@ -257,7 +272,7 @@ class _Loader:
             try:
                 while True:
                     page, token = self._page(method, args, site, kind, token)
-                    items.extend(page)
+                    items.extend(map(redact_manifest, page) if self.redact else page)
                     self._report(kind.plural, base + len(items))
                     if not token:
                         return items
@@ -337,7 +352,8 @@ class _Loader:
                     "(namespaceSelectors may see more labels on the real cluster)"
                 )
                 continue
-            found.append(_manifest(doc, NAMESPACES))
+            manifest = _manifest(doc, NAMESPACES)
+            found.append(redact_manifest(manifest) if self.redact else manifest)
             self._report(NAMESPACES.plural, len(found))
         return found
 

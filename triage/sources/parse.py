@@ -84,6 +84,17 @@ def describe_object(doc: Mapping[str, Any], index: int) -> str:
     return f"{kind} {ns}/{name}" if ns else f"{kind} {name}"
 
 
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)  # the ABC check only off the dict path
+
+
+# Protocol text → the canonical literal (one shared string for every port).
+_PROTOCOL_NAMES: dict[str, Protocol] = {proto: proto for proto in PROTOCOLS}
+
+
+_VALUE_TYPES = (str, int, float)  # a tuple: isinstance with a union is slower
+
+
 def _mapping(c: _Collector, value: Any, field: str) -> Mapping[str, Any]:
     if type(value) is dict:  # the common case, without the ABC check
         return value
@@ -140,13 +151,20 @@ def _metadata(
     return name, str(namespace or ""), meta
 
 
+_SELECTOR_FIELDS = frozenset({"matchLabels", "matchExpressions"})
+
+
 def parse_selector(c: _Collector, value: Any, field: str) -> LabelSelector:
     sel = _mapping(c, value, field)
-    labels = _labels(c, sel.get("matchLabels"), f"{field}.matchLabels")
+    raw_labels = sel.get("matchLabels")
+    labels = _labels(c, raw_labels, f"{field}.matchLabels") if raw_labels is not None else {}
     reqs: list[Requirement] = []
-    for i, expr in enumerate(_list(c, sel.get("matchExpressions"), f"{field}.matchExpressions")):
+    exprs = sel.get("matchExpressions")
+    if type(exprs) is not list:
+        exprs = _list(c, exprs, f"{field}.matchExpressions")
+    for i, expr in enumerate(exprs):
         f = f"{field}.matchExpressions[{i}]"
-        if not isinstance(expr, Mapping):
+        if not _is_mapping(expr):
             c.add(f, f"expected a mapping, got {type(expr).__name__}")
             continue
         key = expr.get("key")
@@ -166,14 +184,14 @@ def parse_selector(c: _Collector, value: Any, field: str) -> LabelSelector:
         if op in ("Exists", "DoesNotExist") and vals:
             c.add(f"{f}.values", f"operator {op} takes no values")
             continue
-        bad = [v for v in vals if isinstance(v, bool) or not isinstance(v, str | int | float)]
+        bad = [v for v in vals if isinstance(v, bool) or not isinstance(v, _VALUE_TYPES)]
         if bad:
             c.add(f"{f}.values", f"values must be strings, got {bad[0]!r}")
             continue
         reqs.append(Requirement(key, op, tuple(str(v) for v in vals)))
-    unknown = set(sel) - {"matchLabels", "matchExpressions"}
-    for key in sorted(unknown):
-        c.add(f"{field}.{key}", "unknown field of a label selector")
+    if not _SELECTOR_FIELDS.issuperset(sel):
+        for key in sorted(set(sel) - _SELECTOR_FIELDS):
+            c.add(f"{field}.{key}", "unknown field of a label selector")
     return LabelSelector(tuple(sorted(labels.items())), tuple(reqs))
 
 
@@ -372,7 +390,8 @@ def parse_namespace(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Nam
 
 
 def _container(c: _Collector, raw: Any, field: str) -> Container | None:
-    if not isinstance(raw, Mapping):
+    # Field names are built only for a problem: a 10k-pod load would format ~100k of them.
+    if not _is_mapping(raw):
         c.add(field, f"expected a mapping, got {type(raw).__name__}")
         return None
     spec = raw
@@ -381,16 +400,23 @@ def _container(c: _Collector, raw: Any, field: str) -> Container | None:
         c.add(f"{field}.name", "missing or not a string")
         return None
     ports: list[ContainerPort] = []
-    for i, p in enumerate(_list(c, spec.get("ports"), f"{field}.ports")):
-        pf = f"{field}.ports[{i}]"
-        if not isinstance(p, Mapping):
-            c.add(pf, f"expected a mapping, got {type(p).__name__}")
+    raw_ports = spec.get("ports")
+    if type(raw_ports) is not list:
+        raw_ports = _list(c, raw_ports, f"{field}.ports")
+    for i, p in enumerate(raw_ports):
+        if not _is_mapping(p):
+            c.add(f"{field}.ports[{i}]", f"expected a mapping, got {type(p).__name__}")
             continue
-        number = _port_number(c, p.get("containerPort"), f"{pf}.containerPort")
-        proto = _protocol(c, p.get("protocol"), f"{pf}.protocol")
+        number = p.get("containerPort")
+        if type(number) is not int or not 1 <= number <= 65535:
+            number = _port_number(c, number, f"{field}.ports[{i}].containerPort")
+        raw_proto = p.get("protocol")
+        proto = _PROTOCOL_NAMES.get(raw_proto) if type(raw_proto) is str else None
+        if proto is None:
+            proto = _protocol(c, raw_proto, f"{field}.ports[{i}].protocol")
         pname = p.get("name")
         if pname is not None and (not isinstance(pname, str) or not _PORT_NAME.match(pname)):
-            c.add(f"{pf}.name", f"invalid port name {pname!r}")
+            c.add(f"{field}.ports[{i}].name", f"invalid port name {pname!r}")
             pname = None
         if number is not None:
             ports.append(ContainerPort(number, proto, pname))
@@ -409,19 +435,20 @@ def parse_pod(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Pod]:
         cont = _container(c, raw, f"spec.containers[{i}]")
         if cont is not None:
             containers.append(cont)
-    raw_ips: list[tuple[str, Any]] = []
+    raw_ips: list[tuple[int, Any]] = []  # (index in podIPs, or -1 for podIP; address)
     for i, entry in enumerate(_list(c, status.get("podIPs"), "status.podIPs")):
-        if not isinstance(entry, Mapping):
+        if not _is_mapping(entry):
             c.add(f"status.podIPs[{i}]", f"expected a mapping {{ip: ADDRESS}}, got {entry!r}")
             continue
-        raw_ips.append((f"status.podIPs[{i}].ip", entry.get("ip")))
+        raw_ips.append((i, entry.get("ip")))
     if not raw_ips and status.get("podIP") is not None:
-        raw_ips.append(("status.podIP", status["podIP"]))
+        raw_ips.append((-1, status["podIP"]))
     ips: list[str] = []
-    for f, ip in raw_ips:
+    for i, ip in raw_ips:
         canonical = canonical_ip(ip)
         if canonical is None:
-            c.add(f, f"invalid IP address {ip!r}")
+            where = "status.podIP" if i < 0 else f"status.podIPs[{i}].ip"
+            c.add(where, f"invalid IP address {ip!r}")
         else:
             ips.append(canonical)
     host_network = spec.get("hostNetwork", False)
@@ -430,12 +457,14 @@ def parse_pod(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Pod]:
         host_network = False
     owner = None
     for ref in _list(c, meta.get("ownerReferences"), "metadata.ownerReferences"):
-        if isinstance(ref, Mapping) and ref.get("kind") and ref.get("name"):
+        if _is_mapping(ref) and ref.get("kind") and ref.get("name"):
             owner = Owner(str(ref["kind"]), str(ref["name"]))
             if ref.get("controller"):
                 break
     if c.problems:
         return None, c.problems
+    node = spec.get("nodeName")
+    phase = status.get("phase")
     return (
         Pod(
             namespace=namespace,
@@ -445,8 +474,8 @@ def parse_pod(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Pod]:
             containers=tuple(containers),
             host_network=host_network,
             owner=owner,
-            node=spec.get("nodeName") if isinstance(spec.get("nodeName"), str) else None,
-            phase=status.get("phase") if isinstance(status.get("phase"), str) else None,
+            node=node if isinstance(node, str) else None,
+            phase=phase if isinstance(phase, str) else None,
         ),
         [],
     )
