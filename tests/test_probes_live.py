@@ -1,9 +1,11 @@
 """LiveProber against the Kubernetes API test server: websocket exec with scripted outputs,
-a missing binary falling back to an ephemeral debug container, timeouts and refusals."""
+a missing binary falling back to an ephemeral debug container (only with the operator's
+consent, asked once per pod), timeouts and refusals."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +16,12 @@ from kubernetes import client, config
 from tests.kubeapi import builders
 from tests.kubeapi.server import KubeApiServer
 from triage.model import PodRef
-from triage.probes.live import LiveProber, parse_exec_status
+from triage.probes.live import (
+    EphemeralRequest,
+    LiveProber,
+    consent_for_context,
+    parse_exec_status,
+)
 
 pytestmark = [pytest.mark.live, pytest.mark.timeout(60)]
 
@@ -42,13 +49,38 @@ def server(kube_api: KubeApiServer) -> KubeApiServer:
     return kube_api
 
 
+CONTEXT = "triage-test"
+EPHEMERAL_PATCH = r"/pods/[^/]+/ephemeralcontainers$"
+
+
+class Consent:
+    """A confirm_ephemeral hook that answers `answer` and keeps every question it got."""
+
+    def __init__(self, answer: bool = True, delay: float = 0.0) -> None:
+        self.answer = answer
+        self.delay = delay
+        self.asked: list[EphemeralRequest] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, request: EphemeralRequest) -> bool:
+        with self._lock:
+            self.asked.append(request)
+        time.sleep(self.delay)  # an operator reading the question: others must wait
+        return self.answer
+
+
 def _prober(server: KubeApiServer, tmp_path: Path, **options: object) -> LiveProber:
-    path = server.write_kubeconfig(tmp_path / "kubeconfig")
+    path = server.write_kubeconfig(tmp_path / "kubeconfig", context=CONTEXT)
     api = config.new_client_from_config(config_file=str(path))
     exec_api = config.new_client_from_config(config_file=str(path))
     options.setdefault("poll_interval", 0.05)
     options.setdefault("ephemeral_timeout", 5.0)
+    options.setdefault("context", CONTEXT)
     return LiveProber(api, exec_api, **options)  # type: ignore[arg-type]
+
+
+def _ephemeral_patches(server: KubeApiServer) -> list[str]:
+    return [r.path for r in server.requests_matching("PATCH", EPHEMERAL_PATCH)]
 
 
 def test_dns_success_parses_the_answer(server: KubeApiServer, tmp_path: Path) -> None:
@@ -148,9 +180,23 @@ def test_missing_binary_falls_back_to_an_ephemeral_container(
     monkeypatch.setattr("triage.probes.live.debug_container_name", lambda: "triage-debug-abc123")
     debug_name = "triage-debug-abc123"
     server.script_exec("develop", "frontend", ["nslookup"], NSLOOKUP_OK, container=debug_name)
-    prober = _prober(server, tmp_path)
+    consent = Consent(True)
+    prober = _prober(server, tmp_path, confirm_ephemeral=consent)
     result = prober.dns(SRC, "backend.develop.svc.cluster.local", 3)
     assert result.outcome == "success", result
+    assert consent.asked == [
+        EphemeralRequest(
+            context=CONTEXT,
+            namespace="develop",
+            pod="frontend",
+            target_container="app",
+            image="nicolaka/netshoot:v0.13",
+            missing=("nslookup", "getent", "dig"),
+            kind="dns",
+        )
+    ]
+    assert consent.asked[0].pod_key == "develop/frontend"
+    assert "needs one of nslookup, getent, dig" in consent.asked[0].reason
     assert result.via == "ephemeral"
     assert result.addresses == ("10.96.10.20",)
     assert "has none of: nslookup, getent, dig" in result.note
@@ -172,6 +218,8 @@ def test_missing_binary_falls_back_to_an_ephemeral_container(
     assert again.via == "ephemeral"
     pod = server.get("Pod", "frontend", "develop")
     assert pod is not None and len(pod["spec"]["ephemeralContainers"]) == 1
+    assert len(consent.asked) == 1  # the container is there: nothing to ask
+    assert len(_ephemeral_patches(server)) == 1
 
 
 def test_shell_style_missing_binary_exit_127(
@@ -191,7 +239,8 @@ def test_shell_style_missing_binary_exit_127(
             stderr="Connection to 10.0.1.20 8080 port [tcp/*] succeeded!\n",
             container="triage-debug-abc123",
         )
-        result = _prober(server, tmp_path).connect(SRC, "10.0.1.20", 8080, "TCP", 1)
+        prober = _prober(server, tmp_path, confirm_ephemeral=Consent(True))
+        result = prober.connect(SRC, "10.0.1.20", 8080, "TCP", 1)
         assert (result.outcome, result.via) == ("success", "ephemeral")
     finally:
         server.stop()
@@ -205,7 +254,7 @@ def test_ephemeral_container_that_never_starts(tmp_path: Path) -> None:
             namespaces=[builders.namespace("develop")],
             pods=[builders.pod("frontend", "develop", ip="10.0.1.10")],
         )
-        prober = _prober(server, tmp_path, ephemeral_timeout=0.5)
+        prober = _prober(server, tmp_path, ephemeral_timeout=0.5, confirm_ephemeral=Consent(True))
         started = time.monotonic()
         result = prober.connect(SRC, "10.0.1.20", 8080, "TCP", 1)
         assert result.outcome == "error"
@@ -224,23 +273,101 @@ def test_image_pull_error_is_reported(tmp_path: Path) -> None:
             namespaces=[builders.namespace("develop")],
             pods=[builders.pod("frontend", "develop", ip="10.0.1.10")],
         )
-        result = _prober(server, tmp_path).dns(SRC, "backend.develop.svc.cluster.local", 2)
+        prober = _prober(server, tmp_path, confirm_ephemeral=Consent(True))
+        result = prober.dns(SRC, "backend.develop.svc.cluster.local", 2)
         assert result.outcome == "error"
         assert "ErrImagePull" in result.output
     finally:
         server.stop()
 
 
-def test_ephemeral_disabled_says_which_tools_are_missing(
+def test_no_debug_container_by_default(server: KubeApiServer, tmp_path: Path) -> None:
+    """No hook: the pod is never patched, and the error says what is missing and how to
+    allow a debug container."""
+    result = _prober(server, tmp_path).dns(SRC, "backend.develop.svc.cluster.local", 2)
+    assert result.outcome == "error"
+    assert result.output.startswith(
+        "the image of develop/frontend has none of: nslookup, getent, dig; "
+        "no debug container was added: "
+    )
+    assert "stays in the pod until the pod is deleted" in result.output
+    assert "--allow-debug-container" in result.output
+    assert result.command == ("nslookup", "backend.develop.svc.cluster.local")
+    assert _ephemeral_patches(server) == []
+    pod = server.get("Pod", "frontend", "develop")
+    assert pod is not None and not pod["spec"].get("ephemeralContainers")
+
+
+def test_a_refused_debug_container_patches_nothing(server: KubeApiServer, tmp_path: Path) -> None:
+    consent = Consent(False)
+    prober = _prober(server, tmp_path, confirm_ephemeral=consent, consent_hint="reload to ask")
+    result = prober.connect(SRC, "10.0.1.20", 8080, "TCP", 1)
+    assert result.outcome == "error"
+    assert result.via == "exec"
+    assert result.output == (
+        "the image of develop/frontend has none of: nc, ncat; no debug container was added: "
+        "you declined a debug container in develop/frontend (context triage-test); reload to ask"
+    )
+    # The answer holds for the pod: a DNS probe later is refused without a second question.
+    later = prober.dns(SRC, "backend.develop.svc.cluster.local", 2)
+    assert later.outcome == "error" and "nslookup, getent, dig" in later.output
+    assert [(r.kind, r.missing) for r in consent.asked] == [("connect", ("nc", "ncat"))]
+    assert _ephemeral_patches(server) == []
+    assert server.requests_matching("PATCH") == []
+    assert {c.container for c in server.exec_log} == {"app"}
+
+
+def test_a_hook_that_fails_is_no_consent_and_is_asked_again(
     server: KubeApiServer, tmp_path: Path
 ) -> None:
-    result = _prober(server, tmp_path, allow_ephemeral=False).dns(
-        SRC, "backend.develop.svc.cluster.local", 2
+    calls: list[EphemeralRequest] = []
+
+    def broken(request: EphemeralRequest) -> bool:
+        calls.append(request)
+        raise RuntimeError("App is not running")
+
+    prober = _prober(server, tmp_path, confirm_ephemeral=broken)
+    first = prober.connect(SRC, "10.0.1.20", 8080, "TCP", 1)
+    assert first.outcome == "error"
+    assert "the question was not answered (RuntimeError: App is not running)" in first.output
+    prober.connect(SRC, "10.0.1.20", 8080, "TCP", 1)
+    assert len(calls) == 2  # a failed question is not an answer
+    assert _ephemeral_patches(server) == []
+
+
+def test_consent_for_context_approves_that_context_only(
+    server: KubeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("triage.probes.live.debug_container_name", lambda: "triage-debug-abc123")
+    server.script_exec(
+        "develop", "frontend", ["nc"], stderr="succeeded!\n", container="triage-debug-abc123"
     )
-    assert result.outcome == "error"
-    assert "has none of: nslookup, getent, dig" in result.output
-    pod = server.get("Pod", "develop", "frontend")
-    assert pod is None or not pod["spec"].get("ephemeralContainers")
+    other = _prober(server, tmp_path, confirm_ephemeral=consent_for_context("prod"))
+    refused = other.connect(SRC, "10.0.1.20", 80, "TCP", 1)
+    assert refused.outcome == "error" and "you declined" in refused.output
+    assert _ephemeral_patches(server) == []
+    same = _prober(server, tmp_path, confirm_ephemeral=consent_for_context(CONTEXT))
+    allowed = same.connect(SRC, "10.0.1.20", 80, "TCP", 1)
+    assert (allowed.outcome, allowed.via) == ("success", "ephemeral")
+    assert len(_ephemeral_patches(server)) == 1
+
+
+def test_a_running_debug_container_is_reused_without_asking(
+    server: KubeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exec in a debug container that is already there changes nothing: no question."""
+    monkeypatch.setattr("triage.probes.live.debug_container_name", lambda: "triage-debug-abc123")
+    server.script_exec(
+        "develop", "frontend", ["nc"], stderr="succeeded!\n", container="triage-debug-abc123"
+    )
+    first = _prober(server, tmp_path, confirm_ephemeral=Consent(True))
+    assert first.connect(SRC, "10.0.1.20", 80, "TCP", 1).via == "ephemeral"
+    consent = Consent(False)
+    later = _prober(server, tmp_path, confirm_ephemeral=consent)  # a new session
+    result = later.connect(SRC, "10.0.1.20", 80, "TCP", 1)
+    assert (result.outcome, result.via) == ("success", "ephemeral")
+    assert consent.asked == []
+    assert len(_ephemeral_patches(server)) == 1
 
 
 def test_missing_pod_and_not_running_pod(server: KubeApiServer, tmp_path: Path) -> None:
@@ -307,13 +434,32 @@ def test_parallel_probes_add_one_debug_container(
         server.script_exec(
             "develop", "frontend", ["nc"], stderr="succeeded!\n", container=f"triage-debug-{suffix}"
         )
-    prober = _prober(server, tmp_path)
+    consent = Consent(True, delay=0.3)  # the others queue behind the pod lock meanwhile
+    prober = _prober(server, tmp_path, confirm_ephemeral=consent)
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: prober.connect(SRC, "10.0.1.20", 80, "TCP", 1), range(4)))
     assert {(r.outcome, r.via) for r in results} == {("success", "ephemeral")}
     pod = server.get("Pod", "frontend", "develop")
     assert pod is not None
     assert [c["name"] for c in pod["spec"]["ephemeralContainers"]] == ["triage-debug-aaa111"]
+    assert len(consent.asked) == 1
+    assert len(_ephemeral_patches(server)) == 1
+
+
+def test_parallel_probes_refused_ask_once(server: KubeApiServer, tmp_path: Path) -> None:
+    consent = Consent(False, delay=0.3)
+    prober = _prober(server, tmp_path, confirm_ephemeral=consent)
+
+    def probe(i: int) -> object:
+        if i % 2:
+            return prober.dns(SRC, "backend.develop.svc.cluster.local", 1)
+        return prober.connect(SRC, "10.0.1.20", 80, "TCP", 1)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(probe, range(4)))
+    assert {r.outcome for r in results} == {"error"}  # type: ignore[attr-defined]
+    assert len(consent.asked) == 1
+    assert _ephemeral_patches(server) == []
 
 
 def test_prober_from_a_live_target(server: KubeApiServer, tmp_path: Path) -> None:
@@ -325,6 +471,7 @@ def test_prober_from_a_live_target(server: KubeApiServer, tmp_path: Path) -> Non
     assert prober.timeout == 7.0
     result = prober.dns(SRC, "backend.develop.svc.cluster.local", 2)
     assert (result.outcome, result.addresses) == ("success", ("10.96.10.20",))
+    assert prober.context == "triage-test"  # what an EphemeralRequest would name
 
 
 def test_checklist_with_a_live_prober(kube_api: KubeApiServer, tmp_path: Path) -> None:

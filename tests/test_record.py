@@ -295,6 +295,113 @@ def test_probe_needs_a_flow(cluster: Cluster, tmp_path: Path) -> None:
     assert _record(cluster, tmp_path / "x.yaml", "--probe") == 2
 
 
+WEB = "checkout-web-7c9d8f6b5-8hx2p"
+WEB_FLOW = ["--flow", f"checkout/{WEB}", "checkout/svc/checkout-api", "80"]
+EPHEMERAL_PATCH = r"/pods/[^/]+/ephemeralcontainers$"
+
+
+def test_probe_without_the_tools_records_an_error_and_changes_no_pod(
+    cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing is scripted: the pod's image has no nslookup/nc. Without
+    --allow-debug-container the probes are recorded as errors saying so; no PATCH."""
+    server = cluster.server
+    out = tmp_path / "probed.yaml"
+    assert _record(cluster, out, "--probe", *WEB_FLOW) == 0
+    dns, connect = load_incident(out).probes
+    assert (dns.outcome, connect.outcome) == ("error", "error")
+    assert dns.output.startswith(
+        f"the image of checkout/{WEB} has none of: nslookup, getent, dig; "
+        "no debug container was added: "
+    )
+    assert connect.output.startswith(f"the image of checkout/{WEB} has none of: nc, ncat; ")
+    assert "--allow-debug-container" in connect.output
+    assert server.requests_matching("PATCH") == []
+    assert {c.container for c in server.exec_log} == {"web"}
+    err = capsys.readouterr().err
+    assert f"probe dns from checkout/{WEB} to " in err
+    assert "): the image of checkout/" in err  # the reason, on the probe's line
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--probe", *WEB_FLOW],
+            "triage: error: --allow-debug-container changes pods: name the context it may "
+            "change with --context NAME (the current context is never assumed); nothing was done",
+        ),
+        (
+            ["--context", "prod", "--probe", *WEB_FLOW],
+            "triage: error: context 'prod' is not in kubeconfig ",
+        ),
+        (
+            ["--context", "triage-test", *WEB_FLOW],
+            "triage: error: --allow-debug-container is for --probe; nothing was done",
+        ),
+    ],
+    ids=["no-context", "another-context", "no-probe"],
+)
+def test_allow_debug_container_is_refused_before_any_request(
+    cluster: Cluster,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    server = cluster.server
+    out = tmp_path / "never.yaml"
+    kubeconfig = ["--kubeconfig", str(cluster.kubeconfig)]
+    code = main(["record", "-o", str(out), *kubeconfig, "--allow-debug-container", *extra])
+    assert code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), lines
+    assert server.requests == []
+    assert not out.exists()
+
+
+def test_allow_debug_container_with_the_context_named(
+    cluster: Cluster,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = cluster.server
+    debug = "triage-debug-abc123"
+    monkeypatch.setattr("triage.probes.live.debug_container_name", lambda: debug)
+    api_ip = server.get("Service", "checkout-api", "checkout")["spec"]["clusterIP"]
+    answer = f"Name: checkout-api.checkout.svc.cluster.local\nAddress: {api_ip}\n"
+    server.script_exec("checkout", WEB, ["nslookup"], answer, container=debug)
+    server.script_exec(
+        "checkout",
+        WEB,
+        ["nc"],
+        stderr=f"nc: {api_ip} (80): Connection refused\n",
+        exit_code=1,
+        container=debug,
+    )
+    out = tmp_path / "probed.yaml"
+    kubeconfig = ["--kubeconfig", str(cluster.kubeconfig), "--context", "triage-test"]
+    code = main(
+        ["record", "-o", str(out), *kubeconfig, "--allow-debug-container", "--probe", *WEB_FLOW]
+    )
+    assert code == 0
+    dns, connect = load_incident(out).probes
+    assert (dns.outcome, connect.outcome) == ("success", "refused")
+    patches = server.requests_matching("PATCH", EPHEMERAL_PATCH)
+    assert [r.path for r in patches] == [
+        f"/api/v1/namespaces/checkout/pods/{WEB}/ephemeralcontainers"
+    ]
+    pod = server.get("Pod", WEB, "checkout")
+    assert [c["name"] for c in pod["spec"]["ephemeralContainers"]] == [debug]
+    err = capsys.readouterr().err
+    assert (
+        f"probe: adding an ephemeral debug container (nicolaka/netshoot:v0.13) to pod "
+        f"checkout/{WEB} in context triage-test (--allow-debug-container); it stays until the "
+        "pod is deleted"
+    ) in err
+
+
 def test_output_in_a_missing_directory(
     cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -66,8 +66,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--allow-debug-container",
         action="store_true",
-        help="let probe steps add an ephemeral debug container when the source pod's image "
-        "has no nslookup/nc (this changes the pod spec)",
+        help="pre-approve, for this session's context, the ephemeral debug container a probe "
+        "step adds when the source pod's image has no nslookup/nc (it changes the pod until "
+        "the pod is deleted); without it you are asked, per pod, in a confirmation that names "
+        "the context",
     )
     add_ui_options(parser)
     parser.set_defaults(run=run)

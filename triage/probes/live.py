@@ -1,5 +1,12 @@
 """Live probes: exec in the source pod over the websocket, or in an ephemeral debug container
-when the pod's image lacks the tool.
+when the pod's image lacks the tool and the operator agreed to one.
+
+An ephemeral container changes the pod (it patches pods/ephemeralcontainers) and cannot be
+removed: it stays until the pod is deleted. So the prober never adds one on its own. It asks
+`confirm_ephemeral(EphemeralRequest)` (which names the context, the pod, the image and the
+missing tools), once per pod, under the pod's lock, and remembers the answer for the life of
+the prober (the session). Without a hook it adds none and says how to allow one. A running
+triage debug container already in the pod is reused without asking: exec in it changes nothing.
 
 The traps of the `kubernetes` client (notes/kubernetes-api.md §1 and §4) are handled here:
 exec goes through a DEDICATED ApiClient (stream() patches the client it is given), always
@@ -41,6 +48,45 @@ DEBUG_IMAGE = "nicolaka/netshoot:v0.13"
 DEBUG_PREFIX = "triage-debug-"
 EXEC_GRACE = 5.0  # seconds an exec may run beyond the tool's own timeout
 _IMAGE_PULL_ERRORS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull")
+# What the error of a probe that needed a debug container (and got none) says to do.
+CONSENT_HINT = "pass --allow-debug-container to let triage add one"
+
+
+@dataclass(frozen=True)
+class EphemeralRequest:
+    """What the operator is asked before a debug container is added to a pod."""
+
+    context: str  # the kubeconfig context the prober talks to ("" when unknown)
+    namespace: str
+    pod: str
+    target_container: str  # the container whose namespaces the debug container joins
+    image: str
+    missing: tuple[str, ...]  # the tools the pod's image lacks, in the order tried
+    kind: ProbeKind  # the probe that needs them
+
+    @property
+    def pod_key(self) -> str:
+        return f"{self.namespace}/{self.pod}"
+
+    @property
+    def reason(self) -> str:
+        return (
+            f"the {self.kind} probe needs one of {', '.join(self.missing)}; the image of "
+            f"container {self.target_container} has none of them"
+        )
+
+
+ConfirmEphemeral = Callable[[EphemeralRequest], bool]
+
+
+def consent_for_context(context: str) -> ConfirmEphemeral:
+    """A pre-approval (`--allow-debug-container --context NAME`): yes for every pod of
+    `context`, no for any other context."""
+
+    def confirm(request: EphemeralRequest) -> bool:
+        return bool(context) and request.context == context
+
+    return confirm
 
 
 @dataclass(frozen=True)
@@ -71,6 +117,11 @@ def debug_container_name() -> str:
 
 class _Refused(Exception):
     """A check before the probe failed: the probe cannot run. The message says why."""
+
+
+class _Declined(Exception):
+    """No consent to a debug container (no hook, a no, or no answer). The message says why
+    and how to allow one."""
 
 
 def parse_exec_status(raw: str) -> tuple[int | None, str]:
@@ -130,10 +181,17 @@ class LiveProber:
 
     `api` is the configured ApiClient for REST calls and `exec_api` a second, dedicated one
     for exec (both from `triage.sources.live.api_clients(target)`); a LiveTarget may be given
-    instead, and the clients are then made on first use. `timeout` bounds each REST call
+    instead, and the clients are then made on first use. `context` names the kubeconfig
+    context those clients use (taken from the target's connection when not given); it is
+    what an EphemeralRequest names. `timeout` bounds each REST call
     (default: the target's request timeout, else 10 s);
     `ephemeral_timeout` bounds the wait for a debug container to start; an exec may run
     `exec_grace` seconds beyond the probe's own timeout before it is abandoned.
+
+    `confirm_ephemeral` decides whether a debug container may be added to a pod whose image
+    lacks the tools (None: never); it may block (a TUI waits for the operator) and is called
+    at most once per pod. `consent_hint` ends the error of a probe that got no debug
+    container: how to allow one.
     """
 
     live = True
@@ -146,7 +204,9 @@ class LiveProber:
         timeout: float | None = None,
         *,
         ephemeral_timeout: float = 60.0,
-        allow_ephemeral: bool = True,
+        confirm_ephemeral: ConfirmEphemeral | None = None,
+        consent_hint: str = CONSENT_HINT,
+        context: str | None = None,
         poll_interval: float = 0.5,
         exec_grace: float = EXEC_GRACE,
     ) -> None:
@@ -163,12 +223,16 @@ class LiveProber:
         target_timeout = getattr(self._target, "timeout", None)
         self.timeout = timeout if timeout is not None else float(target_timeout or 10.0)
         self.ephemeral_timeout = ephemeral_timeout
-        self.allow_ephemeral = allow_ephemeral
+        self.confirm_ephemeral = confirm_ephemeral
+        self.consent_hint = consent_hint
+        self.context = context
         self.poll_interval = poll_interval
         self.exec_grace = exec_grace
         self._debug_containers: dict[tuple[str, str], str] = {}
+        # The operator's answer per pod, for the life of this prober (the session).
+        self._consent: dict[tuple[str, str], bool] = {}
         # Steps run in parallel worker threads: one lock for the lazy clients, one per pod so
-        # that two probes never add two debug containers to the same pod.
+        # that two probes never add two debug containers to the same pod, nor ask twice.
         self._lock = threading.Lock()
         self._pod_locks: dict[tuple[str, str], threading.Lock] = {}
 
@@ -176,7 +240,8 @@ class LiveProber:
     def from_target(cls, target: LiveTarget, **options: Any) -> LiveProber:
         from triage.sources.live import api_clients
 
-        api, exec_api, _ = api_clients(target)
+        api, exec_api, context = api_clients(target)
+        options.setdefault("context", context)
         return cls(api, exec_api, **options)
 
     # ------------------------------------------------------------------ clients
@@ -187,8 +252,9 @@ class LiveProber:
                 from triage.sources.live import api_clients
 
                 assert self._target is not None
-                self._api, exec_api, _ = api_clients(self._target)
+                self._api, exec_api, context = api_clients(self._target)
                 self._exec_api = self._exec_api or exec_api
+                self.context = self.context or context
             if self._exec_api is None:
                 # Never exec through the REST client: stream() patches it (notes §4.1).
                 from kubernetes.client import ApiClient
@@ -267,14 +333,17 @@ class LiveProber:
                 kind, outcome, out.output, int(out.elapsed * 1000), argv, "exec", "", addresses
             )
         missing = ", ".join(tried)
-        if not self.allow_ephemeral:
-            return error(f"the image of {source} has none of: {missing}", commands[0])
+        lack = f"the image of {source} has none of: {missing}"
         try:
             with self._pod_lock(source):
-                debug = self._debug_container(source, container)
+                debug = self._debug_container(
+                    source, container, _request_for(self, source, container, tried, kind)
+                )
+        except _Declined as exc:
+            return error(f"{lack}; no debug container was added: {exc}", commands[0])
         except _Refused as exc:
             return error(
-                f"the image of {source} has none of: {missing}; no debug container either: {exc}",
+                f"{lack}; no debug container either: {exc}",
                 commands[0],
                 "ephemeral",
             )
@@ -424,19 +493,20 @@ class LiveProber:
 
     # ------------------------------------------------------------------ ephemeral container
 
-    def _debug_container(self, source: PodRef, target: str) -> str:
-        """A running ephemeral debug container in the pod: one we started before, else a new
-        one (ephemeral containers cannot be removed, so they are reused)."""
-        key = (source.namespace, source.name)
-        known = self._debug_containers.get(key)
+    def _debug_container(self, source: PodRef, target: str, request: EphemeralRequest) -> str:
+        """A running ephemeral debug container in the pod: one already there (ephemeral
+        containers cannot be removed, so they are reused, without asking: exec in one changes
+        nothing), else a new one if the operator agrees. Called under the pod's lock."""
         pod = self._read_pod(source)
-        for status in (pod.status.ephemeral_container_statuses or []) if pod.status else []:
-            reusable = status.name == known or (
-                status.name.startswith(DEBUG_PREFIX) and status.image == self.debug_image
-            )
-            if reusable and status.state is not None and status.state.running is not None:
-                self._debug_containers[key] = status.name
-                return str(status.name)
+        reused = self._reusable(source, pod)
+        if reused is not None:
+            return reused
+        self._ask(request)
+        # The answer may have taken minutes: build the patch from the pod as it is now.
+        pod = self._read_pod(source)
+        reused = self._reusable(source, pod)
+        if reused is not None:
+            return reused
         name = debug_container_name()
         api, _ = self._clients()
         existing = [
@@ -473,8 +543,45 @@ class LiveProber:
             raise _Refused(f"cannot add a debug container: {_api_error_text(exc)}") from None
         except Exception as exc:
             raise _Refused(f"cannot add a debug container: {type(exc).__name__}: {exc}") from None
-        self._debug_containers[key] = name
+        self._debug_containers[(source.namespace, source.name)] = name
         return self._wait_running(source, name)
+
+    def _reusable(self, source: PodRef, pod: Any) -> str | None:
+        key = (source.namespace, source.name)
+        known = self._debug_containers.get(key)
+        for status in (pod.status.ephemeral_container_statuses or []) if pod.status else []:
+            reusable = status.name == known or (
+                status.name.startswith(DEBUG_PREFIX) and status.image == self.debug_image
+            )
+            if reusable and status.state is not None and status.state.running is not None:
+                self._debug_containers[key] = status.name
+                return str(status.name)
+        return None
+
+    def _ask(self, request: EphemeralRequest) -> None:
+        """Raise _Declined unless the operator agrees to a debug container in this pod; a yes
+        or no is remembered per pod, a failed question (the UI went away) is not."""
+        key = (request.namespace, request.pod)
+        if self.confirm_ephemeral is None:
+            raise _Declined(
+                f"adding one (an ephemeral container running {request.image}, which stays in "
+                f"the pod until the pod is deleted) needs your consent; {self.consent_hint}"
+            )
+        answer = self._consent.get(key)
+        if answer is None:
+            try:
+                answer = bool(self.confirm_ephemeral(request))
+            except Exception as exc:
+                raise _Declined(
+                    f"the question was not answered ({type(exc).__name__}: {exc}); "
+                    f"{self.consent_hint}"
+                ) from None
+            self._consent[key] = answer
+        if not answer:
+            raise _Declined(
+                f"you declined a debug container in {request.pod_key} "
+                f"(context {request.context or 'unknown'}); {self.consent_hint}"
+            )
 
     def _wait_running(self, source: PodRef, name: str) -> str:
         deadline = time.monotonic() + self.ephemeral_timeout
@@ -501,6 +608,20 @@ class LiveProber:
                     f"({waiting})"
                 )
             time.sleep(min(self.poll_interval, max(0.0, deadline - time.monotonic())))
+
+
+def _request_for(
+    prober: LiveProber, source: PodRef, container: str, missing: list[str], kind: ProbeKind
+) -> EphemeralRequest:
+    return EphemeralRequest(
+        context=prober.context or "",
+        namespace=source.namespace,
+        pod=source.name,
+        target_container=container,
+        image=prober.debug_image,
+        missing=tuple(missing),
+        kind=kind,
+    )
 
 
 def _drain(ws: Any) -> tuple[str, str]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -23,6 +23,9 @@ from triage.ui.commands import TriageCommands
 from triage.ui.messages import LoadProgressed, SessionLoaded
 from triage.ui.screens.loading import LoadingScreen
 from triage.ui.session import Session, Source
+
+if TYPE_CHECKING:
+    from triage.probes.live import EphemeralRequest
 
 
 class TriageApp(App[None]):
@@ -74,8 +77,36 @@ class TriageApp(App[None]):
         description="Loading the cluster",
     )
     def load_source(self) -> None:
-        session = self.source.load(lambda text: self.post_message(LoadProgressed(text)))
+        session = self.source.load(
+            lambda text: self.post_message(LoadProgressed(text)), self.confirm_debug_container
+        )
         self.post_message(SessionLoaded(session))
+
+    def confirm_debug_container(self, request: EphemeralRequest) -> bool:
+        """The live prober's consent hook, called from a probe step's thread worker: may it
+        add an ephemeral debug container to `request.pod`? Pre-approved sessions
+        (`--allow-debug-container`) say which context is being changed; otherwise the
+        operator is asked in a modal and the worker waits for the answer. Replays, and any
+        context but the session's, never get one."""
+        from triage.ui.debug_consent import ask_from_thread, debug_container_modal
+
+        session = self.session
+        if session is None or session.read_only or session.debug_containers == "never":
+            return False
+        if not request.context or request.context != session.context:
+            return False
+        if session.debug_containers == "allowed":
+            self.call_from_thread(
+                self.notify,
+                f"adding an ephemeral debug container ({request.image}) to pod "
+                f"{request.pod_key} in context {request.context}: it stays until the pod is "
+                "deleted (--allow-debug-container)",
+                title=f"changing context {request.context}",
+                severity="warning",
+                timeout=10,
+            )
+            return True
+        return ask_from_thread(self, debug_container_modal(request))
 
     def on_load_progressed(self, message: LoadProgressed) -> None:
         if isinstance(self.screen, LoadingScreen):

@@ -15,10 +15,15 @@ from triage.model import Snapshot
 from triage.model.incident import Incident
 
 if TYPE_CHECKING:
+    from triage.probes.live import ConfirmEphemeral
     from triage.sources.live import LiveTarget
 
 Progress = Callable[[str], None]
 Mode = Literal["live", "replay"]
+# May a live probe add an ephemeral debug container to a pod whose image lacks the tools?
+# never: no (replays, or nobody to ask); ask: the operator is asked, once per pod;
+# allowed: pre-approved for the session's context (`--allow-debug-container`).
+DebugContainers = Literal["never", "ask", "allowed"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,7 @@ class Session:
     context: str | None = None
     server: str | None = None
     warnings: tuple[str, ...] = ()
+    debug_containers: DebugContainers = "never"
 
     @property
     def read_only(self) -> bool:
@@ -59,7 +65,10 @@ class Source(Protocol):
         """What the loading screen says it is doing."""
         ...
 
-    def load(self, progress: Progress) -> Session: ...
+    def load(self, progress: Progress, confirm_debug: ConfirmEphemeral | None = None) -> Session:
+        """Load in a worker thread. `confirm_debug` is how a live prober asks the operator
+        before it adds a debug container (see triage.probes.live); replays never ask."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,7 @@ class ReplaySource:
     def description(self) -> str:
         return f"Reading the recording {self.path}" if self.path else "Opening the recording"
 
-    def load(self, progress: Progress) -> Session:
+    def load(self, progress: Progress, confirm_debug: ConfirmEphemeral | None = None) -> Session:
         from triage.probes.recorded import RecordedProber
 
         incident = self.incident
@@ -98,7 +107,11 @@ class ReplaySource:
 
 @dataclass(frozen=True)
 class LiveSource:
-    """The live cluster of a kubeconfig context (`triage`, `triage tui`)."""
+    """The live cluster of a kubeconfig context (`triage`, `triage tui`).
+
+    `allow_debug_container` pre-approves debug containers for the session's context
+    (`--allow-debug-container`); otherwise the `confirm_debug` hook given to `load` asks
+    the operator, and without one none is ever added."""
 
     target: LiveTarget
     allow_debug_container: bool = False
@@ -109,19 +122,39 @@ class LiveSource:
         context = self.target.context or "the current context"
         return f"Connecting to {context}"
 
-    def load(self, progress: Progress) -> Session:
-        from triage.probes.live import LiveProber
+    def load(self, progress: Progress, confirm_debug: ConfirmEphemeral | None = None) -> Session:
+        from triage.probes.live import LiveProber, consent_for_context
         from triage.sources.live import load_live
 
         progress(self.description)
         loaded = load_live(self.target, lambda resource, count: progress(f"{resource}: {count}"))
+        # An ephemeral debug container changes the pod for good: never without consent.
+        policy: DebugContainers
+        if self.allow_debug_container:
+            # The hook (the UI) says which context is changed; the pre-approval alone
+            # still holds for this context only.
+            policy, confirm = "allowed", confirm_debug or consent_for_context(loaded.context)
+        elif confirm_debug is not None:
+            policy, confirm = "ask", confirm_debug
+        else:
+            policy, confirm = "never", None
+        prober = LiveProber(
+            self.target,
+            confirm_ephemeral=confirm,
+            consent_hint=(
+                "reload (ctrl+r) to be asked again, or start triage with --allow-debug-container"
+                if policy == "ask"
+                else "start triage with --allow-debug-container to allow one"
+            ),
+            context=loaded.context,
+        )
         return Session(
             snapshot=loaded.snapshot,
             mode="live",
             label=f"context {loaded.context}",
-            # Exec only: an ephemeral debug container changes the pod, so it is opt-in.
-            prober=LiveProber(self.target, allow_ephemeral=self.allow_debug_container),
+            prober=prober,
             context=loaded.context,
             server=loaded.server,
             warnings=tuple(loaded.warnings),
+            debug_containers=policy,
         )

@@ -1,9 +1,13 @@
-"""`ConfirmContextModal`: the typed confirmation before anything touches a cluster.
+"""The confirmations before anything touches a cluster.
 
-k9s's ShowConfirmAck (STYLE.md §2): focus starts on Cancel, so a stray `enter` cancels; the
-Apply button does nothing until the input holds exactly the expected context name; `esc`
-cancels. The modal dismisses with the name that was typed (the applier checks it once more
-against the client's context) or None.
+`ConfirmContextModal`, the typed one (a rollback): k9s's ShowConfirmAck (STYLE.md §2): focus
+starts on Cancel, so a stray `enter` cancels; the Apply button does nothing until the input
+holds exactly the expected context name; `esc` cancels. The modal dismisses with the name
+that was typed (the applier checks it once more against the client's context) or None.
+
+`ConfirmModal`, the yes/no one (a debug container for a probe): it names the context on a
+line of its own; focus starts on No, so a stray `enter` declines; `y` (or tab to Yes, then
+`enter`) agrees; `n` and `esc` decline. It dismisses with True or False.
 """
 
 from __future__ import annotations
@@ -105,3 +109,74 @@ class ConfirmContextModal(ModalScreen[str | None]):
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+class ConfirmModal(ModalScreen[bool]):
+    DEFAULT_CSS = """
+    ConfirmModal {
+        align: center middle;
+    }
+    ConfirmModal > #confirm-box {
+        width: 84;
+        height: auto;
+        max-height: 90%;
+        border: thick $warning;
+        background: $surface;
+        padding: 0 1;
+    }
+    ConfirmModal #confirm-title { text-style: bold; color: $text-warning; }
+    ConfirmModal #confirm-context { margin-top: 1; }
+    ConfirmModal #confirm-body { margin: 1 0; }
+    ConfirmModal #confirm-prompt { color: $text-muted; }
+    ConfirmModal #confirm-buttons { height: auto; align: right middle; }
+    ConfirmModal Button { margin-left: 2; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,n", "decline", "No", id="confirm.no"),
+        Binding("y", "accept", "Yes", id="confirm.yes"),
+    ]
+
+    def __init__(
+        self, title: str, lines: Sequence[str], context: str, yes: str = "Yes", no: str = "No"
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.lines = tuple(lines)
+        self.context = context
+        self.yes = yes
+        self.no = no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box") as box:
+            box.border_title = "confirm"
+            yield Static(Text(self.title_text), id="confirm-title")
+            yield Static(
+                Text.assemble("context ", (self.context, "bold reverse")), id="confirm-context"
+            )
+            yield Static(Text("\n".join(self.lines)), id="confirm-body")
+            yield Static(
+                Text.assemble(
+                    ("y", "bold"),
+                    f" {self.yes.lower()} · ",
+                    ("n", "bold"),
+                    " / ",
+                    ("esc", "bold"),
+                    f" {self.no.lower()}",
+                ),
+                id="confirm-prompt",
+            )
+            with Horizontal(id="confirm-buttons"):
+                yield Button(self.no, id="no", variant="primary")
+                yield Button(self.yes, id="yes", variant="warning")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    @on(Button.Pressed, "#yes")
+    def action_accept(self) -> None:
+        self.dismiss(True)
+
+    @on(Button.Pressed, "#no")
+    def action_decline(self) -> None:
+        self.dismiss(False)

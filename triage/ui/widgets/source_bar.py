@@ -18,6 +18,9 @@ def source_text(session: Session | None, app_title: str) -> Text:
     if session.details:
         text.append(f"  {session.details}")
     text.append(f"  {session.label}", "bold")
+    if session.debug_containers == "allowed" and not session.read_only:
+        # --allow-debug-container: probes may change pods of this context without asking.
+        text.append(f"  debug containers allowed in context {session.context}", "bold")
     return text
 
 
