@@ -75,8 +75,16 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--probe",
         action="store_true",
-        help="probe each --flow from its source pod (DNS lookup and connect, by exec or an "
-        "ephemeral debug container) and record the results for replays",
+        help="probe each --flow from its source pod (DNS lookup and connect, by exec) and "
+        "record the results for replays; a pod whose image lacks the tools is recorded as an "
+        "error, unless --allow-debug-container",
+    )
+    parser.add_argument(
+        "--allow-debug-container",
+        action="store_true",
+        help="with --probe: add an ephemeral debug container (nicolaka/netshoot) to a source "
+        "pod whose image has no nslookup/nc. This changes the pod for good (it stays until the "
+        "pod is deleted), so it needs --context NAME, naming the context explicitly",
     )
     parser.set_defaults(run=run)
 
@@ -207,18 +215,71 @@ def probe_plan(snapshot: Snapshot, flow: Flow) -> tuple[str, tuple[str, str, int
     return name, (primary.destination.name, primary.destination.ip, primary.port)
 
 
-def _probe_flows(
-    load: LiveLoad, snapshot: Snapshot, target: LiveTarget, flows: list[Flow], err: Console
-) -> tuple[ProbeRecord, ...]:
-    """Run the live probes of every flow from its source pod (triage.probes.live) and keep
-    them as ProbeRecords, so a replay answers with what really happened."""
-    from rich.markup import escape
-
-    from triage.probes.live import LiveProber
+def debug_container_context(args: argparse.Namespace, target: LiveTarget) -> str | None:
+    """The context `--allow-debug-container` may change, checked before anything touches
+    the cluster: it must be named with `--context` and be the context the kubeconfig
+    resolves to. None without the flag (then no debug container is ever added)."""
+    if not args.allow_debug_container:
+        return None
+    if not args.probe:
+        raise UsageError("--allow-debug-container is for --probe; nothing was done")
+    if not args.context:
+        raise UsageError(
+            "--allow-debug-container changes pods: name the context it may change with "
+            "--context NAME (the current context is never assumed); nothing was done"
+        )
     from triage.sources.live import api_clients
 
-    api, exec_api, _ = api_clients(target)
-    prober = LiveProber(api, exec_api, timeout=target.timeout)
+    api, exec_api, used = api_clients(target)  # reads the kubeconfig; no request is made
+    api.close()
+    exec_api.close()
+    if used != args.context:
+        raise UsageError(
+            f"--allow-debug-container --context {args.context}: the kubeconfig resolves to "
+            f"context {used}; nothing was done"
+        )
+    return used
+
+
+def _probe_flows(
+    load: LiveLoad,
+    snapshot: Snapshot,
+    target: LiveTarget,
+    flows: list[Flow],
+    err: Console,
+    debug_context: str | None = None,
+) -> tuple[ProbeRecord, ...]:
+    """Run the live probes of every flow from its source pod (triage.probes.live) and keep
+    them as ProbeRecords, so a replay answers with what really happened. A debug container
+    is added only to pods of `debug_context` (`--allow-debug-container --context NAME`)."""
+    from rich.markup import escape
+
+    from triage.probes.live import (
+        ConfirmEphemeral,
+        EphemeralRequest,
+        LiveProber,
+        consent_for_context,
+    )
+    from triage.sources.live import api_clients
+
+    api, exec_api, context = api_clients(target)
+    confirm: ConfirmEphemeral | None = None
+    if debug_context is not None:
+        approve = consent_for_context(debug_context)
+
+        def confirm(request: EphemeralRequest) -> bool:
+            if not approve(request):
+                return False
+            err.print(
+                f"probe: adding an ephemeral debug container ({escape(request.image)}) to pod "
+                f"{escape(request.pod_key)} in context {escape(request.context)} "
+                "(--allow-debug-container); it stays until the pod is deleted"
+            )
+            return True
+
+    prober = LiveProber(
+        api, exec_api, timeout=target.timeout, context=context, confirm_ephemeral=confirm
+    )
     records: list[ProbeRecord] = []
     try:
         for flow in flows:
@@ -264,9 +325,12 @@ def _probe_one(
         result = prober.connect(source, address, port, protocol, PROBE_TIMEOUT)
     outcome: ProbeOutcome = "error" if result.outcome == "not-recorded" else result.outcome
     where = f"{shown}:{port}/{protocol}" if port is not None else shown
+    why = ""
+    if outcome == "error":
+        why = next((f": {line.strip()}" for line in result.output.splitlines() if line.strip()), "")
     err.print(
         f"probe {kind} from {escape(str(source))} to {escape(where)}: {outcome} "
-        f"({result.duration_ms} ms)"
+        f"({result.duration_ms} ms){escape(why)}"
     )
     return ProbeRecord(
         kind=kind,
@@ -343,6 +407,7 @@ def run(args: argparse.Namespace) -> int:
         namespaces=tuple(args.namespaces),
         timeout=float(args.request_timeout),
     )
+    debug_context = debug_container_context(args, target)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     captured_at = utc_now()
     with LoadProgress(err) as progress:
@@ -359,7 +424,12 @@ def run(args: argparse.Namespace) -> int:
         )
         check_flows(incident.snapshot, flows, target)
     if args.probe:
-        probes = _probe_flows(load, incident.snapshot, target, flows, err)
+        if debug_context is not None and load.context != debug_context:
+            raise UsageError(
+                f"--allow-debug-container --context {debug_context}: the cluster was read "
+                f"through context {load.context}; nothing was written"
+            )
+        probes = _probe_flows(load, incident.snapshot, target, flows, err, debug_context)
         incident = dataclasses.replace(incident, probes=probes)
     with err.status(f"writing {escape(str(output))}"):
         write_incident(incident, output)
