@@ -37,6 +37,7 @@ from triage.model import (
     Rule,
     Snapshot,
 )
+from triage.model.manifest import peer_manifest, rule_manifest
 from triage.policy.classes import ClusterModel, PortSpec, compile_snapshot, iter_bits
 from triage.policy.exposure import dns_egress_rule, dns_target
 from triage.policy.portset import PortSet, declared_ports
@@ -93,58 +94,6 @@ class LintReport:
 
     def counts(self) -> dict[str, int]:
         return {s: sum(1 for f in self.findings if f.severity == s) for s in SEVERITIES}
-
-
-# ---------------------------------------------------------------- manifest fragments
-
-
-def selector_manifest(selector: LabelSelector) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if selector.match_labels:
-        out["matchLabels"] = dict(selector.match_labels)
-    if selector.match_expressions:
-        out["matchExpressions"] = [
-            {
-                "key": r.key,
-                "operator": r.operator,
-                **({"values": list(r.values)} if r.values else {}),
-            }
-            for r in selector.match_expressions
-        ]
-    return out
-
-
-def peer_manifest(peer: Peer) -> dict[str, Any]:
-    if peer.ip_block is not None:
-        block: dict[str, Any] = {"cidr": peer.ip_block.cidr}
-        if peer.ip_block.excepts:
-            block["except"] = list(peer.ip_block.excepts)
-        return {"ipBlock": block}
-    out: dict[str, Any] = {}
-    if peer.namespace_selector is not None:
-        out["namespaceSelector"] = selector_manifest(peer.namespace_selector)
-    if peer.pod_selector is not None:
-        out["podSelector"] = selector_manifest(peer.pod_selector)
-    return out
-
-
-def port_manifest(pp: PolicyPort) -> dict[str, Any]:
-    out: dict[str, Any] = {"protocol": pp.protocol}
-    if pp.port is not None:
-        out["port"] = pp.port
-    if pp.end_port is not None:
-        out["endPort"] = pp.end_port
-    return out
-
-
-def rule_manifest(rule: Rule, direction: Direction) -> dict[str, Any]:
-    key = "from" if direction == "Ingress" else "to"
-    out: dict[str, Any] = {}
-    if rule.peers:
-        out[key] = [peer_manifest(p) for p in rule.peers]
-    if rule.ports:
-        out["ports"] = [port_manifest(p) for p in rule.ports]
-    return out
 
 
 def portset_manifest(ports: PortSet) -> list[dict[str, Any]]:

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from triage.model import LabelSelector, NetworkPolicy, Peer, PolicyPort, Rule
+from triage.model import NetworkPolicy
+from triage.model.manifest import policy_spec_manifest
 from triage.sources.errors import SourceError
 from triage.sources.parse import parse_network_policy
 
@@ -105,65 +106,9 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def _selector_dict(sel: LabelSelector) -> JsonDict:
-    out: JsonDict = {}
-    if sel.match_labels:
-        out["matchLabels"] = dict(sel.match_labels)
-    if sel.match_expressions:
-        out["matchExpressions"] = [
-            {
-                "key": r.key,
-                "operator": r.operator,
-                **({"values": list(r.values)} if r.values else {}),
-            }
-            for r in sel.match_expressions
-        ]
-    return out
-
-
-def _peer_dict(peer: Peer) -> JsonDict:
-    if peer.ip_block is not None:
-        block: JsonDict = {"cidr": peer.ip_block.cidr}
-        if peer.ip_block.excepts:
-            block["except"] = list(peer.ip_block.excepts)
-        return {"ipBlock": block}
-    out: JsonDict = {}
-    if peer.namespace_selector is not None:
-        out["namespaceSelector"] = _selector_dict(peer.namespace_selector)
-    if peer.pod_selector is not None:
-        out["podSelector"] = _selector_dict(peer.pod_selector)
-    return out
-
-
-def _port_dict(port: PolicyPort) -> JsonDict:
-    out: JsonDict = {"protocol": port.protocol}
-    if port.port is not None:
-        out["port"] = port.port
-    if port.end_port is not None:
-        out["endPort"] = port.end_port
-    return out
-
-
-def _rule_dict(rule: Rule, peer_key: str) -> JsonDict:
-    out: JsonDict = {}
-    if rule.peers:
-        out[peer_key] = [_peer_dict(p) for p in rule.peers]
-    if rule.ports:
-        out["ports"] = [_port_dict(p) for p in rule.ports]
-    return out
-
-
 def spec_from_model(policy: NetworkPolicy) -> JsonDict:
     """A spec that parses back to an equal model (for policies that came without one)."""
-    spec: JsonDict = {
-        "podSelector": _selector_dict(policy.pod_selector),
-        "policyTypes": list(policy.policy_types),
-    }
-    if policy.ingress:
-        spec["ingress"] = [_rule_dict(r, "from") for r in policy.ingress]
-    if policy.egress:
-        spec["egress"] = [_rule_dict(r, "to") for r in policy.egress]
-    return spec
+    return policy_spec_manifest(policy)
 
 
 def policy_spec(policy: NetworkPolicy) -> JsonDict:

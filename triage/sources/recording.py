@@ -51,14 +51,10 @@ import yaml
 from triage.model import (
     Endpoint,
     FlowSyntaxError,
-    LabelSelector,
     Namespace,
     NetworkPolicy,
-    Peer,
     Pod,
     PodRef,
-    PolicyPort,
-    Rule,
     Service,
     ServiceRef,
     Snapshot,
@@ -74,6 +70,7 @@ from triage.model.incident import (
     ProbeRecord,
     ReportedFlow,
 )
+from triage.model.manifest import policy_manifest_from_model
 from triage.sources.assemble import Document, Origins, assemble, flatten, gc_paused
 from triage.sources.errors import Problem, SourceError
 from triage.sources.parse import (
@@ -737,73 +734,9 @@ def incident_from_snapshot(
 # ---------------------------------------------------------------- model → manifests
 
 
-def _selector(selector: LabelSelector) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if selector.match_labels:
-        out["matchLabels"] = dict(selector.match_labels)
-    if selector.match_expressions:
-        out["matchExpressions"] = [
-            {
-                "key": r.key,
-                "operator": r.operator,
-                **({"values": list(r.values)} if r.values else {}),
-            }
-            for r in selector.match_expressions
-        ]
-    return out
-
-
-def _peer(peer: Peer) -> dict[str, Any]:
-    if peer.ip_block is not None:
-        block: dict[str, Any] = {"cidr": peer.ip_block.cidr}
-        if peer.ip_block.excepts:
-            block["except"] = list(peer.ip_block.excepts)
-        return {"ipBlock": block}
-    out: dict[str, Any] = {}
-    if peer.namespace_selector is not None:
-        out["namespaceSelector"] = _selector(peer.namespace_selector)
-    if peer.pod_selector is not None:
-        out["podSelector"] = _selector(peer.pod_selector)
-    return out
-
-
-def _policy_port(port: PolicyPort) -> dict[str, Any]:
-    out: dict[str, Any] = {"protocol": port.protocol}
-    if port.port is not None:
-        out["port"] = port.port
-    if port.end_port is not None:
-        out["endPort"] = port.end_port
-    return out
-
-
-def _rule(rule: Rule, peer_key: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if rule.peers:
-        out[peer_key] = [_peer(p) for p in rule.peers]
-    if rule.ports:
-        out["ports"] = [_policy_port(p) for p in rule.ports]
-    return out
-
-
 def policy_manifest(policy: NetworkPolicy) -> dict[str, Any]:
     """A NetworkPolicy manifest built from the model alone (explicit `policyTypes`)."""
-    meta: dict[str, Any] = {"name": policy.name, "namespace": policy.namespace}
-    if policy.resource_version is not None:
-        meta["resourceVersion"] = policy.resource_version
-    spec: dict[str, Any] = {
-        "podSelector": _selector(policy.pod_selector),
-        "policyTypes": list(policy.policy_types),
-    }
-    if policy.ingress:
-        spec["ingress"] = [_rule(r, "from") for r in policy.ingress]
-    if policy.egress:
-        spec["egress"] = [_rule(r, "to") for r in policy.egress]
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": meta,
-        "spec": spec,
-    }
+    return policy_manifest_from_model(policy, with_resource_version=True)
 
 
 def namespace_manifest(namespace: Namespace) -> dict[str, Any]:
