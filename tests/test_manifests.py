@@ -645,3 +645,43 @@ def test_generated_cluster_takes_the_block_path() -> None:
     cluster = generate_cluster(60, 12, 3)
     text = yaml.dump(cluster, Dumper=yaml.CSafeDumper, sort_keys=False)
     assert _block_load_all(text) == [cluster]
+
+
+def test_a_port_name_twice_in_one_container_is_refused(tmp_path: Path) -> None:
+    from triage.sources.errors import SourceError
+    from triage.sources.manifests import load_manifests
+
+    path = tmp_path / "pod.yaml"
+    path.write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: a}\n"
+        "spec: {containers: [{name: c, ports: [{name: http, containerPort: 80},"
+        " {name: http, containerPort: 8080}]}]}\n"
+    )
+    with pytest.raises(SourceError) as err:
+        load_manifests([path])
+    assert str(err.value) == (
+        f"{path}: Pod a/p: spec.containers[0].ports[1].name: "
+        "duplicate port name 'http' in this container"
+    )
+
+
+def test_a_port_name_in_two_containers_resolves_to_the_first_like_findport() -> None:
+    from triage.model import parse_flow
+    from triage.policy import explain
+    from triage.sources.assemble import assemble
+
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "p", "namespace": "a"},
+        "spec": {
+            "containers": [
+                {"name": "c", "ports": [{"name": "http", "containerPort": 8080}]},
+                {"name": "d", "ports": [{"name": "http", "containerPort": 9090}]},
+            ]
+        },
+        "status": {"podIP": "10.0.0.1"},
+    }
+    snapshot, _ = assemble([("x.yaml", 0, pod)])
+    verdict = explain(snapshot, parse_flow("a/p", "a/p", "http")).verdicts[0]
+    assert verdict.port == 8080

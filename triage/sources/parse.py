@@ -418,6 +418,11 @@ def _container(c: _Collector, raw: Any, field: str) -> Container | None:
         if pname is not None and (not isinstance(pname, str) or not _PORT_NAME.match(pname)):
             c.add(f"{field}.ports[{i}].name", f"invalid port name {pname!r}")
             pname = None
+        elif pname is not None and any(cp.name == pname for cp in ports):
+            # The apiserver refuses this (validateContainerPorts); a named port would be
+            # ambiguous. Across containers it is accepted and the first one wins (FindPort).
+            c.add(f"{field}.ports[{i}].name", f"duplicate port name {pname!r} in this container")
+            pname = None
         if number is not None:
             ports.append(ContainerPort(number, proto, pname))
     image = spec.get("image")
