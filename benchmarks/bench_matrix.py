@@ -74,10 +74,12 @@ in the generated clusters. Judged against DESIGN.md's semantics:
    pre-1.21 cluster or a hand-made manifest triage says the namespaceSelector does not match
    and why (DESIGN.md names this as a classic cause of blocked traffic). NCA describes what
    a current API server would do after re-applying the manifests.
-4. **Duplicate container port name (edge-cases/selectors-and-ports.yaml, `other (self)`):
-   neither.** Pod `a/p1` declares port name `http` in two containers, which Kubernetes
-   rejects (port names are unique within a pod); NCA resolves the later one, triage the
-   first. Invalid input, no right answer; the loader should refuse it.
+4. **Port name declared in two containers (edge-cases/selectors-and-ports.yaml,
+   `other (self)`): triage is right.** Pod `a/p1` declares port name `http` in two
+   containers. The API docs ask for unique names, but the apiserver only refuses a duplicate
+   inside one container (triage refuses that too); across containers it accepts the pod,
+   and Kubernetes resolves a named port to the first match (FindPort, used for Service
+   targetPorts and by CNIs). triage takes the first (8080), NCA the last (9090).
 5. **Input NCA refuses (edge-cases/rejected-by-nca.yaml): triage is right.** A policy with
    `ingress` rules whose policyTypes lacks Ingress: the API server accepts it and the rules
    have no effect, which is what triage does; NCA rejects the whole input.
