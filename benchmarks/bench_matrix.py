@@ -78,8 +78,8 @@ in the generated clusters. Judged against DESIGN.md's semantics:
    `other (self)`): triage is right.** Pod `a/p1` declares port name `http` in two
    containers. The API docs ask for unique names, but the apiserver only refuses a duplicate
    inside one container (triage refuses that too); across containers it accepts the pod,
-   and Kubernetes resolves a named port to the first match (FindPort, used for Service
-   targetPorts and by CNIs). triage takes the first (8080), NCA the last (9090).
+   and Kubernetes resolves a named port to the first match (FindPort, as for a Service's
+   targetPort). triage takes the first (8080), NCA the last (9090).
 5. **Input NCA refuses (edge-cases/rejected-by-nca.yaml): triage is right.** A policy with
    `ingress` rules whose policyTypes lacks Ingress: the API server accepts it and the rules
    have no effect, which is what triage does; NCA rejects the whole input.
