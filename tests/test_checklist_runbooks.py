@@ -120,3 +120,13 @@ def test_render_kubectl_fills_every_placeholder(classic) -> None:  # noqa: F811
 def test_runbooks_ship_in_the_wheel_package_data() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert '"data/**/*"' in pyproject
+
+
+def test_a_command_repeated_for_one_namespace_is_rendered_once(classic) -> None:  # noqa: F811
+    ctx = ctx_for(classic, CANARY, "develop/svc/backend", "80")
+    template = "kubectl get netpol -n {src_ns} -o yaml && kubectl get netpol -n {dst_ns} -o yaml"
+    assert render_kubectl(template, ctx) == "kubectl get netpol -n develop -o yaml"
+    other = ctx_for(classic, CANARY, "production/svc/production-db", "5432")
+    assert render_kubectl(template, other) == (
+        "kubectl get netpol -n develop -o yaml && kubectl get netpol -n production -o yaml"
+    )

@@ -223,5 +223,8 @@ def placeholder_values(ctx: ChecklistContext) -> dict[str, str]:
 
 
 def render_kubectl(template: str, ctx: ChecklistContext) -> str:
-    """Fill a step's kubectl template for the context's flow."""
-    return template.format_map(placeholder_values(ctx))
+    """Fill a step's kubectl template for the context's flow. When source and destination
+    share a namespace, `A && A` collapses to `A`: the operator should not run it twice."""
+    rendered = template.format_map(placeholder_values(ctx))
+    commands = rendered.split(" && ")
+    return " && ".join(c for i, c in enumerate(commands) if c not in commands[:i])

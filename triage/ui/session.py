@@ -6,6 +6,7 @@ blocking I/O on the event loop) and returns a `Session`.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,6 +95,7 @@ class ReplaySource:
                 raise ValueError("ReplaySource needs a path or an incident")
             progress(self.description)
             incident = load_incident(self.path)
+            _keep_out_of_gc()
         return Session(
             snapshot=incident.snapshot,
             mode="replay",
@@ -103,6 +105,13 @@ class ReplaySource:
             context=incident.meta.context or None,
             warnings=tuple(incident.snapshot.warnings),
         )
+
+
+def _keep_out_of_gc() -> None:
+    """A 10k-pod snapshot is ~1M long-lived objects; without this the cyclic collector
+    rescans them all several times during the first seconds of the UI (~0.3 s). They hold
+    no cycles, so a replaced snapshot is still freed by reference counting."""
+    gc.freeze()
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,7 @@ class LiveSource:
 
         progress(self.description)
         loaded = load_live(self.target, lambda resource, count: progress(f"{resource}: {count}"))
+        _keep_out_of_gc()
         # An ephemeral debug container changes the pod for good: never without consent.
         policy: DebugContainers
         if self.allow_debug_container:
