@@ -58,6 +58,7 @@ def test_round_trip_of_every_bundled_incident(name: str, tmp_path: Path) -> None
             "first note",
             "--note",
             "second note",
+            *(["--runbook", seed.meta.runbook] if seed.meta.runbook else []),
         )
         assert code == 0
         recorded = load_incident(out)
@@ -65,6 +66,7 @@ def test_round_trip_of_every_bundled_incident(name: str, tmp_path: Path) -> None
     assert [r.flow for r in recorded.flows] == [r.flow for r in seed.flows]
     assert recorded.meta.title == seed.meta.title
     assert recorded.meta.summary == seed.meta.summary
+    assert recorded.meta.runbook == seed.meta.runbook
     assert recorded.meta.context == "triage-test"
     assert recorded.meta.cluster == "triage-test-cluster"
     captured = datetime.strptime(recorded.meta.captured_at, "%Y-%m-%dT%H:%M:%SZ")
@@ -158,6 +160,32 @@ def test_a_flow_syntax_error_is_refused_before_any_call(
     assert "--flow a/b c/d 99999: port 99999" in capsys.readouterr().err
     if not cluster.real:
         assert cluster.server.requests == []
+
+
+def test_runbook_is_recorded(cluster: Cluster, tmp_path: Path) -> None:
+    out = tmp_path / "lateral.yaml"
+    assert _record(cluster, out, "--runbook", "lateral-movement") == 0
+    assert '"runbook": "lateral-movement"' in out.read_text(encoding="utf-8")
+    assert load_incident(out).meta.runbook == "lateral-movement"
+    plain = tmp_path / "plain.yaml"
+    assert _record(cluster, plain) == 0
+    assert load_incident(plain).meta.runbook == ""
+
+
+@pytest.mark.parametrize("name", ["contain", "runbooks/lateral-movement.yaml"])
+def test_an_unknown_runbook_is_refused_before_any_call(
+    cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    out = tmp_path / "never.yaml"
+    assert _record(cluster, out, "--runbook", name) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        f"triage: error: --runbook {name}: not a bundled runbook (bundled: blocked-flow, "
+        "failed-rollout, lateral-movement); nothing was done"
+    ]
+    if not cluster.real:
+        assert cluster.server.requests == []
+    assert not out.exists()
 
 
 def test_namespace_restricted_record(cluster: Cluster, tmp_path: Path) -> None:

@@ -53,6 +53,7 @@ from triage.sources.recording import (
     SUPPORTED_VERSIONS,
     bundled_incident,
     bundled_incidents,
+    bundled_runbook_names,
     dump_incident,
     incident_from_document,
     incident_from_manifests,
@@ -193,6 +194,10 @@ def test_enum_error_names_the_field(tmp_path: Path) -> None:
         ),
         (lambda d: d["probes"][0].update(durationMs="slow"), "probes[0].durationMs: 'slow' is not"),
         (lambda d: d["notes"][0].pop("text"), "notes[0].text: missing"),
+        (
+            lambda d: d["metadata"].update(runbook=["lateral-movement"]),
+            "metadata.runbook: ['lateral-movement'] is not of type 'string'",
+        ),
         (
             lambda d: d.update(
                 knownGood=[
@@ -905,6 +910,7 @@ def model_incident() -> Incident:
             context="ctx",
             captured_at="2024-01-02T03:04:05.123+01:00",
             summary="line one\nline two\n",
+            runbook="failed-rollout",
         ),
         snapshot=snapshot,
         flows=(
@@ -1202,3 +1208,92 @@ def test_runbooks_incidents_is_the_bundled_folder() -> None:
     if not link.exists():  # an installed package without the source tree
         pytest.skip("no source checkout")
     assert sorted(p.name for p in link.glob("*.yaml")) == [p.name for p in bundled_incidents()]
+
+
+# ---------------------------------------------------------------- the incident's runbook
+
+UNKNOWN_RUNBOOK = (
+    "metadata.runbook: {name!r} is not a bundled runbook (bundled: blocked-flow, "
+    "failed-rollout, lateral-movement); a runbook file of your own goes on "
+    "`triage replay --runbook FILE`"
+)
+
+
+def test_runbook_in_the_schema_is_a_described_string_without_an_enum() -> None:
+    runbook = incident_schema()["$defs"]["metadata"]["properties"]["runbook"]
+    assert runbook["type"] == "string"
+    assert "enum" not in runbook and "const" not in runbook
+    assert "bundled runbook" in runbook["description"]
+    assert "runbook" not in incident_schema()["$defs"]["metadata"]["required"]
+
+
+def test_bundled_runbook_names_are_the_checklists() -> None:
+    from triage.checklist import bundled_runbooks
+
+    assert bundled_runbook_names() == bundled_runbooks()
+
+
+def test_runbook_round_trips_through_block_yaml_and_json(tmp_path: Path) -> None:
+    doc = minimal_document()
+    doc["metadata"]["runbook"] = "lateral-movement"
+    by_yaml = load_incident(write_yaml(tmp_path / "hand.yaml", doc))  # the YAML path
+    assert by_yaml.meta.runbook == "lateral-movement"
+    assert incident_to_document(by_yaml)["metadata"]["runbook"] == "lateral-movement"
+
+    out = tmp_path / "written.yaml"
+    write_incident(by_yaml, out)
+    text = out.read_text(encoding="utf-8")
+    assert recording._read_json(text) is not None  # the JSON fast path reads it
+    assert '"runbook": "lateral-movement"' in text
+    by_json = load_incident(out)
+    assert by_json == by_yaml
+    assert by_json.meta.runbook == "lateral-movement"
+
+    # None set: "" in the model, no key in the file.
+    plain = load_incident(write_yaml(tmp_path / "plain.yaml", minimal_document()))
+    assert plain.meta.runbook == ""
+    assert "runbook" not in incident_to_document(plain)["metadata"]
+    write_incident(plain, out)
+    assert '"runbook"' not in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("name", ["contain", "runbooks/lateral-movement.yaml", "Blocked-Flow"])
+def test_an_unknown_runbook_is_one_line_naming_the_field(tmp_path: Path, name: str) -> None:
+    doc = minimal_document()
+    doc["metadata"]["runbook"] = name
+    expected = f"{tmp_path / 'incident.yaml'}: {UNKNOWN_RUNBOOK.format(name=name)}"
+    assert load_error(tmp_path, doc) == expected  # YAML path
+    as_json = tmp_path / "incident.json"
+    as_json.write_text("# written by hand\n" + json.dumps(doc, indent=2), encoding="utf-8")
+    assert recording._read_json(as_json.read_text(encoding="utf-8")) is not None
+    with pytest.raises(SourceError) as info:
+        load_incident(as_json)  # JSON fast path
+    assert str(info.value) == f"{as_json}: {UNKNOWN_RUNBOOK.format(name=name)}"
+
+
+def test_an_unknown_runbook_is_reported_with_the_schema_errors(tmp_path: Path) -> None:
+    doc = minimal_document()
+    doc["metadata"]["runbook"] = "nope"
+    doc["probes"][0]["outcome"] = "maybe"
+    lines = load_error(tmp_path, doc).splitlines()
+    assert len(lines) == 2
+    assert "probes[0].outcome" in lines[0]  # the schema's errors, then the runbook
+    assert lines[1].endswith(UNKNOWN_RUNBOOK.format(name="nope"))
+
+
+def test_an_incident_with_an_unknown_runbook_is_not_written(tmp_path: Path) -> None:
+    incident = load_incident(write_yaml(tmp_path / "i.yaml", minimal_document()))
+    bad = dataclasses.replace(incident, meta=dataclasses.replace(incident.meta, runbook="nope"))
+    out = tmp_path / "never.yaml"
+    with pytest.raises(SourceError, match=r"metadata\.runbook: 'nope' is not a bundled runbook"):
+        write_incident(bad, out)
+    assert not out.exists()
+
+
+def test_bundled_incidents_name_their_runbook() -> None:
+    """Only the lateral movement needs another runbook than blocked-flow: the demo's
+    reported flow ends in "what changed" and the rollback handoff there already."""
+    runbooks = {p.stem: load_incident(p).meta.runbook for p in bundled_incidents()}
+    assert {name: rb for name, rb in runbooks.items() if rb} == {
+        "lateral-movement-debug-pod": "lateral-movement"
+    }

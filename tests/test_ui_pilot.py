@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 from textual.message import Message
 from textual.widgets import Input, Static
@@ -350,3 +351,116 @@ async def test_port_completion_carries_the_protocol(tmp_path: Path) -> None:
         await settle(pilot)
         assert isinstance(app.screen, ChecklistScreen)
         assert (app.screen.flow.port, app.screen.flow.protocol) == (53, "TCP")
+
+
+# ---------------------------------------------------------------- the incident's runbook
+
+LATERAL = "lateral-movement-debug-pod"
+
+
+async def test_replay_opens_the_runbook_the_recording_names(tmp_path: Path) -> None:
+    """`metadata.runbook: lateral-movement`: the reported flow's checklist is the
+    containment one, and its title says so."""
+    app = app_for(LATERAL, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.runbook == "lateral-movement"
+        assert isinstance(app.screen, FlowPickerScreen)
+        await pilot.press("enter")  # the first reported flow
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ChecklistScreen)
+        assert screen.flow == first_reported_flow(bundled_incident(LATERAL))
+        assert screen.context.effective_runbook.name == "lateral-movement"
+        assert screen.step_ids == ("default-deny", "exposure", "containment")
+        assert screen.query_one(StepList).border_title == "Lateral movement"
+        await pilot.press("a")
+        await settle(pilot)
+        assert [screen.status(s) for s in screen.step_ids] == ["warn", "fail", "pass"]
+        screen.query_one(StepList).select("containment")
+        await pilot.pause()
+        details = text_of(screen.query_one("#detail-extra", Static))
+        assert "Quarantine policy" in details and "name: quarantine" in details
+
+
+async def test_an_explicit_runbook_wins_over_the_recordings(tmp_path: Path) -> None:
+    flow = first_reported_flow(bundled_incident(LATERAL))
+    app = app_for(LATERAL, tmp_path, initial_flow=flow, runbook="blocked-flow")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ChecklistScreen)
+        assert app.runbook == "blocked-flow"
+        assert screen.context.effective_runbook.name == "blocked-flow"
+        assert screen.query_one(StepList).border_title == "Blocked flow"
+
+
+async def test_runbook_command_wins_over_the_recordings(tmp_path: Path) -> None:
+    flow = first_reported_flow(bundled_incident(LATERAL))
+    app = app_for(LATERAL, tmp_path, initial_flow=flow)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.screen.step_ids[0] == "default-deny"  # type: ignore[attr-defined]
+        await pilot.press("colon", *"runbook blocked-flow", "enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ChecklistScreen)
+        assert screen.step_ids[0] == "flow"
+        assert app.runbook == app.requested_runbook == "blocked-flow"
+
+
+async def test_a_recording_without_a_runbook_opens_blocked_flow(tmp_path: Path) -> None:
+    flow = first_reported_flow(bundled_incident("demo"))
+    app = app_for("demo", tmp_path, initial_flow=flow)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.runbook == "blocked-flow"
+        assert isinstance(app.screen, ChecklistScreen)
+        assert app.screen.context.effective_runbook.name == "blocked-flow"
+
+
+async def test_a_recording_naming_an_unknown_runbook_says_why(tmp_path: Path) -> None:
+    text = bundled_incident(LATERAL).read_text(encoding="utf-8")
+    broken = tmp_path / "unknown-runbook.yaml"
+    broken.write_text(text.replace("runbook: lateral-movement", "runbook: contain"), "utf-8")
+    app = app_for(broken, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        from triage.ui.screens.loading import LoadingScreen
+
+        assert isinstance(app.screen, LoadingScreen)
+        shown = text_of(app.screen.query_one("#loading-progress", Static))
+        assert "metadata.runbook: 'contain' is not a bundled runbook" in shown
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["demo", LATERAL], None),
+        (["demo", LATERAL, "--runbook", "blocked-flow"], "blocked-flow"),
+        (["replay", "FILE"], None),
+        (["replay", "FILE", "--runbook", "failed-rollout"], "failed-rollout"),
+    ],
+)
+def test_cli_passes_runbook_only_when_given(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str], expected: str | None
+) -> None:
+    """No `--runbook`: the app gets None and takes the recording's; `--runbook` wins."""
+    from triage.cli import main
+
+    seen: dict[str, object] = {}
+
+    class Stub:
+        return_code = 0
+
+        def run(self) -> None:
+            pass
+
+    def fake_make_app(source: object, **kwargs: object) -> Stub:
+        seen.update(kwargs)
+        return Stub()
+
+    monkeypatch.setattr("triage.ui.app.make_app", fake_make_app)
+    path = str(bundled_incident(LATERAL))
+    assert main([path if a == "FILE" else a for a in argv]) == 0
+    assert seen["runbook"] == expected

@@ -21,8 +21,10 @@ def app_for(
     report_dir: Path | None = None,
     *,
     initial_flow: Flow | None = None,
+    runbook: str | None = None,
 ) -> TriageApp:
-    """A replay app with everything non-deterministic switched off."""
+    """A replay app with everything non-deterministic switched off. `runbook` None: the
+    recording's own, as `triage replay` without `--runbook`."""
     path = incident if isinstance(incident, Path) else bundled_incident(incident)
     return make_app(
         ReplaySource(path),
@@ -31,6 +33,7 @@ def app_for(
         animation_level="none",
         cursor_blink=False,
         initial_flow=initial_flow,
+        runbook=runbook,
     )
 
 

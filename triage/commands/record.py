@@ -1,7 +1,8 @@
 """`triage record -o FILE`: capture the live cluster as an incident recording.
 
     triage record -o incident.yaml --context prod -n shop -n payments \\
-        --flow shop/web-0 payments/svc/api 8443 --title "checkout 502s" --note "after deploy 41"
+        --flow shop/web-0 payments/svc/api 8443 --title "checkout 502s" --note "after deploy 41" \\
+        --runbook failed-rollout
 
 Reads namespaces, pods, services and NetworkPolicies (sources.live), passing every object
 through the recording allow-list (sources.redact) as it arrives and parsing the allow-listed
@@ -60,6 +61,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--title", help="the incident's title (default: context and time)")
     parser.add_argument("--summary", default="", help="one paragraph on what is going on")
     parser.add_argument(
+        "--runbook",
+        default="",
+        metavar="NAME",
+        help="the bundled runbook replays of this recording open (blocked-flow, "
+        "failed-rollout, lateral-movement; default: none, so replays use blocked-flow)",
+    )
+    parser.add_argument(
         "--note",
         dest="notes",
         action="append",
@@ -102,6 +110,18 @@ def parse_flow_args(raw: list[list[str]]) -> list[Flow]:
         except FlowSyntaxError as exc:
             raise UsageError(f"--flow {src} {dst} {port}: {exc}") from None
     return flows
+
+
+def check_runbook(name: str) -> None:
+    """`--runbook` names a bundled runbook (a recording travels; a path would not)."""
+    from triage.sources.recording import bundled_runbook_names
+
+    known = bundled_runbook_names()
+    if name and name not in known:
+        raise UsageError(
+            f"--runbook {name}: not a bundled runbook (bundled: {', '.join(known)}); "
+            "nothing was done"
+        )
 
 
 def check_flows(snapshot: Snapshot, flows: list[Flow], target: LiveTarget) -> None:
@@ -152,6 +172,7 @@ def build_incident(
     notes: list[str] | None = None,
     known_good: str | None = None,
     probes: tuple[ProbeRecord, ...] = (),
+    runbook: str = "",
 ) -> Incident:
     """The Incident for what `load_live` read: redacted objects, metadata, flows, notes.
     A load made with `redact=True` is used as it is; any other is redacted and parsed here."""
@@ -165,6 +186,7 @@ def build_incident(
         context=load.context,
         captured_at=captured_at,
         summary=summary,
+        runbook=runbook,
     )
     reported = [ReportedFlow(f) for f in flows or []]
     operator_notes = [Note(captured_at, text) for text in notes or []]
@@ -394,6 +416,7 @@ def run(args: argparse.Namespace) -> int:
     from triage.sources.recording import write_incident
 
     flows = parse_flow_args(args.flows)
+    check_runbook(args.runbook)
     if args.probe and not flows:
         raise UsageError("--probe needs at least one --flow to probe")
     output: Path = args.output
@@ -421,6 +444,7 @@ def run(args: argparse.Namespace) -> int:
             flows=flows,
             notes=args.notes,
             known_good=args.known_good,
+            runbook=args.runbook,
         )
         check_flows(incident.snapshot, flows, target)
     if args.probe:

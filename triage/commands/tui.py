@@ -20,10 +20,10 @@ def add_ui_options(parser: argparse.ArgumentParser) -> None:
     )
     ui.add_argument(
         "--runbook",
-        default="blocked-flow",
+        default=None,
         metavar="NAME",
-        help="the checklist's runbook: blocked-flow (default), failed-rollout, "
-        "lateral-movement, or a YAML file",
+        help="the checklist's runbook: blocked-flow, failed-rollout, lateral-movement, or a "
+        "YAML file (default: the recording's metadata.runbook, else blocked-flow)",
     )
     ui.add_argument(
         "--flow",

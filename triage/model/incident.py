@@ -21,6 +21,9 @@ class IncidentMeta:
     context: str = ""
     captured_at: str = ""  # RFC 3339, as recorded; never "now"
     summary: str = ""
+    # The bundled runbook that fits this incident (`lateral-movement`); "" for none: the
+    # TUI then opens the default `blocked-flow`. An explicit `--runbook` still wins.
+    runbook: str = ""
 
 
 @dataclass(frozen=True, slots=True)

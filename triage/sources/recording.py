@@ -3,7 +3,7 @@
 ```
 apiVersion: triage/v1
 kind: Incident
-metadata: {title, cluster, context, capturedAt, summary}
+metadata: {title, cluster, context, capturedAt, runbook, summary}
 namespaces / pods / services / networkPolicies: [manifests]
 flows: [{from, to, port, protocol, note}]
 probes: [{kind, source, target, port, protocol, outcome, output, durationMs, at}]
@@ -14,9 +14,10 @@ notes: [{at, text}]
 Loading validates the file against `triage/data/incident.schema.json` (errors name the field:
 `incident.yaml: probes[2].outcome: 'maybe' is not one of [...]`), then runs the objects
 through the manifest parser, so a broken policy names its field as it would from
-`--manifests`. Writing serializes every object through the allow-list of
-`triage.sources.redact` and replaces the file atomically. `load_incident(write_incident(x))`
-equals `x`.
+`--manifests`. `metadata.runbook`, when set, must name a bundled runbook
+(`triage/data/runbooks`): a recording travels, a path on the recorder's disk would not.
+Writing serializes every object through the allow-list of `triage.sources.redact` and
+replaces the file atomically. `load_incident(write_incident(x))` equals `x`.
 
 Machine-written recordings are indented JSON after a `#` comment header. Every JSON
 document is a YAML document, so the file is YAML as before, but JSON reads and writes
@@ -477,12 +478,41 @@ def _schema_problems(
     return [Problem(file, where, "", message)]
 
 
+def bundled_runbook_names() -> list[str]:
+    """The runbooks shipped in `triage/data/runbooks`, the names `metadata.runbook` may
+    take (the same list as `triage.checklist.bundled_runbooks`, without importing the
+    checklist into the loader)."""
+    folder = resources.files("triage").joinpath("data/runbooks")
+    return sorted(
+        entry.name.removesuffix(".yaml")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".yaml") and entry.is_file()
+    )
+
+
+def _runbook_problems(document: Mapping[str, Any], file: str) -> list[Problem]:
+    """`metadata.runbook`, when it is a string (the schema says the rest), must name a
+    bundled runbook."""
+    meta = document.get("metadata")
+    name = meta.get("runbook") if type(meta) is dict else None
+    if type(name) is not str or not name:
+        return []
+    known = bundled_runbook_names()
+    if name in known:
+        return []
+    message = (
+        f"{name!r} is not a bundled runbook (bundled: {', '.join(known)}); "
+        "a runbook file of your own goes on `triage replay --runbook FILE`"
+    )
+    return [Problem(file, "metadata.runbook", "", message)]
+
+
 def validate_document(document: Any, file: str) -> None:
     """Check one parsed file against the schema; SourceError lists every offending field.
 
     An `apiVersion` this build does not read is refused first, naming the versions it reads.
     A valid document costs one compiled check (schemacheck); jsonschema runs only to name
-    what is wrong.
+    what is wrong. `metadata.runbook` must name a bundled runbook.
     """
     if not isinstance(document, Mapping):
         raise SourceError.single(file, f"expected an {KIND} mapping, got {type(document).__name__}")
@@ -491,16 +521,16 @@ def validate_document(document: Any, file: str) -> None:
         reads = ", ".join(SUPPORTED_VERSIONS)
         got = "missing" if version is None else f"{version!r} is not supported"
         raise SourceError([Problem(file, "apiVersion", "", f"{got}; this build reads {reads}")])
-    if _fast_check()(document):
-        return
-    errors = sorted(_schema_errors(document), key=lambda pe: [str(p) for p in pe[0]])
-    if not errors:
-        return
     problems: list[Problem] = []
-    for path, error in errors:
-        for problem in _schema_problems(error, path, file):
-            if problem not in problems:
-                problems.append(problem)
+    if not _fast_check()(document):
+        errors = sorted(_schema_errors(document), key=lambda pe: [str(p) for p in pe[0]])
+        for path, error in errors:
+            for problem in _schema_problems(error, path, file):
+                if problem not in problems:
+                    problems.append(problem)
+    problems.extend(_runbook_problems(document, file))
+    if not problems:
+        return
     if len(problems) > MAX_SCHEMA_ERRORS:
         more = len(problems) - MAX_SCHEMA_ERRORS
         problems = [
@@ -625,6 +655,7 @@ def incident_from_document(document: Any, file: str) -> Incident:
         context=meta.get("context", ""),
         captured_at=meta.get("capturedAt", ""),
         summary=meta.get("summary", ""),
+        runbook=meta.get("runbook", ""),
     )
     warnings = _flow_warnings(snapshot, flows, file)
     if warnings:
@@ -903,6 +934,7 @@ def incident_to_document(incident: Incident) -> dict[str, Any]:
         ("cluster", incident.meta.cluster),
         ("context", incident.meta.context),
         ("capturedAt", incident.meta.captured_at),
+        ("runbook", incident.meta.runbook),
         ("summary", incident.meta.summary),
     ):
         if value:
@@ -1035,6 +1067,7 @@ __all__ = [
     "bundled_incident",
     "bundled_incidents",
     "bundled_incidents_dir",
+    "bundled_runbook_names",
     "dump_incident",
     "field_path",
     "incident_from_document",

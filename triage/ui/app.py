@@ -27,6 +27,9 @@ from triage.ui.session import Session, Source
 if TYPE_CHECKING:
     from triage.probes.live import EphemeralRequest
 
+# The checklist's runbook when neither the operator nor the recording names one.
+DEFAULT_RUNBOOK = "blocked-flow"
+
 
 class TriageApp(App[None]):
     CSS_PATH = "triage.tcss"
@@ -48,10 +51,13 @@ class TriageApp(App[None]):
         animation_level: AnimationLevel | None = None,
         cursor_blink: bool = True,
         initial_flow: Flow | None = None,
-        runbook: str = "blocked-flow",
+        runbook: str | None = None,
     ) -> None:
         super().__init__()
-        self.runbook = runbook
+        # `runbook` None: the recording's `metadata.runbook` once it is loaded, else the
+        # default; a runbook the operator names (`--runbook`, `:runbook`) always wins.
+        self.requested_runbook = runbook
+        self.runbook = runbook or DEFAULT_RUNBOOK
         self.theme = theme
         if animation_level is not None:
             self.animation_level = animation_level
@@ -126,6 +132,9 @@ class TriageApp(App[None]):
             pods = len(message.session.snapshot.pods)
             self.notify(f"reloaded: {pods} pods", title=message.session.label)
             return
+        incident = message.session.incident
+        if self.requested_runbook is None and incident is not None and incident.meta.runbook:
+            self.runbook = incident.meta.runbook
         self.switch_screen(FlowPickerScreen())
         if self.initial_flow is not None:
             self.open_checklist(self.initial_flow)
@@ -210,7 +219,7 @@ class TriageApp(App[None]):
             known = ", ".join(bundled_runbooks())
             self.notify(f"{error_line(exc)} (bundled: {known})", severity="warning")
             return
-        self.runbook = name
+        self.runbook = self.requested_runbook = name
         if isinstance(self.screen, ChecklistScreen):
             flow = self.screen.flow
             self.pop_screen()
@@ -313,9 +322,10 @@ def make_app(
     animation_level: AnimationLevel | None = None,
     cursor_blink: bool = True,
     initial_flow: Flow | None = None,
-    runbook: str = "blocked-flow",
+    runbook: str | None = None,
 ) -> TriageApp:
-    """The app for a source; the CLI and the tests both build it here."""
+    """The app for a source; the CLI and the tests both build it here. `runbook` None:
+    a recording's `metadata.runbook`, else `blocked-flow`."""
     return TriageApp(
         source,
         report_dir=report_dir,

@@ -21,6 +21,11 @@ DETAIL_TITLES = {
     "probe_output": "Probe output",
     "residual": "Residual exposure",
 }
+# A fix that is not an allow rule: the lateral-movement runbook's policies close paths.
+STEP_DETAIL_TITLES = {
+    ("default-deny", "fix_yaml"): "Default-deny to add (it selects every pod in the namespace)",
+    ("containment", "fix_yaml"): "Quarantine policy (apply it before labelling the pod)",
+}
 DETAIL_LEXERS = {"fix_yaml": "yaml", "diff": "diff"}
 
 
@@ -30,13 +35,14 @@ def _syntax(text: str, lexer: str) -> Syntax:
     )
 
 
-def details_renderable(details: Mapping[str, str]) -> RenderableType | None:
+def details_renderable(details: Mapping[str, str], step_id: str = "") -> RenderableType | None:
     parts: list[RenderableType] = []
     for key in sorted(details, key=lambda k: (k not in DETAIL_TITLES, k)):
         text = details[key]
         if not text.strip():
             continue
-        parts.append(Text(DETAIL_TITLES.get(key, key.replace("_", " ")), style="bold"))
+        title = STEP_DETAIL_TITLES.get((step_id, key)) or DETAIL_TITLES.get(key)
+        parts.append(Text(title or key.replace("_", " "), style="bold"))
         lexer = DETAIL_LEXERS.get(key)
         parts.append(_syntax(text, lexer) if lexer else Text(text.rstrip("\n")))
         parts.append(Text(""))
@@ -89,7 +95,7 @@ class StepDetail(VerticalScroll):
             self._set("detail-evidence", evidence if result.evidence else None, "Evidence")
             self._set("detail-hint", Text(result.hint) if result.hint else None, "Next")
             self._set("detail-explanation", explanation, "Explanation")
-            self._set("detail-extra", details_renderable(result.details), "Details")
+            self._set("detail-extra", details_renderable(result.details, spec.id), "Details")
         self._set(
             "detail-kubectl",
             Text(kubectl, style="bold") if kubectl else None,
