@@ -325,7 +325,7 @@ def test_missing_manifests_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[
         capsys, "--manifests", str(missing), "--from", "1.1.1.1", "--to", "2.2.2.2", "--port", "1"
     )
     assert (code, out) == (2, "")
-    assert err == f"triage: error: {missing}: file: no such file or directory\n"
+    assert err == f"triage: error: {missing}: no such file or directory\n"
 
 
 def test_recording_source(capsys: pytest.CaptureFixture[str]) -> None:

@@ -367,10 +367,10 @@ def test_unreadable_inputs_name_the_file(tmp_path: Path) -> None:
     bad.write_text("kind: Pod\nmetadata: {name: [\n", encoding="utf-8")
     with pytest.raises(SourceError) as info:
         load_manifests([bad])
-    assert str(info.value).startswith(f"{bad}: file: invalid YAML at line ")
+    assert str(info.value).startswith(f"{bad}: invalid YAML at line ")
     bad_json = tmp_path / "bad.json"
     bad_json.write_text("{", encoding="utf-8")
-    with pytest.raises(SourceError, match=r"bad\.json: file: invalid JSON at line 1"):
+    with pytest.raises(SourceError, match=r"bad\.json: invalid JSON at line 1"):
         load_manifests([bad_json])
     with pytest.raises(SourceError, match="no such file or directory"):
         load_manifests([tmp_path / "missing.yaml"])

@@ -327,6 +327,25 @@ async def test_a_recording_that_cannot_be_read_says_why(tmp_path: Path) -> None:
         shown = text_of(app.screen.query_one("#loading-progress", Static))
         assert "broken.yaml" in shown
         assert "Press ctrl+q to quit" in shown
+        await pilot.press("ctrl+q")
+    assert app.return_code == 2
+
+
+def test_replay_of_a_bad_recording_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI reads the recording before any screen opens, like every other command."""
+    from triage.cli import main
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("apiVersion: triage/v9\nkind: Incident\n", encoding="utf-8")
+    assert main(["replay", str(broken)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"triage: error: {broken}: apiVersion: 'triage/v9' is not supported; "
+        "this build reads triage/v1\n"
+    )
 
 
 async def test_port_completion_carries_the_protocol(tmp_path: Path) -> None:

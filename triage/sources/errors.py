@@ -13,8 +13,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.obj}: {self.field}" if self.field else self.obj
-        return f"{self.file}: {where}: {self.message}"
+        parts = [self.file, self.obj, self.field, self.message]
+        return ": ".join(p for p in parts if p)
 
 
 class SourceError(Exception):
@@ -26,4 +26,4 @@ class SourceError(Exception):
 
     @classmethod
     def single(cls, file: str, message: str, obj: str = "", field: str = "") -> SourceError:
-        return cls([Problem(file, obj or "file", field, message)])
+        return cls([Problem(file, obj, field, message)])

@@ -68,6 +68,7 @@ class TriageApp(App[None]):
         self.session: Session | None = None
         self.last_flow: Flow | None = None
         self._cluster_index: tuple[Session, ClusterIndex] | None = None
+        self.startup_error: str | None = None  # the first load failed: quit exits with 2
 
     # ------------------------------------------------------------------ loading
 
@@ -146,9 +147,17 @@ class TriageApp(App[None]):
         error = event.worker.error
         text = error_line(error) if error is not None else "unknown error"
         if isinstance(self.screen, LoadingScreen):
+            self.startup_error = text
             self.screen.show_error(text)
         else:
             self.notify(text, title="reload failed", severity="error")
+
+    async def action_quit(self) -> None:
+        # Bad input is exit code 2 with its one line on stderr, in the UI as on the CLI.
+        if self.startup_error is not None:
+            self.exit(return_code=2, message=f"triage: error: {self.startup_error}")
+        else:
+            self.exit()
 
     # ------------------------------------------------------------------ navigation
 

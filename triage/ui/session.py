@@ -95,7 +95,7 @@ class ReplaySource:
                 raise ValueError("ReplaySource needs a path or an incident")
             progress(self.description)
             incident = load_incident(self.path)
-            _keep_out_of_gc()
+        _keep_out_of_gc()
         return Session(
             snapshot=incident.snapshot,
             mode="replay",
