@@ -294,7 +294,7 @@ def test_dry_run_failure_from_the_cli_is_one_line_and_writes_nothing(
 def test_typed_confirmation_at_the_prompt() -> None:
     from types import SimpleNamespace
 
-    plan: Any = SimpleNamespace(operations=(1, 2))
+    plan: Any = SimpleNamespace(operations=(1, 2), deletes_everything=False)
     assert confirm(plan, "prod-eu", yes=False, ask=lambda _p: "prod-eu") == "prod-eu"
     assert confirm(plan, "prod-eu", yes=False, ask=lambda _p: "  prod-eu \n") == "prod-eu"
     for typed in ("", "y", "yes", "prod", "PROD-EU"):

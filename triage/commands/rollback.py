@@ -9,7 +9,9 @@
     triage rollback journal [7]
 
 Nothing is written to a cluster without `--context NAME` naming the kubeconfig context in
-use AND either `--yes` or the context name typed at the prompt.
+use AND either `--yes` or the context name typed at the prompt. A plan that deletes every
+policy of its scope (an empty target) also needs `--delete-all` with `--yes`; at the prompt
+it is spelled out first.
 """
 
 from __future__ import annotations
@@ -117,6 +119,13 @@ def _add_confirm(parser: argparse.ArgumentParser) -> None:
         "--yes",
         action="store_true",
         help="do not ask; --context must still name the context (required without a terminal)",
+    )
+    parser.add_argument(
+        "--delete-all",
+        dest="delete_all",
+        action="store_true",
+        help="with --yes: allow a plan that deletes every policy in its scope and creates "
+        "none (refused otherwise; at the prompt it is spelled out before you type the context)",
     )
 
 
@@ -227,10 +236,26 @@ def _load_live(args: argparse.Namespace, context: str) -> Any:
     return result
 
 
-def confirm(plan: Plan, context: str, *, yes: bool, ask: Callable[[str], str] | None = None) -> str:
+def confirm(
+    plan: Plan,
+    context: str,
+    *,
+    yes: bool,
+    ask: Callable[[str], str] | None = None,
+    delete_all: bool = False,
+) -> str:
     """The context name the operator confirmed with: `--yes` stands for it; otherwise it
-    must be typed at a terminal. Refuses (UsageError) in every other case."""
+    must be typed at a terminal. Refuses (UsageError) in every other case.
+
+    A plan that deletes every policy of its scope (an empty target) needs `--delete-all`
+    on top of `--yes`; at the prompt it is spelled out before the context is asked for."""
+    everything = plan.deletes_everything
     if yes:
+        if everything and not delete_all:
+            raise UsageError(
+                f"refusing: {plan.deletes_everything_text()}; if that is really what you "
+                f"want, pass --delete-all with --yes --context {context} (nothing applied)"
+            )
         return context
     interactive = ask is not None or (sys.stdin.isatty() and sys.stdout.isatty())
     if not interactive:
@@ -239,7 +264,8 @@ def confirm(plan: Plan, context: str, *, yes: bool, ask: Callable[[str], str] | 
             f"pass --yes --context {context} to apply non-interactively (nothing applied)"
         )
     prompt = (
-        f"Apply these {len(plan.operations)} step(s) to context {context!r}? "
+        (f"{plan.deletes_everything_text()}.\n" if everything else "")
+        + f"Apply these {len(plan.operations)} step(s) to context {context!r}? "
         "Type the context name to confirm (anything else cancels): "
     )
     reader = ask or input
@@ -283,7 +309,9 @@ def _execute(
     if plan.empty:
         print("nothing to apply.")
         return 0
-    confirmed = confirm(plan, context, yes=args.yes)
+    confirmed = confirm(
+        plan, context, yes=args.yes, delete_all=bool(getattr(args, "delete_all", False))
+    )
     if api is None:
         api = KubePolicyApi.connect(
             context, getattr(args, "kubeconfig", None), float(args.request_timeout)
@@ -296,12 +324,18 @@ def _execute(
     before = {j.id for j in store.journals()}
     try:
         result = applier.run(run, confirmed_context=confirmed)
-    except KeyboardInterrupt:
-        new = [j for j in store.journals() if j.id not in before]
+    except BaseException as exc:
+        # Interrupted, or the store failed mid-run: steps may have been applied. The
+        # journal (if it could be opened) says which; resume and revert re-read the cluster.
+        try:
+            new = [j for j in store.journals() if j.id not in before]
+        except UsageError:
+            new = []
         if new:
             jid = new[-1].id
+            what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped"
             print(
-                f"triage: interrupted; journal #{jid} records what was applied — "
+                f"triage: {what}; journal #{jid} records what was applied — "
                 f"`triage rollback resume {jid} --context {context}` or "
                 f"`triage rollback revert {jid} --context {context}`",
                 file=sys.stderr,
@@ -350,6 +384,7 @@ def run_apply(args: argparse.Namespace) -> int:
             context=context,
             live_scope=_live_scope(args),
             live_source=f"context {context}",
+            server=live.server,
         )
         return _execute(args, store, context, Run.apply(plan))
 
@@ -368,6 +403,7 @@ def run_resume(args: argparse.Namespace) -> int:
             context=context,
             live_scope=_live_scope(args),
             live_source=f"context {context}",
+            server=live.server,
         )
         return _execute(args, store, context, run)
 
@@ -386,6 +422,7 @@ def run_revert(args: argparse.Namespace) -> int:
             context=context,
             live_scope=_live_scope(args),
             live_source=f"context {context}",
+            server=live.server,
         )
         return _execute(args, store, context, run)
 

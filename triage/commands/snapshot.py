@@ -86,7 +86,13 @@ def run_save(args: argparse.Namespace) -> int:
     namespaces = tuple(getattr(args, "namespaces", ()) or ())
     if loaded.incident is not None:
         context = loaded.incident.meta.context or loaded.incident.meta.cluster or "recording"
-        scope: tuple[str, ...] | None = None
+        # A recording may have been made with -n: it covers the namespaces it holds, never
+        # "every namespace" (a rollback to it would delete every other namespace's policies).
+        scope: tuple[str, ...] | None = tuple(
+            sorted(
+                {ns.name for ns in snapshot.namespaces} | {p.namespace for p in snapshot.policies}
+            )
+        )
         policies = snapshot.policies
         ns_labels = {ns.name: dict(ns.labels) for ns in snapshot.namespaces}
         pod_labels = {p.key: dict(p.labels) for p in snapshot.pods}

@@ -34,12 +34,20 @@ from triage.model import NetworkPolicy, Snapshot
 from triage.rollback.api import ApiFailure, JsonDict, PolicyApi
 from triage.rollback.plan import Operation, Plan, make_plan
 from triage.rollback.policyset import (
+    PolicySet,
     parse_policies,
     scope_text,
     sets_equal,
     stored_manifest,
 )
-from triage.rollback.store import Journal, JournalAction, JournalStatus, Store
+from triage.rollback.store import (
+    Journal,
+    JournalAction,
+    JournalStatus,
+    SavedSnapshot,
+    Store,
+    StoreError,
+)
 
 
 class RollbackRefused(UsageError):
@@ -206,6 +214,12 @@ class Applier:
                 f"the plan is for context {plan.context!r} but the client talks to {context!r}; "
                 "nothing applied"
             )
+        server = str(getattr(self.api, "server", "") or "")
+        if plan.server and server and plan.server != server:
+            raise RollbackRefused(
+                f"context {context!r} now points at {server}, but the plan was made against "
+                f"{plan.server} (the kubeconfig changed); nothing applied — re-plan"
+            )
         self._emit(
             Progress("check", "start", f"re-reading the live policies ({scope_text(plan.scope)})")
         )
@@ -244,17 +258,23 @@ class Applier:
         self._preflight(plan)
         return self._dry_run_all(plan)
 
-    def run(self, run: Run, *, confirmed_context: str) -> ApplyResult:
+    @staticmethod
+    def _journal_target(plan: Plan) -> PolicySet:
+        """What the run aims at, within its scope: what verification compares with and what
+        a resume aims at again."""
+        return dataclasses.replace(
+            plan.target,
+            policies=tuple(p for p in plan.final_policies if plan.in_scope(p.namespace)),
+            scope=plan.scope,
+        )
+
+    def _open_journal(
+        self, run: Run, live_now: tuple[NetworkPolicy, ...]
+    ) -> tuple[SavedSnapshot, Journal]:
+        """The backup of the live set, then the journal with every step `pending`. Both are
+        written before anything is sent: a store that cannot be written refuses the run."""
         plan = run.plan
         context = self.api.context
-        if confirmed_context != context:
-            raise RollbackRefused(
-                f"the confirmation {confirmed_context!r} does not name the context {context!r}; "
-                "nothing applied"
-            )
-        total = len(plan.operations)
-        live_now = self._preflight(plan)
-
         live_snapshot = plan.live_snapshot
         backup = self.store.save_snapshot(
             context=context,
@@ -267,15 +287,10 @@ class Applier:
             else {},
         )
         self._emit(Progress("backup", "ok", f"live set saved as backup snapshot #{backup.id}"))
-        target = dataclasses.replace(
-            plan.target,
-            policies=tuple(p for p in plan.final_policies if plan.in_scope(p.namespace)),
-            scope=plan.scope,
-        )
         journal = self.store.create_journal(
             context=context,
             action=run.action,
-            target=target,
+            target=self._journal_target(plan),
             backup_snapshot_id=backup.id,
             origin_backup_id=run.origin_backup_id or backup.id,
             parent_id=run.parent_id,
@@ -290,6 +305,23 @@ class Applier:
                 for op in plan.operations
             ],
         )
+        return backup, journal
+
+    def run(self, run: Run, *, confirmed_context: str) -> ApplyResult:
+        plan = run.plan
+        context = self.api.context
+        if confirmed_context != context:
+            raise RollbackRefused(
+                f"the confirmation {confirmed_context!r} does not name the context {context!r}; "
+                "nothing applied"
+            )
+        total = len(plan.operations)
+        live_now = self._preflight(plan)
+
+        try:
+            backup, journal = self._open_journal(run, live_now)
+        except StoreError as exc:
+            raise RollbackRefused(f"{exc}; nothing applied") from exc
         jid = journal.id
 
         def result(
@@ -298,6 +330,8 @@ class Applier:
             return ApplyResult(
                 jid, run.action, status, message, tuple(states), backup.id, tuple(diffs), context
             )
+
+        target = self._journal_target(plan)
 
         # -- dry-run every operation first
         failures = [
@@ -435,6 +469,7 @@ def resume_run(
     context: str,
     live_scope: tuple[str, ...] | None = None,
     live_source: str = "",
+    server: str = "",
 ) -> Run:
     """Re-plan from the live state toward the target of journal `journal_id`."""
     journal = store.journal(journal_id)
@@ -442,7 +477,14 @@ def resume_run(
     target = dataclasses.replace(
         journal.target_set(), description=f"the target of journal #{journal.id}: {journal.target}"
     )
-    plan = make_plan(live, target, context=context, live_scope=live_scope, live_source=live_source)
+    plan = make_plan(
+        live,
+        target,
+        context=context,
+        live_scope=live_scope,
+        live_source=live_source,
+        server=server,
+    )
     return Run(plan, "resume", journal.id, journal.origin_backup_id)
 
 
@@ -454,6 +496,7 @@ def revert_run(
     context: str,
     live_scope: tuple[str, ...] | None = None,
     live_source: str = "",
+    server: str = "",
 ) -> Run:
     """Plan back to the backup taken before the first run of journal `journal_id`'s chain."""
     journal = store.journal(journal_id)
@@ -466,7 +509,14 @@ def revert_run(
         backup.policy_set(),
         description=f"backup snapshot #{backup.id} (the live set before journal #{journal.id})",
     )
-    plan = make_plan(live, target, context=context, live_scope=live_scope, live_source=live_source)
+    plan = make_plan(
+        live,
+        target,
+        context=context,
+        live_scope=live_scope,
+        live_source=live_source,
+        server=server,
+    )
     return Run(plan, "revert", journal.id, None)
 
 

@@ -98,6 +98,7 @@ class Plan:
     live_source: str = ""
     warnings: tuple[str, ...] = ()
     simulation: bool = False  # a replay: computed against a recording, never applied
+    server: str = ""  # the API server the live set was read from ("" unknown)
     reps: int = 0  # representative workloads the delta used
     final_policies: tuple[NetworkPolicy, ...] = field(default=(), repr=False)
     live_snapshot: Snapshot | None = field(default=None, repr=False, compare=False)
@@ -108,6 +109,23 @@ class Plan:
     @property
     def empty(self) -> bool:
         return not self.operations
+
+    @property
+    def deletes_everything(self) -> bool:
+        """True when the plan leaves no policy at all in its scope (the target has none
+        there): every live policy of the scope is deleted. Confirmations say so loudly."""
+        return (
+            bool(self.operations)
+            and not self.unchanged
+            and all(op.action == "delete" for op in self.operations)
+        )
+
+    def deletes_everything_text(self) -> str:
+        n = len(self.operations)
+        return (
+            f"THIS DELETES ALL {n} NETWORKPOLIC{'Y' if n == 1 else 'IES'} in "
+            f"{scope_text(self.scope)} and creates none: the target has no policy there"
+        )
 
     def counts(self) -> dict[str, int]:
         out = {"create": 0, "replace": 0, "delete": 0}
@@ -197,11 +215,14 @@ def make_plan(
     live_scope: tuple[str, ...] | None = None,
     live_source: str = "",
     simulation: bool = False,
+    server: str = "",
 ) -> Plan:
     """The plan that turns `live.policies` (within the scope) into `target`.
 
     `live_scope` is what the live read could see (None: every namespace); the plan never
-    touches a namespace outside both it and the target's scope.
+    touches a namespace outside both it and the target's scope. `server` is the API server
+    URL the live set was read from: the applier refuses to run the plan against another
+    (a context name re-pointed at another cluster between plan and apply).
     """
     scope = intersect_scopes(target.scope, live_scope)
 
@@ -267,6 +288,7 @@ def make_plan(
         live_source=live_source,
         warnings=tuple(warnings),
         simulation=simulation,
+        server=server,
         reps=len(reps),
         final_policies=final,
         live_snapshot=live,

@@ -11,6 +11,7 @@ store maps a company's clusters and their weak spots.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -51,6 +52,10 @@ JournalStatus = Literal[
 JournalAction = Literal["apply", "resume", "revert"]
 
 Clock = Callable[[], datetime]
+
+
+class StoreError(UsageError):
+    """The store could not be read or written (locked, read-only, corrupt): one line."""
 
 
 def default_state_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -272,15 +277,26 @@ class Store:
         return _stamp(self.clock)
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock; an SQLite failure (locked, read-only, full disk,
+        corrupt) becomes one `StoreError` line naming the store."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield self._db
+            except sqlite3.Error as exc:
+                raise StoreError(f"store {self.path}: {exc}") from exc
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._locked() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
             except BaseException:
-                self._db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
 
     # ------------------------------------------------------------ snapshots
 
@@ -333,10 +349,8 @@ class Store:
         )
 
     def snapshot(self, snapshot_id: int) -> SavedSnapshot:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT * FROM snapshots WHERE id = ?", (snapshot_id,)
-            ).fetchone()
+        with self._locked() as db:
+            row = db.execute("SELECT * FROM snapshots WHERE id = ?", (snapshot_id,)).fetchone()
         if row is None:
             raise UsageError(
                 f"no snapshot #{snapshot_id} in {self.path} (see: triage snapshot list)"
@@ -349,8 +363,8 @@ class Store:
         if context is not None:
             query += " WHERE context = ?"
             params = (context,)
-        with self._lock:
-            rows = self._db.execute(query + " ORDER BY id", params).fetchall()
+        with self._locked() as db:
+            rows = db.execute(query + " ORDER BY id", params).fetchall()
         return [self._snapshot_from(r) for r in rows]
 
     def latest_good(self, context: str | None) -> SavedSnapshot | None:
@@ -359,8 +373,8 @@ class Store:
         if context is not None:
             query += " AND context = ?"
             params = (context,)
-        with self._lock:
-            row = self._db.execute(query + " ORDER BY id DESC LIMIT 1", params).fetchone()
+        with self._locked() as db:
+            row = db.execute(query + " ORDER BY id DESC LIMIT 1", params).fetchone()
         return None if row is None else self._snapshot_from(row)
 
     def mark_good(self, snapshot_id: int, good: bool = True) -> SavedSnapshot:
@@ -498,20 +512,20 @@ class Store:
         )
 
     def journal(self, journal_id: int) -> Journal:
-        with self._lock:
-            row = self._db.execute("SELECT * FROM journals WHERE id = ?", (journal_id,)).fetchone()
+        with self._locked() as db:
+            row = db.execute("SELECT * FROM journals WHERE id = ?", (journal_id,)).fetchone()
             if row is None:
                 raise UsageError(
                     f"no journal #{journal_id} in {self.path} (see: triage rollback journal)"
                 )
-            steps = self._db.execute(
+            steps = db.execute(
                 "SELECT * FROM journal_steps WHERE journal_id = ? ORDER BY position", (journal_id,)
             ).fetchall()
         return self._journal_from(row, steps)
 
     def journals(self) -> list[Journal]:
-        with self._lock:
-            ids = [int(r[0]) for r in self._db.execute("SELECT id FROM journals ORDER BY id")]
+        with self._locked() as db:
+            ids = [int(r[0]) for r in db.execute("SELECT id FROM journals ORDER BY id")]
         return [self.journal(i) for i in ids]
 
 

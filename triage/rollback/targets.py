@@ -8,13 +8,17 @@ policies live in, so a folder for one team never deletes another team's policies
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from triage.errors import UsageError
+from triage.model import NetworkPolicy
 from triage.model.incident import Incident, KnownGood
-from triage.rollback.policyset import PolicySet
+from triage.rollback.policyset import PolicySet, semantically_equal
 from triage.rollback.store import Store
+
+# What the loader reads as a NetworkPolicy (a Calico one shares the kind, not the schema).
+_POLICY_VERSIONS = (None, "networking.k8s.io/v1", "extensions/v1beta1")
 
 
 def from_snapshot(store: Store, snapshot_id: int) -> PolicySet:
@@ -32,10 +36,37 @@ def latest_good(store: Store, context: str) -> PolicySet:
 
 
 def from_manifests(paths: Sequence[Path]) -> PolicySet:
-    """The NetworkPolicies of manifests files or folders; every other kind is ignored."""
-    from triage.sources.manifests import load_manifests
+    """The NetworkPolicies of manifests files or folders; every other kind is ignored.
 
-    snapshot, _ = load_manifests(list(paths))
+    The same policy twice with different specs is refused: which one is known-good is not
+    for us to guess (the loader's "the later one wins" would pick by file order)."""
+    from triage.sources.assemble import Document, assemble
+    from triage.sources.errors import SourceError
+    from triage.sources.manifests import documents_from, manifest_files
+    from triage.sources.parse import parse_network_policy
+
+    files = manifest_files(list(paths))
+    if not files:
+        raise SourceError.single(", ".join(map(str, paths)), "no .yaml, .yml or .json files found")
+    seen: dict[str, list[tuple[str, NetworkPolicy]]] = {}
+
+    def watched() -> Iterator[Document]:
+        for document in documents_from(files):
+            file, index, doc = document
+            if doc.get("kind") == "NetworkPolicy" and doc.get("apiVersion") in _POLICY_VERSIONS:
+                policy, _ = parse_network_policy(doc, file, index)
+                if policy is not None:
+                    seen.setdefault(policy.key, []).append((file, policy))
+            yield document
+
+    snapshot, _ = assemble(watched())
+    for key, found in sorted(seen.items()):
+        if any(not semantically_equal(found[0][1], p) for _, p in found[1:]):
+            where = ", ".join(sorted({f for f, _ in found}))
+            raise UsageError(
+                f"NetworkPolicy {key} appears {len(found)} times with different specs ({where}); "
+                "refusing an ambiguous target (nothing applied)"
+            )
     policies = tuple(sorted(snapshot.policies, key=lambda p: p.key))
     if not policies:
         shown = ", ".join(str(p) for p in paths)

@@ -244,14 +244,23 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         return self.session.context or ""
 
     def live_target(self) -> LiveTarget:
+        """Where plans, backups and saves read from: always the session's context by name,
+        never "the current context" (the kubeconfig may have switched since the session
+        was loaded, and the plan must be of the cluster the confirmation names)."""
+        import dataclasses
+
         from triage.sources.live import LiveTarget
 
-        if self._live_target is not None:
-            return self._live_target
-        source_target = getattr(getattr(self.app, "source", None), "target", None)
-        if isinstance(source_target, LiveTarget):
-            return source_target
-        return LiveTarget(context=self.session.context)
+        target = self._live_target
+        if target is None:
+            source_target = getattr(getattr(self.app, "source", None), "target", None)
+            if isinstance(source_target, LiveTarget):
+                target = source_target
+        if target is None:
+            return LiveTarget(context=self.session.context)
+        if self.session.context and target.context != self.session.context:
+            target = dataclasses.replace(target, context=self.session.context)
+        return target
 
     def make_api(self) -> PolicyApi:
         if self.api_factory is not None:
@@ -484,6 +493,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
             context=loaded.context,
             live_scope=scope,
             live_source=f"context {loaded.context}",
+            server=loaded.server,
         )
 
     def on_plan_computed(self, message: PlanComputed) -> None:
@@ -642,9 +652,11 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         if plan is None or run is None or plan.empty or self.busy or self.simulation:
             return
         lines = [
+            *([plan.deletes_everything_text() + ".", ""] if plan.deletes_everything else []),
             plan.summary(),
             f"target: {plan.target.description}",
             f"scope: {scope_text(plan.scope)}",
+            *(f"warning: {w}" for w in plan.warnings),
             "",
             *(f"{i}. {op.action} {op.key}" for i, op in enumerate(plan.operations, start=1)),
             "",
@@ -652,8 +664,11 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
             "dry-run server-side, then applied in this order; the first failure stops it.",
         ]
         verb = {"apply": "Apply", "resume": "Resume", "revert": "Revert"}[run.action]
+        title = f"{verb} {len(plan.operations)} step(s) to context {self.context}?"
+        if plan.deletes_everything:
+            title = f"{verb}: DELETE ALL {len(plan.operations)} policies in context {self.context}?"
         modal = ConfirmContextModal(
-            f"{verb} {len(plan.operations)} step(s) to context {self.context}?",
+            title,
             lines,
             self.context,
             verb=verb,
@@ -759,6 +774,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
                     context=loaded.context,
                     live_scope=scope,
                     live_source=f"context {loaded.context}",
+                    server=loaded.server,
                 )
 
         self.start_plan(job, f"planning the {action} of journal #{journal_id}")
