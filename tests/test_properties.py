@@ -393,8 +393,15 @@ def test_adding_an_allow_rule_never_closes_a_flow(
         return
     target = snapshot.policies[which % len(snapshot.policies)]
     peer_key = "from" if direction == "Ingress" else "to"
-    new_rule = build([netpol(target.namespace, "tmp", {}, ingress=[rule.draw(rules(peer_key))])])
-    added: Rule = new_rule.policies[0].ingress[0]
+    drawn = [rule.draw(rules(peer_key))]
+    holder = build(
+        [
+            netpol(target.namespace, "tmp", {}, ingress=drawn)
+            if direction == "Ingress"
+            else netpol(target.namespace, "tmp", {}, egress=drawn)
+        ]
+    ).policies[0]
+    added: Rule = holder.ingress[0] if direction == "Ingress" else holder.egress[0]
     changed: NetworkPolicy = (
         dataclasses.replace(target, ingress=(*target.ingress, added))
         if direction == "Ingress"

@@ -82,7 +82,9 @@ def parse_port(text: str | int) -> int | str:
     text = str(text).strip()
     if text.isdigit():
         return parse_port(int(text))
-    if re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", text) and len(text) <= 15:
+    # A container port name is at most 15 characters (IANA_SVC_NAME), a Service port name
+    # at most 63 (a DNS label): the flow may name either.
+    if re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", text) and len(text) <= 63:
         return text
     raise FlowSyntaxError(f"port {text!r}: expected a number 1-65535 or a port name")
 

@@ -23,6 +23,11 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+def shown_value(value: str) -> str:
+    """A label value as a person should read it: the empty value (a valid one) as `""`."""
+    return value if value else '""'
+
+
 @dataclass(frozen=True, slots=True)
 class Requirement:
     """One `matchExpressions` entry."""
@@ -45,10 +50,11 @@ class LabelSelector:
         """kubectl-style rendering: `app=web,tier in (a,b),!debug`."""
         parts = [f"{k}={v}" for k, v in self.match_labels]
         for req in self.match_expressions:
+            values = ",".join(shown_value(v) for v in req.values)
             if req.operator == "In":
-                parts.append(f"{req.key} in ({','.join(req.values)})")
+                parts.append(f"{req.key} in ({values})")
             elif req.operator == "NotIn":
-                parts.append(f"{req.key} notin ({','.join(req.values)})")
+                parts.append(f"{req.key} notin ({values})")
             elif req.operator == "Exists":
                 parts.append(req.key)
             else:
@@ -132,10 +138,20 @@ class Service:
     ports: tuple[ServicePort, ...] = ()
     cluster_ip: str | None = None
     type: str = "ClusterIP"
+    # `spec.clusterIPs` as recorded, the primary first: two on a dual-stack Service; ()
+    # when the manifest has none (then `cluster_ip` is the only one).
+    cluster_ips: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def all_cluster_ips(self) -> tuple[str, ...]:
+        """Every address the Service answers on, of either family."""
+        if self.cluster_ips:
+            return self.cluster_ips
+        return (self.cluster_ip,) if self.cluster_ip else ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,7 +82,8 @@ class Party:
 class _Index:
     # (namespace, direction) → the policies of that namespace isolating for it, by key.
     policies: Mapping[tuple[str, Direction], tuple[NetworkPolicy, ...]]
-    service_by_ip: Mapping[str, Service]
+    service_by_ip: Mapping[str, Service]  # every ClusterIP (both families) → its Service
+    host_pods_by_ip: Mapping[str, tuple[str, ...]]  # node address → hostNetwork pods on it
 
 
 _INDEXES: dict[int, _Index] = {}
@@ -102,9 +103,18 @@ def _index(snapshot: Snapshot) -> _Index:
             grouped[(pol.namespace, direction)].append(pol)
     by_ip: dict[str, Service] = {}
     for svc in snapshot.services:
-        if svc.cluster_ip:
-            by_ip.setdefault(_normal_ip(svc.cluster_ip), svc)
-    index = _Index({k: tuple(v) for k, v in grouped.items()}, by_ip)
+        for ip in svc.all_cluster_ips:
+            by_ip.setdefault(_normal_ip(ip), svc)
+    host: dict[str, list[str]] = defaultdict(list)
+    for pod in snapshot.pods:
+        if pod.host_network:
+            for ip in pod.ips:
+                host[ip].append(pod.key)
+    index = _Index(
+        {k: tuple(v) for k, v in grouped.items()},
+        by_ip,
+        {ip: tuple(sorted(keys)) for ip, keys in host.items()},
+    )
     key = id(snapshot)
     _INDEXES[key] = index
     weakref.finalize(snapshot, _INDEXES.pop, key, None)
@@ -495,10 +505,19 @@ def _pod_party(snapshot: Snapshot, ref: PodRef, role: str) -> Party:
     return Party(pod, None, role)
 
 
-def _ip_party(snapshot: Snapshot, ref: IPRef, role: str) -> Party:
+def _ip_party(snapshot: Snapshot, ref: IPRef, role: str, warnings: list[str]) -> Party:
+    """The pod owning the address, else an address outside the pods. A node address that
+    hostNetwork pods share is not one pod: it stays an address, and a warning says so."""
     pod = snapshot.pods_by_ip.get(ref.ip)
     if pod is not None and not pod.host_network:
         return Party(pod, ref.ip, role)
+    host = _index(snapshot).host_pods_by_ip.get(ref.ip)
+    if host:
+        warnings.append(
+            f"{role} {ref.ip} is the node address of hostNetwork pod(s) {', '.join(host)}: "
+            "treated as an address outside the pods, so pod and namespace selectors do not "
+            "match it; most CNIs do not enforce NetworkPolicy on hostNetwork pods"
+        )
     return Party(None, ref.ip, role)
 
 
@@ -510,18 +529,32 @@ def _ip_of_family(pod: Pod, version: int | None) -> str | None:
     return next((ip for ip in pod.ips if _address(ip).version == version), None)
 
 
-def _connect(source: Party, destination: Party) -> tuple[Party, Party, list[str]]:
-    """Pick the address each end uses: an IP given by the operator fixes the family; else
-    the destination's primary IP does, and the source uses its address of that family."""
+def _connect(
+    source: Party, destination: Party, family: int | None = None
+) -> tuple[Party, Party, list[str]]:
+    """Pick the address each end uses: an IP given by the operator (an end's address, or
+    the ClusterIP asked about: `family`) fixes the family; else the destination's primary
+    IP does, and the source uses its address of that family."""
     notes: list[str] = []
+    if family is not None:
+        for party in (source, destination):
+            if party.ip is not None and _address(party.ip).version != family:
+                notes.append(
+                    f"{party.role} {party.ip} is IPv{_address(party.ip).version} but the "
+                    f"connection is IPv{family}: no such connection exists"
+                )
     if destination.ip is None and destination.pod is not None:
-        version = _address(source.ip).version if source.ip is not None else None
+        version = family
+        if version is None and source.ip is not None:
+            version = _address(source.ip).version
         ip = _ip_of_family(destination.pod, version)
         if ip is None and destination.pod.ips:
             notes.append(f"destination {destination.pod.key} has no IPv{version} address")
         destination = Party(destination.pod, ip, destination.role)
     if source.ip is None and source.pod is not None:
-        version = _address(destination.ip).version if destination.ip is not None else None
+        version = family
+        if version is None and destination.ip is not None:
+            version = _address(destination.ip).version
         ip = _ip_of_family(source.pod, version)
         if ip is None and source.pod.ips:
             notes.append(f"source {source.pod.key} has no IPv{version} address")
@@ -564,8 +597,9 @@ def _verdict(
     protocol: Protocol,
     extra_warnings: list[str],
     blocked_by: Reason | None = None,
+    family: int | None = None,
 ) -> Verdict:
-    source, destination, notes = _connect(source, destination)
+    source, destination, notes = _connect(source, destination, family)
     egress = trace_side(snapshot, "Egress", source, destination, port, protocol, destination.pod)
     ingress = trace_side(snapshot, "Ingress", destination, source, port, protocol, destination.pod)
     allowed = egress.allowed and ingress.allowed and blocked_by is None
@@ -610,7 +644,10 @@ def _explain_service(
     source: Party,
     ref: ServiceRef,
     warnings: tuple[str, ...] = (),
+    family: int | None = None,
 ) -> Explanation:
+    """The flow to each backend pod of the Service, on the target port. `family`: the
+    connection's address family when the ClusterIP was given (that of the ClusterIP)."""
     service = snapshot.service(ref.namespace, ref.name)
     if service is None:
         names = [s.name for s in snapshot.services if s.namespace == ref.namespace]
@@ -675,7 +712,7 @@ def _explain_service(
             number = target
             port_name = _port_name(pod, number, sport.protocol)
         verdicts.append(
-            _verdict(snapshot, source, dest, number, port_name, sport.protocol, [], blocked)
+            _verdict(snapshot, source, dest, number, port_name, sport.protocol, [], blocked, family)
         )
     allowed = all(v.allowed for v in verdicts)
     n_ok = sum(v.allowed for v in verdicts)
@@ -693,27 +730,29 @@ def explain(snapshot: Snapshot, flow: Flow) -> Explanation:
     snapshot lacks."""
     if isinstance(flow.source, ServiceRef):
         raise UnknownEndpoint(f"source {flow.source}: a Service cannot be a source; name a pod")
+    notes: list[str] = []
     source = (
         _pod_party(snapshot, flow.source, "source")
         if isinstance(flow.source, PodRef)
-        else _ip_party(snapshot, flow.source, "source")
+        else _ip_party(snapshot, flow.source, "source", notes)
     )
     if isinstance(flow.destination, ServiceRef):
-        return _explain_service(snapshot, flow, source, flow.destination)
+        return _explain_service(snapshot, flow, source, flow.destination, tuple(notes))
     if isinstance(flow.destination, IPRef):
         service = _index(snapshot).service_by_ip.get(flow.destination.ip)
         if service is not None and flow.destination.ip not in snapshot.pods_by_ip:
-            note = (
+            notes.append(
                 f"{flow.destination.ip} is the ClusterIP of Service {service.key}: policies "
                 "see the backend pod and its targetPort (after DNAT), so each backend is "
                 "evaluated"
             )
             ref = ServiceRef(service.namespace, service.name)
-            return _explain_service(snapshot, flow, source, ref, (note,))
+            family = _address(flow.destination.ip).version
+            return _explain_service(snapshot, flow, source, ref, tuple(notes), family)
     dest = (
         _pod_party(snapshot, flow.destination, "destination")
         if isinstance(flow.destination, PodRef)
-        else _ip_party(snapshot, flow.destination, "destination")
+        else _ip_party(snapshot, flow.destination, "destination", notes)
     )
     port: int | None
     port_name: str | None = None
@@ -732,7 +771,7 @@ def explain(snapshot: Snapshot, flow: Flow) -> Explanation:
         port = flow.port
         if dest.pod is not None:
             port_name = _port_name(dest.pod, port, flow.protocol)
-    verdict = _verdict(snapshot, source, dest, port, port_name, flow.protocol, [], blocked)
+    verdict = _verdict(snapshot, source, dest, port, port_name, flow.protocol, notes, blocked)
     return Explanation(flow, verdict.allowed, (verdict,))
 
 

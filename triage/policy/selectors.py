@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from triage.model import LabelSelector, Requirement
+from triage.model.objects import shown_value
 from triage.policy.trace import Reason
 
 
@@ -27,7 +28,7 @@ def selector_matches(selector: LabelSelector, labels: Mapping[str, str]) -> bool
 
 
 def _fmt_set(values: tuple[str, ...]) -> str:
-    return "[" + ", ".join(values) + "]"
+    return "[" + ", ".join(shown_value(v) for v in values) + "]"
 
 
 def selector_failures(

@@ -153,6 +153,22 @@ def _metadata(
 
 _SELECTOR_FIELDS = frozenset({"matchLabels", "matchExpressions"})
 
+# The fields of a rule and of what it holds. A field outside them is refused, not dropped:
+# dropping `form:` (for `from:`) would turn a rule into "every peer", and `endport:` a range
+# into one port (the API server's strict field validation refuses them too). The spec's own
+# fields are not checked (yet): recordings keep whatever a policy's spec carries.
+_PEER_FIELDS = ("podSelector", "namespaceSelector", "ipBlock")
+_PORT_FIELDS = ("protocol", "port", "endPort")
+_IP_BLOCK_FIELDS = ("cidr", "except")
+
+
+def _unknown_fields(
+    c: _Collector, value: Mapping[str, Any], known: tuple[str, ...], field: str, what: str
+) -> None:
+    for key in value:
+        if key not in known:
+            c.add(f"{field}.{key}", f"unknown field of {what} (expected {', '.join(known)})")
+
 
 def parse_selector(c: _Collector, value: Any, field: str) -> LabelSelector:
     sel = _mapping(c, value, field)
@@ -239,6 +255,7 @@ def _ip_block(c: _Collector, value: Any, field: str) -> IPBlock | None:
     if not isinstance(value, Mapping):
         c.add(field, f"expected a mapping, got {type(value).__name__}")
         return None
+    _unknown_fields(c, value, _IP_BLOCK_FIELDS, field, "an ipBlock")
     cidr = value.get("cidr")
     net = _cidr(cidr)
     if net is None:
@@ -274,6 +291,7 @@ def _peers(c: _Collector, value: Any, field: str) -> tuple[Peer, ...]:
             c.add(f, f"expected a mapping, got {type(raw).__name__}")
             continue
         peer = raw
+        _unknown_fields(c, peer, _PEER_FIELDS, f, "a peer")
         has_ip = "ipBlock" in peer and peer["ipBlock"] is not None
         has_sel = any(peer.get(k) is not None for k in ("podSelector", "namespaceSelector"))
         if has_ip and has_sel:
@@ -306,6 +324,7 @@ def _policy_ports(c: _Collector, value: Any, field: str) -> tuple[PolicyPort, ..
     for i, raw in enumerate(_list(c, value, field)):
         f = f"{field}[{i}]"
         entry = _mapping(c, raw, f)
+        _unknown_fields(c, entry, _PORT_FIELDS, f, "a port")
         proto = _protocol(c, entry.get("protocol"), f"{f}.protocol")
         raw_port = entry.get("port")
         port = _int_or_name(c, raw_port, f"{f}.port") if raw_port is not None else None
@@ -325,9 +344,12 @@ def _policy_ports(c: _Collector, value: Any, field: str) -> tuple[PolicyPort, ..
 
 def _rules(c: _Collector, value: Any, field: str, peer_key: str) -> tuple[Rule, ...]:
     rules: list[Rule] = []
+    known = (peer_key, "ports")
+    what = "an ingress rule" if peer_key == "from" else "an egress rule"
     for i, raw in enumerate(_list(c, value, field)):
         f = f"{field}[{i}]"
         rule = _mapping(c, raw, f)
+        _unknown_fields(c, rule, known, f, what)
         rules.append(
             Rule(
                 _peers(c, rule.get(peer_key), f"{f}.{peer_key}"),
@@ -503,6 +525,17 @@ def parse_service(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Servi
         if number is not None and target_port is not None:
             ports.append(ServicePort(number, target_port, proto, pname))
     cluster_ip = spec.get("clusterIP")
+    if not isinstance(cluster_ip, str) or cluster_ip == "None":
+        cluster_ip = None
+    cluster_ips: list[str] = []
+    for i, ip in enumerate(_list(c, spec.get("clusterIPs"), "spec.clusterIPs")):
+        if ip == "None":  # headless
+            continue
+        canonical = canonical_ip(ip)
+        if canonical is None:
+            c.add(f"spec.clusterIPs[{i}]", f"invalid IP address {ip!r}")
+        elif canonical not in cluster_ips:
+            cluster_ips.append(canonical)
     if c.problems:
         return None, c.problems
     return (
@@ -511,8 +544,9 @@ def parse_service(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Servi
             name=name,
             selector=selector,
             ports=tuple(ports),
-            cluster_ip=cluster_ip if isinstance(cluster_ip, str) and cluster_ip != "None" else None,
+            cluster_ip=cluster_ip,
             type=str(spec.get("type", "ClusterIP")),
+            cluster_ips=tuple(cluster_ips),
         ),
         [],
     )

@@ -837,6 +837,8 @@ def service_manifest(service: Service) -> dict[str, Any]:
         spec["selector"] = dict(service.selector)
     if service.cluster_ip is not None:
         spec["clusterIP"] = service.cluster_ip
+    if service.cluster_ips:
+        spec["clusterIPs"] = list(service.cluster_ips)
     spec["ports"] = [
         {
             **({"name": p.name} if p.name is not None else {}),
