@@ -291,3 +291,40 @@ def test_a_recording_keeps_dual_stack_cluster_ips_and_long_service_port_names(
     e = explain(again.snapshot, flow)
     assert e.allowed and e.service is not None and e.service.service == "a/web"
     assert only(e).source.ip == "fd00::9"
+
+
+def test_service_backends_are_its_endpoints_not_every_selected_pod() -> None:
+    """A finished pod or one without an IP is selected but gets no traffic: it must not
+    decide a Service flow (a dead pod would otherwise make it read as denied)."""
+    from tests.engine_builders import ask, cluster, ns, pod, svc
+
+    web = {"app": "web"}
+    snapshot = cluster(
+        ns("a"),
+        pod("a", "client", {"app": "client"}, ip="10.0.0.1"),
+        pod("a", "web-live", web, ip="10.0.0.2", ports=[("http", 80, "TCP")]),
+        pod("a", "web-done", web, ip="10.0.0.3", phase="Succeeded"),
+        pod("a", "web-new", web, phase="Pending"),
+        svc("a", "web", web, [{"port": 80, "targetPort": "http"}]),
+    )
+    explanation = ask(snapshot, "a/client", "a/svc/web", 80)
+    assert explanation.allowed
+    assert [v.destination.name for v in explanation.verdicts] == ["a/web-live"]
+    assert explanation.service is not None and explanation.service.backends == ("a/web-live",)
+    assert explanation.warnings == (
+        "Service a/web also selects pods that are not endpoints and get no traffic: "
+        "a/web-done (Succeeded), a/web-new (no IP)",
+    )
+
+    idle = cluster(
+        ns("a"),
+        pod("a", "client", {"app": "client"}, ip="10.0.0.1"),
+        pod("a", "web-done", web, ip="10.0.0.3", phase="Failed"),
+        svc("a", "web", web, [{"port": 80, "targetPort": 80}]),
+    )
+    explanation = ask(idle, "a/client", "a/svc/web", 80)
+    assert not explanation.allowed and explanation.problem is not None
+    assert explanation.problem.text == (
+        "Service a/web selector app=web matches no running pod with an IP in namespace a; "
+        "only pods that are not endpoints: a/web-done (Failed)"
+    )

@@ -685,3 +685,22 @@ def test_a_port_name_in_two_containers_resolves_to_the_first_like_findport() -> 
     snapshot, _ = assemble([("x.yaml", 0, pod)])
     verdict = explain(snapshot, parse_flow("a/p", "a/p", "http")).verdicts[0]
     assert verdict.port == 8080
+
+
+@pytest.mark.parametrize("typo", ["egres", "policyType", "ingres"])
+def test_a_typo_in_a_policy_spec_is_refused_not_ignored(tmp_path: Path, typo: str) -> None:
+    """`egres:` dropped silently would leave every pod open for egress."""
+    from triage.sources.errors import SourceError
+    from triage.sources.manifests import load_manifests
+
+    path = tmp_path / "netpol.yaml"
+    path.write_text(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        f"metadata: {{name: x, namespace: a}}\nspec: {{podSelector: {{}}, {typo}: []}}\n"
+    )
+    with pytest.raises(SourceError) as err:
+        load_manifests([path])
+    assert str(err.value) == (
+        f"{path}: NetworkPolicy a/x: spec.{typo}: unknown field; "
+        "expected podSelector, policyTypes, ingress, egress"
+    )

@@ -627,7 +627,8 @@ def _service_port(service: Service, port: int | str, protocol: Protocol) -> Serv
     return None
 
 
-def service_backends(snapshot: Snapshot, service: Service) -> tuple[Pod, ...]:
+def service_selected_pods(snapshot: Snapshot, service: Service) -> tuple[Pod, ...]:
+    """Every pod of the Service's namespace its selector matches, endpoint or not."""
     if not service.selector:
         return ()
     selector = service.selector
@@ -636,6 +637,21 @@ def service_backends(snapshot: Snapshot, service: Service) -> tuple[Pod, ...]:
         for pod in snapshot.pods_by_namespace.get(service.namespace, ())
         if all(pod.labels.get(k) == v for k, v in selector.items())
     )
+
+
+def not_an_endpoint(pod: Pod) -> str | None:
+    """Why a selected pod receives no Service traffic, or None when it is an endpoint:
+    a finished pod, or one without an IP yet, is not in the EndpointSlices."""
+    if pod.phase in ("Succeeded", "Failed"):
+        return pod.phase
+    if not pod.ips:
+        return "no IP"
+    return None
+
+
+def service_backends(snapshot: Snapshot, service: Service) -> tuple[Pod, ...]:
+    """The pods the Service forwards to: selected, with an IP, not finished."""
+    return tuple(p for p in service_selected_pods(snapshot, service) if not_an_endpoint(p) is None)
 
 
 def _explain_service(
@@ -681,14 +697,29 @@ def _explain_service(
             "destination",
         )
         return Explanation(flow, False, (), resolution, warnings, problem)
+    idle = [
+        f"{pod.key} ({why})"
+        for pod in service_selected_pods(snapshot, service)
+        if (why := not_an_endpoint(pod)) is not None
+    ]
     if not backends:
         sel = ",".join(f"{k}={v}" for k, v in sorted(service.selector.items()))
-        problem = Reason(
-            "service-no-backends",
-            f"Service {service.key} selector {sel} matches no pod in namespace {service.namespace}",
-            "destination",
-        )
+        where = f"namespace {service.namespace}"
+        text = f"Service {service.key} selector {sel} matches no pod in {where}"
+        if idle:
+            text = (
+                f"Service {service.key} selector {sel} matches no running pod with an IP in "
+                f"{where}; only pods that are not endpoints: "
+                f"{', '.join(idle)}"
+            )
+        problem = Reason("service-no-backends", text, "destination")
         return Explanation(flow, False, (), resolution, warnings, problem)
+    if idle:
+        warnings = (
+            *warnings,
+            f"Service {service.key} also selects pods that are not endpoints and get no "
+            f"traffic: {', '.join(idle)}",
+        )
     verdicts = []
     for pod in backends:
         dest = Party(pod, None, "destination")

@@ -359,12 +359,19 @@ def _rules(c: _Collector, value: Any, field: str, peer_key: str) -> tuple[Rule, 
     return tuple(rules)
 
 
+_POLICY_SPEC_FIELDS = ("podSelector", "policyTypes", "ingress", "egress")
+
+
 def parse_network_policy(doc: Mapping[str, Any], file: str, index: int) -> Parsed[NetworkPolicy]:
     c = _Collector(file, doc, index)
     name, namespace, meta = _metadata(c, doc, namespaced=True)
     spec = _mapping(c, doc.get("spec"), "spec")
     if "podSelector" not in spec:
         c.add("spec.podSelector", "missing (use {} to select every pod of the namespace)")
+    for key in sorted(k for k in spec if k not in _POLICY_SPEC_FIELDS):
+        # A typo such as `egres:` would otherwise leave the policy open where its author
+        # meant to isolate; kubectl's strict field validation refuses it too.
+        c.add(f"spec.{key}", f"unknown field; expected {', '.join(_POLICY_SPEC_FIELDS)}")
     pod_selector = parse_selector(c, spec.get("podSelector"), "spec.podSelector")
     raw_types = spec.get("policyTypes")
     types: list[Direction] = []
