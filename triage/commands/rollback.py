@@ -392,30 +392,23 @@ def run_apply(args: argparse.Namespace) -> int:
 def run_resume(args: argparse.Namespace) -> int:
     from triage.rollback.apply import resume_run
 
-    context = _require_context(args)
-    with open_store(args) as store:
-        store.journal(args.journal)  # unknown id: one clear line before any cluster call
-        live = _load_live(args, context)
-        run = resume_run(
-            store,
-            args.journal,
-            live.snapshot,
-            context=context,
-            live_scope=_live_scope(args),
-            live_source=f"context {context}",
-            server=live.server,
-        )
-        return _execute(args, store, context, run)
+    return _rerun(args, resume_run)
 
 
 def run_revert(args: argparse.Namespace) -> int:
     from triage.rollback.apply import revert_run
 
+    return _rerun(args, revert_run)
+
+
+def _rerun(args: argparse.Namespace, build: Callable[..., Run]) -> int:
+    """Resume or revert journal `args.journal`: re-plan from the live state, then apply
+    with the same safety as `apply`."""
     context = _require_context(args)
     with open_store(args) as store:
-        store.journal(args.journal)
+        store.journal(args.journal)  # unknown id: one clear line before any cluster call
         live = _load_live(args, context)
-        run = revert_run(
+        run = build(
             store,
             args.journal,
             live.snapshot,
