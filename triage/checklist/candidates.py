@@ -15,7 +15,7 @@ from triage.checklist.changes import changes_between, then_snapshot
 from triage.checklist.model import CandidateFlow
 from triage.model import Flow, Pod, PodRef, Protocol, Service, ServiceRef, Snapshot
 from triage.model.incident import Incident, KnownGood
-from triage.policy import is_allowed, resolve_named_port, selecting_policies, service_backends
+from triage.policy import is_allowed, selecting_policies, service_backends
 from triage.policy.matrix import Matrix, Workload, compute_matrix
 from triage.policy.portset import NO_PORTS, PortSet
 
@@ -37,9 +37,7 @@ def _service_flow(
             if sp.protocol != protocol:
                 continue
             target = sp.target_port
-            number = (
-                resolve_named_port(dest, target, protocol) if isinstance(target, str) else target
-            )
+            number = dest.named_port(target, protocol) if isinstance(target, str) else target
             if number == port:
                 return Flow(
                     PodRef(source.namespace, source.name),
@@ -194,7 +192,7 @@ def _target_numbers(
 ) -> set[int]:
     if isinstance(sp_target, int):
         return {sp_target}
-    numbers = {resolve_named_port(p, sp_target, protocol) for p in pods}
+    numbers = {p.named_port(sp_target, protocol) for p in pods}
     return {n for n in numbers if n is not None}
 
 

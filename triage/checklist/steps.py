@@ -364,15 +364,6 @@ def check_dns(ctx: ChecklistContext) -> StepResult:
 # ---------------------------------------------------------------- 3 labels
 
 
-def _selector_evidence(
-    mark: str, what: str, selector: LabelSelector, reasons: tuple[Reason, ...] | list[str]
-) -> str:
-    text = f"{mark} {what} {selector.describe()}"
-    if reasons:
-        text += ": " + "; ".join(str(r) for r in reasons)
-    return text
-
-
 def _unselected_allowing_policies(
     ctx: ChecklistContext, verdict: Verdict, side: _Side
 ) -> list[tuple[str, tuple[Reason, ...]]]:

@@ -37,7 +37,3 @@ class _Dumper(yaml.SafeDumper):
 
 def dump_yaml(document: Any) -> str:
     return yaml.dump(document, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
-
-
-def dump_documents(documents: list[Any]) -> str:
-    return "---\n".join(dump_yaml(d) for d in documents)

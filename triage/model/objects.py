@@ -112,6 +112,15 @@ class Pod:
     def ports(self) -> tuple[ContainerPort, ...]:
         return tuple(p for c in self.containers for p in c.ports)
 
+    def named_port(self, name: str, protocol: Protocol) -> int | None:
+        """The number behind a port name: the first container port with that name and
+        protocol, across containers in order (Kubernetes' FindPort does the same)."""
+        for container in self.containers:
+            for cp in container.ports:
+                if cp.name == name and cp.protocol == protocol:
+                    return cp.port
+        return None
+
     @property
     def workload(self) -> str:
         """The owner if known (ReplicaSet hashes trimmed to the Deployment), else the pod."""
@@ -162,10 +171,6 @@ class IPBlock:
     @property
     def network(self) -> IPNetwork:
         return ipaddress.ip_network(self.cidr, strict=False)
-
-    @property
-    def except_networks(self) -> tuple[IPNetwork, ...]:
-        return tuple(ipaddress.ip_network(e, strict=False) for e in self.excepts)
 
 
 @dataclass(frozen=True, slots=True)

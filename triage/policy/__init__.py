@@ -7,7 +7,6 @@ from triage.policy.engine import (
     explain,
     is_allowed,
     policies_selecting,
-    resolve_named_port,
     selecting_policies,
     service_backends,
 )
@@ -47,7 +46,6 @@ __all__ = [
     "explanation_to_dict",
     "is_allowed",
     "policies_selecting",
-    "resolve_named_port",
     "selecting_policies",
     "selector_failures",
     "selector_matches",

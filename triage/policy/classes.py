@@ -33,7 +33,7 @@ from triage.model import (
     Protocol,
     Snapshot,
 )
-from triage.policy.portset import ALL_PORTS, MAX_PORT, MIN_PORT, NO_PORTS, PortSet, named_port
+from triage.policy.portset import ALL_PORTS, MAX_PORT, MIN_PORT, NO_PORTS, PortSet
 
 NamedKey = tuple[Protocol, str]
 OTHER_VALUE = "\x00other"  # stands for every label value no selector mentions
@@ -53,13 +53,6 @@ def iter_bits(bits: int) -> Iterator[int]:
         low = bits & -bits
         yield low.bit_length() - 1
         bits ^= low
-
-
-def bits_of(indices: Iterable[int]) -> int:
-    out = 0
-    for i in indices:
-        out |= 1 << i
-    return out
 
 
 # ---------------------------------------------------------------- port specs
@@ -319,9 +312,6 @@ class ClusterModel:
             return egress
         return egress & self.side("Ingress", destination, source)
 
-    def pod_class(self, pod: Pod) -> int:
-        return self.class_of[pod.key]
-
 
 def compile_snapshot(snapshot: Snapshot) -> ClusterModel:
     """Group the snapshot's pods into classes and compile every policy against them."""
@@ -374,7 +364,7 @@ def compile_snapshot(snapshot: Snapshot) -> ClusterModel:
         if sorted_named and pod.containers:
             found = []
             for nk in sorted_named:
-                number = named_port(pod, nk[1], nk[0])
+                number = pod.named_port(nk[1], nk[0])
                 if number is not None:
                     found.append((nk, number))
             named = tuple(found)

@@ -252,14 +252,6 @@ def trace_peer(
 # ---------------------------------------------------------------- ports
 
 
-def resolve_named_port(pod: Pod, name: str, protocol: Protocol) -> int | None:
-    for container in pod.containers:
-        for cp in container.ports:
-            if cp.name == name and cp.protocol == protocol:
-                return cp.port
-    return None
-
-
 def _port_name(pod: Pod, number: int | None, protocol: Protocol) -> str | None:
     for container in pod.containers:
         for cp in container.ports:
@@ -303,7 +295,7 @@ def trace_port(
             return PortTrace(
                 index, desc, False, Reason("named-port-unresolved", text, "destination", pport.port)
             )
-        number = resolve_named_port(destination, pport.port, pport.protocol)
+        number = destination.named_port(pport.port, pport.protocol)
         if number is None:
             text = (
                 f"destination has no container port named {pport.port} ({pport.protocol}); "
@@ -728,7 +720,7 @@ def _explain_service(
         number: int | None
         port_name: str | None
         if isinstance(target, str):
-            number = resolve_named_port(pod, target, sport.protocol)
+            number = pod.named_port(target, sport.protocol)
             if number is None:
                 blocked = Reason(
                     "target-port-unresolved",
@@ -790,7 +782,7 @@ def explain(snapshot: Snapshot, flow: Flow) -> Explanation:
     blocked: Reason | None = None
     if isinstance(flow.port, str):
         port_name = flow.port
-        port = resolve_named_port(dest.pod, flow.port, flow.protocol) if dest.pod else None
+        port = dest.pod.named_port(flow.port, flow.protocol) if dest.pod else None
         if port is None:
             where = f"{dest.name} has no container port named {flow.port}/{flow.protocol}" + (
                 f" (its ports: {_describe_ports(dest.pod)})"

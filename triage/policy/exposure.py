@@ -29,7 +29,7 @@ from triage.model import (
 from triage.policy.classes import ClusterModel, CompiledRule, compile_snapshot
 from triage.policy.engine import UnknownEndpoint, service_backends
 from triage.policy.matrix import group_workloads
-from triage.policy.portset import ALL_PORTS, NO_PORTS, PortSet, declared_ports, named_port
+from triage.policy.portset import ALL_PORTS, NO_PORTS, PortSet, declared_ports
 
 QUARANTINE_LABEL = ("quarantine", "true")
 Scope = Literal["pod", "namespace"]
@@ -236,7 +236,7 @@ def _port_grants(
             via = []
             for svc, sport, target, proto in services:
                 number = (
-                    named_port(destination, target, proto) if isinstance(target, str) else target
+                    destination.named_port(target, proto) if isinstance(target, str) else target
                 )
                 if proto == cp.protocol and number == cp.port:
                     via.append(f"{svc.key}:{sport}/{proto}")
@@ -416,7 +416,7 @@ def _service_reach(snapshot: Snapshot, reach_to: Mapping[str, PortSet]) -> tuple
                     continue
                 target = sp.target_port
                 number = (
-                    named_port(backend, target, sp.protocol) if isinstance(target, str) else target
+                    backend.named_port(target, sp.protocol) if isinstance(target, str) else target
                 )
                 if number is not None and (sp.protocol, number) in allowed:
                     reachable.append(backend.key)

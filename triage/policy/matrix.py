@@ -36,7 +36,7 @@ from triage.policy.classes import (
     compile_snapshot,
     iter_bits,
 )
-from triage.policy.portset import ALL_PORTS, NO_PORTS, PortSet, named_port
+from triage.policy.portset import ALL_PORTS, NO_PORTS, PortSet
 
 # ---------------------------------------------------------------- class matrix
 
@@ -326,7 +326,7 @@ class Matrix:
 def _port_ports(query: PortQuery, pod: Pod) -> PortSet:
     """The single (protocol, port) the query means on `pod` (empty: named port missing)."""
     if isinstance(query.port, str):
-        number = named_port(pod, query.port, query.protocol)
+        number = pod.named_port(query.port, query.protocol)
         if number is None:
             return NO_PORTS
         return PortSet.single(query.protocol, number)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 
-from triage.model import PROTOCOLS, Pod, PolicyPort, Protocol
+from triage.model import PROTOCOLS, Pod, Protocol
 
 MIN_PORT = 1
 MAX_PORT = 65535
@@ -273,40 +273,6 @@ class PortSet:
 
 ALL_PORTS: PortSet = PortSet._make((p, _FULL) for p in PROTOCOLS)
 NO_PORTS: PortSet = PortSet._make(())
-
-
-def policy_ports_set(ports: Iterable[PolicyPort], destination: Pod | None) -> PortSet:
-    """What a rule's `ports` allow towards `destination` (named ports resolved on it).
-
-    An empty `ports` list allows everything; a named port the destination lacks (or a
-    destination that is not a pod) contributes nothing.
-    """
-    ports = tuple(ports)
-    if not ports:
-        return ALL_PORTS
-    by: dict[Protocol, list[tuple[int, int]]] = {}
-    for pp in ports:
-        if pp.port is None:
-            by.setdefault(pp.protocol, []).append((MIN_PORT, MAX_PORT))
-        elif isinstance(pp.port, str):
-            if destination is None:
-                continue
-            number = named_port(destination, pp.port, pp.protocol)
-            if number is not None:
-                by.setdefault(pp.protocol, []).append((number, number))
-        else:
-            end = pp.end_port if pp.end_port is not None else pp.port
-            by.setdefault(pp.protocol, []).append((pp.port, end))
-    return PortSet(by)
-
-
-def named_port(pod: Pod, name: str, protocol: Protocol) -> int | None:
-    """The first container port of `pod` with this name and protocol (as the engine does)."""
-    for container in pod.containers:
-        for cp in container.ports:
-            if cp.name == name and cp.protocol == protocol:
-                return cp.port
-    return None
 
 
 def declared_ports(pod: Pod) -> PortSet:

@@ -50,12 +50,6 @@ class ProbeResult:
         return self.outcome == "success"
 
     @property
-    def observed(self) -> bool:
-        """False when there is no observation at all (not recorded, or the probe itself
-        failed): the checklist then falls back on the static answer."""
-        return self.outcome not in ("not-recorded", "error")
-
-    @property
     def command_line(self) -> str:
         return " ".join(self.command)
 

@@ -236,14 +236,6 @@ class LiveProber:
         self._lock = threading.Lock()
         self._pod_locks: dict[tuple[str, str], threading.Lock] = {}
 
-    @classmethod
-    def from_target(cls, target: LiveTarget, **options: Any) -> LiveProber:
-        from triage.sources.live import api_clients
-
-        api, exec_api, context = api_clients(target)
-        options.setdefault("context", context)
-        return cls(api, exec_api, **options)
-
     # ------------------------------------------------------------------ clients
 
     def _clients(self) -> tuple[ApiClient, ApiClient]:

@@ -7,7 +7,6 @@ server is built here from a policy's original manifest, stripped of server-owned
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -170,7 +169,3 @@ def policies_to_json(policies: Iterable[NetworkPolicy]) -> str:
 
 def policies_from_json(text: str, origin: str = "store") -> tuple[NetworkPolicy, ...]:
     return parse_policies(json.loads(text), origin)
-
-
-def deepcopy_json(value: JsonDict) -> JsonDict:
-    return copy.deepcopy(value)
