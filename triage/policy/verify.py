@@ -85,6 +85,29 @@ class Verification:
         """Opens its target and closes nothing allowed today."""
         return self.target_allowed is True and not self.closes
 
+    def summary(self) -> str:
+        """One line: what the change does to the cluster's pod-to-pod connections."""
+        parts = []
+        if self.target is not None:
+            parts.append("opens the flow" if self.target_allowed else "does NOT open the flow")
+        n_closed, n_opened = len(self.closes), len(self.opens)
+        parts.append(
+            f"closes {n_closed} flow{'s' if n_closed != 1 else ''} allowed today"
+            if n_closed
+            else "closes nothing"
+        )
+        other = " other" if self.target is not None else ""
+        parts.append(
+            f"opens {n_opened}{other} flow{'s' if n_opened != 1 else ''}"
+            if n_opened
+            else f"opens nothing{' else' if other else ''}"
+        )
+        if self.dns_closed:
+            parts.append(f"CUTS DNS for {len({f.source for f in self.dns_closed})} pod(s)")
+        elif self.fix.kind in ("default-deny", "containment"):
+            parts.append("keeps DNS")
+        return "; ".join(parts)
+
     def delta_lines(self, limit: int = 20) -> list[str]:
         """The delta as lines for people (at most `limit` flows per kind)."""
         lines: list[str] = []
@@ -92,11 +115,12 @@ class Verification:
             lines.append(
                 f"target {self.target}: {'opens' if self.target_allowed else 'STILL DENIED'}"
             )
+        other = " other" if self.target is not None else ""
         for word, flows in (("opens", self.opens), ("closes", self.closes)):
             if not flows:
-                lines.append(f"{word} nothing else")
+                lines.append(f"{word} nothing{' else' if other else ''}")
                 continue
-            lines.append(f"{word} {len(flows)} other flow{'s' if len(flows) != 1 else ''}:")
+            lines.append(f"{word} {len(flows)}{other} flow{'s' if len(flows) != 1 else ''}:")
             lines += [f"  {f}" for f in flows[:limit]]
             if len(flows) > limit:
                 lines.append(f"  … and {len(flows) - limit} more")
