@@ -483,3 +483,50 @@ def test_cli_passes_runbook_only_when_given(
     path = str(bundled_incident(LATERAL))
     assert main([path if a == "FILE" else a for a in argv]) == 0
     assert seen["runbook"] == expected
+
+
+async def test_flow_picker_shows_the_load_warnings(tmp_path: Path) -> None:
+    """Warnings from loading stay on the flow picker (they were never shown: Rich's
+    Text.rstrip() returns None), cleaned of control characters."""
+    import dataclasses
+
+    from triage.sources.recording import load_incident
+    from triage.ui.app import make_app
+    from triage.ui.session import ReplaySource
+
+    incident = load_incident(bundled_incident("demo"))
+    warnings = (
+        "namespace ghost was made up: a pod referenced it",
+        "kind Ingress skipped\x1b[31m (not a policy)",
+        "third warning",
+        "fourth warning",
+    )
+    snapshot = dataclasses.replace(incident.snapshot, warnings=warnings)
+    app = make_app(
+        ReplaySource(incident=dataclasses.replace(incident, snapshot=snapshot)),
+        report_dir=tmp_path,
+        theme="textual-dark",
+        animation_level="none",
+        cursor_blink=False,
+        initial_flow=None,
+    )
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, FlowPickerScreen)
+        message = app.screen.query_one("#flow-message", Static)
+        assert message.display
+        shown = text_of(message)
+        assert "warning: namespace ghost was made up: a pod referenced it" in shown
+        assert "\x1b" not in shown
+        assert "kind Ingress skipped\ufffd[31m (not a policy)" in shown
+        assert "third warning" in shown and "fourth warning" not in shown
+        assert "… and 1 more warnings" in shown
+
+
+async def test_flow_picker_without_warnings_hides_the_message(tmp_path: Path) -> None:
+    app = app_for("demo", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, FlowPickerScreen)
+        assert app.session.warnings == ()
+        assert not app.screen.query_one("#flow-message", Static).display
