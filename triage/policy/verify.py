@@ -50,21 +50,26 @@ class PodFlow:
 
 
 @dataclass(frozen=True)
+class Delta:
+    opens: tuple[PodFlow, ...]
+    closes: tuple[PodFlow, ...]
+
+
+@dataclass(frozen=True)
 class Baseline:
-    """A snapshot compiled once, to verify many fixes against (`baseline(snapshot)`)."""
+    """A snapshot compiled once, to verify many fixes against (`baseline(snapshot)`).
+    Identical changes (same policies, same labels) are evaluated once: `memo` keeps their
+    applied snapshot and delta."""
 
     snapshot: Snapshot
     model: ClusterModel
+    memo: dict[object, tuple[Snapshot, Delta]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
 
 def baseline(snapshot: Snapshot) -> Baseline:
     return Baseline(snapshot, compile_snapshot(snapshot))
-
-
-@dataclass(frozen=True)
-class Delta:
-    opens: tuple[PodFlow, ...]
-    closes: tuple[PodFlow, ...]
 
 
 @dataclass(frozen=True)
@@ -201,8 +206,12 @@ def verify(
 ) -> Verification:
     """Apply `fix` to `snapshot` and report what changes (see the module docstring)."""
     base = base if base is not None and base.snapshot is snapshot else baseline(snapshot)
-    after = fix.apply(snapshot)
-    delta = connectivity_delta(base, after, fix.ports())
+    key = (fix.policies, fix.labels)
+    found = base.memo.get(key)
+    if found is None:
+        after = fix.apply(snapshot)
+        found = base.memo[key] = (after, connectivity_delta(base, after, fix.ports()))
+    after, delta = found
     flow: Flow | None = None
     allowed: bool | None = None
     opens = delta.opens
