@@ -381,3 +381,29 @@ def test_verified_fix_opens_the_flow_and_closes_nothing(
     for other in flows:
         if is_allowed(snapshot, other):
             assert is_allowed(after, other), other
+
+
+def test_rollout_recipe_default_deny_plus_observed_allows(third_pod: Snapshot) -> None:
+    """What the rollout reuses: default-deny + DNS, an allow per observed flow, merged and
+    verified: the observed flows and DNS stay open, everything the deny closes is listed."""
+    from triage.policy.generate import merge_fixes
+
+    deny = default_deny(third_pod, "app")
+    denied = deny.apply(third_pod)
+    observed = [
+        parse_flow("app/cli", "app/web-1", "8080"),
+        parse_flow("app/cli", "app/web-2", "8080"),
+        parse_flow("app/mon", "app/web-1", "8080"),
+    ]
+    allows = [allow_fix(denied, explain(denied, f)) for f in observed]
+    merged = merge_fixes([deny, *(a for a in allows if a is not None)], "default-deny", "rollout")
+    names = [p.name for p in merged.policies]
+    assert len(names) == len(set(names))
+    verification = verify(third_pod, merged)
+    assert verification.dns_closed == ()
+    after = applied(third_pod, merged.manifests(), [])
+    for flow in observed:
+        assert is_allowed(after, flow), flow
+    closed = {(f.source, f.destination, f.port) for f in verification.closes}
+    assert ("app/mon", "app/cli", 8080) in closed
+    assert not any((str(f.source), str(f.destination), f.port) in closed for f in observed)

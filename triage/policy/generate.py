@@ -168,6 +168,39 @@ class Fix:
         return dataclasses.replace(snapshot, pods=pods, policies=policies)
 
 
+def merge_fixes(fixes: Iterable[Fix], kind: FixKind, title: str) -> Fix:
+    """Several fixes as one change (a rollout's allows): policies with the same namespace and
+    name and the same podSelector and types become one with the rules of both (duplicates
+    dropped); a same-named policy with another selector gets a numbered name; labels and
+    notes are deduplicated in order."""
+    merged: dict[str, NetworkPolicy] = {}
+    labels: dict[tuple[str, str], LabelChange] = {}
+    notes: list[str] = []
+    for fix in fixes:
+        notes.extend(fix.notes)
+        for change in fix.labels:
+            labels[(change.pod_key, change.key)] = change
+        for pol in fix.policies:
+            have = merged.get(pol.key)
+            if have is None:
+                merged[pol.key] = pol
+            elif (have.pod_selector, have.policy_types) == (pol.pod_selector, pol.policy_types):
+                merged[pol.key] = dataclasses.replace(
+                    have,
+                    ingress=tuple(dict.fromkeys((*have.ingress, *pol.ingress))),
+                    egress=tuple(dict.fromkeys((*have.egress, *pol.egress))),
+                )
+            else:
+                n = 2
+                while f"{pol.key}-{n}" in merged:
+                    n += 1
+                renamed = dataclasses.replace(pol, name=f"{pol.name[:60]}-{n}")
+                merged[renamed.key] = renamed
+    return Fix(
+        kind, title, tuple(merged.values()), tuple(labels.values()), tuple(dict.fromkeys(notes))
+    )
+
+
 # ---------------------------------------------------------------- selecting pods
 
 
