@@ -82,12 +82,11 @@ def pod_flows(snapshot: Snapshot, ports: tuple[tuple[int, str], ...]) -> list[Fl
 # ---------------------------------------------------------------- the third pod
 
 
-@pytest.fixture(scope="module")
-def third_pod() -> Snapshot:
+def third_pod_docs() -> list[Manifest]:
     """web-1 and web-2 are replicas of one workload; only web-1 is isolated for ingress
     (a policy on version=v1). A fix selecting app=web would isolate web-2 as well and cut
     cli → web-2 (and every other ingress of web-2)."""
-    return cluster(
+    return [
         ns("app"),
         *DNS_PODS,
         owned(
@@ -108,7 +107,12 @@ def third_pod() -> Snapshot:
             {"matchLabels": {"version": "v1"}},
             ingress=[{"from": [{"podSelector": {"matchLabels": {"app": "mon"}}}]}],
         ),
-    )
+    ]
+
+
+@pytest.fixture(scope="module")
+def third_pod() -> Snapshot:
+    return cluster(*third_pod_docs())
 
 
 def test_a_naive_selector_would_close_the_third_pods_flows(third_pod: Snapshot) -> None:
@@ -281,33 +285,12 @@ def test_dns_target_follows_the_service_backends() -> None:
 # ---------------------------------------------------------------- the CLI contract
 
 
-def test_explain_fix_json(tmp_path: Any, third_pod: Snapshot, capsys: Any) -> None:
+def test_explain_fix_json(tmp_path: Any, capsys: Any) -> None:
     import yaml
 
     from triage.cli import main
 
-    docs: list[Manifest] = [
-        ns("app"),
-        *DNS_PODS,
-        owned(
-            pod("app", "web-1", {"app": "web", "version": "v1"}, ip="10.0.0.1", ports=HTTP),
-            "ReplicaSet",
-            "web-5f6d7",
-        ),
-        owned(
-            pod("app", "web-2", {"app": "web", "version": "v2"}, ip="10.0.0.2", ports=HTTP),
-            "ReplicaSet",
-            "web-5f6d7",
-        ),
-        pod("app", "cli", {"app": "cli"}, ip="10.0.0.3", ports=HTTP),
-        pod("app", "mon", {"app": "mon"}, ip="10.0.0.4"),
-        netpol(
-            "app",
-            "v1-from-mon",
-            {"matchLabels": {"version": "v1"}},
-            ingress=[{"from": [{"podSelector": {"matchLabels": {"app": "mon"}}}]}],
-        ),
-    ]
+    docs = third_pod_docs()
     path = tmp_path / "c.yaml"
     path.write_text(yaml.safe_dump_all(docs))
     argv = ["explain", "--manifests", str(path), "--from", "app/cli", "--to", "app/web-1"]

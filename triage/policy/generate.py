@@ -574,49 +574,55 @@ def allow_fix(snapshot: Snapshot, target: Explanation | Sequence[Verdict]) -> Fi
         source_pods[0].namespace == dest_pods[0].namespace
     )
     policies: list[NetworkPolicy] = []
-    if egress_denied and source_pods:
-        targets = _pods(
-            snapshot, [v.destination.name for v in egress_denied if v.destination.kind == "pod"]
-        )
-        rule = Rule(
-            (build.peer(targets, first.destination.ip),), _port_rules(egress_denied, protocol)
-        )
-        suffix = "-egress" if same_namespace and ingress_denied else ""
-        name = _dns_label(f"{base}-{_port_tag(egress_denied, protocol)}", 63 - len(suffix))
-        namespace = source_pods[0].namespace
+
+    def side(
+        direction: Direction,
+        subjects: list[Pod],
+        peers: list[Pod],
+        peer_ip: str | None,
+        verdicts: list[Verdict],
+        both: bool,
+    ) -> None:
+        """One policy at `subjects` for `direction`, admitting `peers` (or `peer_ip`)."""
+        rule = Rule((build.peer(peers, peer_ip),), _port_rules(verdicts, protocol))
+        suffix = f"-{direction.lower()}" if same_namespace and both else ""
+        name = _dns_label(f"{base}-{_port_tag(verdicts, protocol)}", 63 - len(suffix))
+        namespace = subjects[0].namespace
         selector = build.take(
-            select_pods(snapshot, source_pods, may_select=_isolated_for(snapshot, "Egress"))
+            select_pods(snapshot, subjects, may_select=_isolated_for(snapshot, direction))
         )
+        taken = [p.name for p in policies]
         policies.append(
             NetworkPolicy(
                 namespace,
-                _unique_name(snapshot, namespace, name + suffix),
+                _unique_name(snapshot, namespace, name + suffix, taken),
                 selector,
-                ("Egress",),
-                egress=(rule,),
+                (direction,),
+                ingress=(rule,) if direction == "Ingress" else (),
+                egress=(rule,) if direction == "Egress" else (),
             )
         )
-    if ingress_denied:
-        pods = _pods(snapshot, [v.destination.name for v in ingress_denied])
-        if pods:
-            rule = Rule(
-                (build.peer(source_pods, first.source.ip),), _port_rules(ingress_denied, protocol)
-            )
-            suffix = "-ingress" if same_namespace and egress_denied else ""
-            name = _dns_label(f"{base}-{_port_tag(ingress_denied, protocol)}", 63 - len(suffix))
-            namespace = pods[0].namespace
-            selector = build.take(
-                select_pods(snapshot, pods, may_select=_isolated_for(snapshot, "Ingress"))
-            )
-            policies.append(
-                NetworkPolicy(
-                    namespace,
-                    _unique_name(snapshot, namespace, name + suffix, (p.name for p in policies)),
-                    selector,
-                    ("Ingress",),
-                    ingress=(rule,),
-                )
-            )
+
+    if egress_denied and source_pods:
+        targets = [v.destination.name for v in egress_denied if v.destination.kind == "pod"]
+        side(
+            "Egress",
+            source_pods,
+            _pods(snapshot, targets),
+            first.destination.ip,
+            egress_denied,
+            bool(ingress_denied),
+        )
+    destinations = _pods(snapshot, [v.destination.name for v in ingress_denied])
+    if ingress_denied and destinations:
+        side(
+            "Ingress",
+            destinations,
+            source_pods,
+            first.source.ip,
+            ingress_denied,
+            bool(egress_denied),
+        )
     if not policies:
         return None
     return Fix(
