@@ -17,9 +17,9 @@ from textual.worker import Worker, WorkerState
 
 from triage.errors import error_line
 from triage.model import Flow
-from triage.ui import commands
+from triage.ui import command_registry as commands
 from triage.ui.cluster_index import ClusterIndex
-from triage.ui.commands import TriageCommands
+from triage.ui.command_registry import TriageCommands
 from triage.ui.messages import LoadProgressed, SessionLoaded
 from triage.ui.screens.loading import LoadingScreen
 from triage.ui.session import Session, Source
