@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from triage.errors import ClusterError, UsageError, error_line
 
@@ -29,8 +30,8 @@ COMMANDS = (
 )
 
 
-def _available_commands() -> list[object]:
-    modules = []
+def _available_commands() -> list[ModuleType]:
+    modules: list[ModuleType] = []
     for name in COMMANDS:
         try:
             modules.append(importlib.import_module(f"triage.commands.{name}"))
@@ -58,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _available_commands():
-        module.register(subparsers)  # type: ignore[attr-defined]
+        module.register(subparsers)
     return parser
 
 

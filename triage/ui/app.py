@@ -84,9 +84,10 @@ class TriageApp(App[None]):
         description="Loading the cluster",
     )
     def load_source(self) -> None:
-        session = self.source.load(
-            lambda text: self.post_message(LoadProgressed(text)), self.confirm_debug_container
-        )
+        def progress(text: str) -> None:
+            self.post_message(LoadProgressed(text))
+
+        session = self.source.load(progress, self.confirm_debug_container)
         self.post_message(SessionLoaded(session))
 
     def confirm_debug_container(self, request: EphemeralRequest) -> bool:
