@@ -1,4 +1,4 @@
-"""The verdict engine: DESIGN.md's NetworkPolicy semantics, each answer with its trace."""
+"""The verdict engine: docs/architecture.md's NetworkPolicy semantics, each answer traced."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Recorded incidents: one versioned YAML file per incident (DESIGN.md "Sources").
+"""Recorded incidents: one versioned YAML file per incident (docs/architecture.md "Sources").
 
 ```
 apiVersion: triage/v1
