@@ -8,10 +8,10 @@ from triage.policy.engine import (
     is_allowed,
     policies_selecting,
     selecting_policies,
-    service_backends,
 )
 from triage.policy.selectors import selector_failures, selector_matches
 from triage.policy.serialize import explanation_to_dict
+from triage.policy.services import service_backends
 from triage.policy.trace import (
     Decision,
     Endpoint,

@@ -28,6 +28,13 @@ from triage.model import (
     Snapshot,
 )
 from triage.policy.selectors import selector_failures, selector_matches
+from triage.policy.services import (
+    NotBackend,
+    PortBackends,
+    container_port_name,
+    find_port,
+    port_backends,
+)
 from triage.policy.trace import (
     Decision,
     Endpoint,
@@ -250,14 +257,6 @@ def trace_peer(
 
 
 # ---------------------------------------------------------------- ports
-
-
-def _port_name(pod: Pod, number: int | None, protocol: Protocol) -> str | None:
-    for container in pod.containers:
-        for cp in container.ports:
-            if cp.port == number and cp.protocol == protocol:
-                return cp.name
-    return None
 
 
 def _describe_ports(pod: Pod) -> str:
@@ -619,31 +618,41 @@ def _service_port(service: Service, port: int | str, protocol: Protocol) -> Serv
     return None
 
 
-def service_selected_pods(snapshot: Snapshot, service: Service) -> tuple[Pod, ...]:
-    """Every pod of the Service's namespace its selector matches, endpoint or not."""
-    if not service.selector:
-        return ()
-    selector = service.selector
-    return tuple(
-        pod
-        for pod in snapshot.pods_by_namespace.get(service.namespace, ())
-        if all(pod.labels.get(k) == v for k, v in selector.items())
+# Pods the EndpointSlice controller does not list at all (as opposed to listed pods that a
+# port does not forward to).
+_UNLISTED = ("finished", "no-ip")
+_NOT_BACKEND_WHY = {
+    "finished": "{phase}",
+    "no-ip": "no IP",
+    "target-port-unresolved": "no container port named {target}/{protocol}",
+    "not-ready": "not ready",
+    "terminating": "terminating",
+}
+
+
+def _why_not(nbs: list[NotBackend] | tuple[NotBackend, ...], sp: ServicePort) -> str:
+    """ "ns/pod (why), ..." for selected pods that are not backends of `sp`."""
+    return ", ".join(
+        f"{nb.pod.key} ("
+        + _NOT_BACKEND_WHY[nb.code].format(
+            target=sp.target_port, protocol=sp.protocol, phase=nb.pod.phase
+        )
+        + ")"
+        for nb in nbs
     )
 
 
-def not_an_endpoint(pod: Pod) -> str | None:
-    """Why a selected pod receives no Service traffic, or None when it is an endpoint:
-    a finished pod, or one without an IP yet, is not in the EndpointSlices."""
-    if pod.phase in ("Succeeded", "Failed"):
-        return pod.phase
-    if not pod.ips:
-        return "no IP"
-    return None
-
-
-def service_backends(snapshot: Snapshot, service: Service) -> tuple[Pod, ...]:
-    """The pods the Service forwards to: selected, with an IP, not finished."""
-    return tuple(p for p in service_selected_pods(snapshot, service) if not_an_endpoint(p) is None)
+def _not_backend_warning(res: PortBackends) -> str | None:
+    """One line naming the listed pods the port does not forward to, and why."""
+    excluded = [nb for nb in res.excluded if nb.code not in _UNLISTED]
+    if not excluded:
+        return None
+    sp = res.port
+    names = _why_not(excluded, sp)
+    return (
+        f"not backends of Service {res.service.key} port {sp.port}/{sp.protocol} (targetPort "
+        f"{sp.target_port}), so left out of the verdict: {names}"
+    )
 
 
 def _explain_service(
@@ -654,8 +663,9 @@ def _explain_service(
     warnings: tuple[str, ...] = (),
     family: int | None = None,
 ) -> Explanation:
-    """The flow to each backend pod of the Service, on the target port. `family`: the
-    connection's address family when the ClusterIP was given (that of the ClusterIP)."""
+    """The flow to each backend pod of the Service port, on its resolved target port, as the
+    EndpointSlices have them (triage.policy.services). `family`: the connection's address
+    family when the ClusterIP was given (that of the ClusterIP)."""
     service = snapshot.service(ref.namespace, ref.name)
     if service is None:
         names = [s.name for s in snapshot.services if s.namespace == ref.namespace]
@@ -677,9 +687,13 @@ def _explain_service(
             str(flow.port),
         )
         return Explanation(flow, False, (), None, warnings, problem)
-    backends = service_backends(snapshot, service)
+    res = port_backends(snapshot, service, sport)
     resolution = ServiceResolution(
-        service.key, sport.port, sport.target_port, sport.protocol, tuple(p.key for p in backends)
+        service.key,
+        sport.port,
+        sport.target_port,
+        sport.protocol,
+        tuple(b.pod.key for b in res.backends),
     )
     if not service.selector:
         problem = Reason(
@@ -689,53 +703,77 @@ def _explain_service(
             "destination",
         )
         return Explanation(flow, False, (), resolution, warnings, problem)
-    idle = [
-        f"{pod.key} ({why})"
-        for pod in service_selected_pods(snapshot, service)
-        if (why := not_an_endpoint(pod)) is not None
-    ]
-    if not backends:
+    listed = [nb for nb in res.excluded if nb.code not in _UNLISTED]
+    if not res.backends and not listed:
         sel = ",".join(f"{k}={v}" for k, v in sorted(service.selector.items()))
         where = f"namespace {service.namespace}"
         text = f"Service {service.key} selector {sel} matches no pod in {where}"
-        if idle:
+        if res.excluded:
+            idle = _why_not(res.excluded, sport)
             text = (
                 f"Service {service.key} selector {sel} matches no running pod with an IP in "
-                f"{where}; only pods that are not endpoints: "
-                f"{', '.join(idle)}"
+                f"{where}; only pods that are not endpoints: {idle}"
             )
         problem = Reason("service-no-backends", text, "destination")
         return Explanation(flow, False, (), resolution, warnings, problem)
-    if idle:
+    verdicts = []
+    if res.backends:
+        line = _not_backend_warning(res)
+        if line is not None:
+            warnings = (*warnings, line)
+        for backend in res.backends:
+            dest = Party(backend.pod, None, "destination")
+            verdicts.append(
+                _verdict(
+                    snapshot,
+                    source,
+                    dest,
+                    backend.port,
+                    backend.port_name,
+                    sport.protocol,
+                    [],
+                    None,
+                    family,
+                )
+            )
+    else:
+        # The port forwards nowhere: each pod the controller lists is shown with what
+        # keeps it out, and what policy would do if it were a backend.
+        for nb in listed:
+            pod = nb.pod
+            number = find_port(pod, sport.target_port, sport.protocol)
+            if nb.code == "target-port-unresolved":
+                blocked = Reason(
+                    "target-port-unresolved",
+                    f"Service {service.key} targetPort {sport.target_port} matches no container "
+                    f"port of {pod.key} (its ports: {_describe_ports(pod)}); the Service "
+                    "forwards nothing to it",
+                    "destination",
+                    str(sport.target_port),
+                )
+            else:
+                state = "is not ready" if nb.code == "not-ready" else "is terminating"
+                blocked = Reason(
+                    f"backend-{nb.code}",
+                    f"{pod.key} {state} and Service {service.key} has no ready backend on "
+                    f"port {sport.port}/{sport.protocol}: kube-proxy forwards nothing",
+                    "destination",
+                )
+            name = (
+                sport.target_port
+                if isinstance(sport.target_port, str)
+                else container_port_name(pod, sport.target_port, sport.protocol)
+            )
+            dest = Party(pod, None, "destination")
+            verdicts.append(
+                _verdict(snapshot, source, dest, number, name, sport.protocol, [], blocked, family)
+            )
+    idle_pods = [nb for nb in res.excluded if nb.code in _UNLISTED]
+    if idle_pods:
         warnings = (
             *warnings,
             f"Service {service.key} also selects pods that are not endpoints and get no "
-            f"traffic: {', '.join(idle)}",
-        )
-    verdicts = []
-    for pod in backends:
-        dest = Party(pod, None, "destination")
-        target = sport.target_port
-        blocked: Reason | None = None
-        number: int | None
-        port_name: str | None
-        if isinstance(target, str):
-            number = pod.named_port(target, sport.protocol)
-            if number is None:
-                blocked = Reason(
-                    "target-port-unresolved",
-                    f"Service {service.key} targetPort {target} matches no container port of "
-                    f"{pod.key} (its ports: {_describe_ports(pod)}); the Service forwards "
-                    "nothing to it",
-                    "destination",
-                    target,
-                )
-            port_name = target
-        else:
-            number = target
-            port_name = _port_name(pod, number, sport.protocol)
-        verdicts.append(
-            _verdict(snapshot, source, dest, number, port_name, sport.protocol, [], blocked, family)
+            f"traffic: {_why_not(idle_pods, sport)}",
         )
     allowed = all(v.allowed for v in verdicts)
     n_ok = sum(v.allowed for v in verdicts)
@@ -793,7 +831,7 @@ def explain(snapshot: Snapshot, flow: Flow) -> Explanation:
     else:
         port = flow.port
         if dest.pod is not None:
-            port_name = _port_name(dest.pod, port, flow.protocol)
+            port_name = container_port_name(dest.pod, port, flow.protocol)
     verdict = _verdict(snapshot, source, dest, port, port_name, flow.protocol, notes, blocked)
     return Explanation(flow, verdict.allowed, (verdict,))
 
