@@ -177,10 +177,8 @@ def check_flow(ctx: ChecklistContext) -> StepResult:
             evidence.append(
                 f"backend {v.destination.name} (IP {v.destination.ip or 'none'}): port {port}"
             )
-    warnings = list(exp.warnings)
-    for v in exp.verdicts:
-        warnings.extend(w for w in v.warnings if w not in warnings)
-    evidence.extend(f"warning: {w}" for w in warnings)
+    warnings = exp.all_warnings
+    evidence.extend(f"warning: {w.text}" for w in warnings)
     src_ns = flow.source.namespace if isinstance(flow.source, PodRef) else "-"
     dst_ns = exp.verdicts[0].destination.namespace if exp.verdicts else None
     evidence.append(f"namespaces: {src_ns} → {dst_ns or '-'}")
@@ -681,10 +679,8 @@ def check_verdict(ctx: ChecklistContext) -> StepResult:
     if len(exp.verdicts) > 1:
         for v in exp.verdicts:
             evidence.append(f"backend {v.destination.name}: {'allowed' if v.allowed else 'denied'}")
-    warnings = list(exp.warnings)
-    for v in exp.verdicts:
-        warnings.extend(w for w in v.warnings if w not in warnings)
-    evidence.extend(f"warning: {w}" for w in warnings)
+    warnings = exp.all_warnings
+    evidence.extend(f"warning: {w.text}" for w in warnings)
     if exp.allowed:
         return _result(
             "warn" if warnings else "pass", f"allowed: {_allowed_summary(primary)}", evidence

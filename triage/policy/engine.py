@@ -38,6 +38,7 @@ from triage.policy.services import (
 from triage.policy.trace import (
     Decision,
     Endpoint,
+    EngineWarning,
     Explanation,
     NearMiss,
     PeerTrace,
@@ -496,7 +497,7 @@ def _pod_party(snapshot: Snapshot, ref: PodRef, role: str) -> Party:
     return Party(pod, None, role)
 
 
-def _ip_party(snapshot: Snapshot, ref: IPRef, role: str, warnings: list[str]) -> Party:
+def _ip_party(snapshot: Snapshot, ref: IPRef, role: str, warnings: list[EngineWarning]) -> Party:
     """The pod owning the address, else an address outside the pods. A node address that
     hostNetwork pods share is not one pod: it stays an address, and a warning says so."""
     pod = snapshot.pods_by_ip.get(ref.ip)
@@ -505,9 +506,13 @@ def _ip_party(snapshot: Snapshot, ref: IPRef, role: str, warnings: list[str]) ->
     host = _index(snapshot).host_pods_by_ip.get(ref.ip)
     if host:
         warnings.append(
-            f"{role} {ref.ip} is the node address of hostNetwork pod(s) {', '.join(host)}: "
-            "treated as an address outside the pods, so pod and namespace selectors do not "
-            "match it; most CNIs do not enforce NetworkPolicy on hostNetwork pods"
+            EngineWarning(
+                "node-address",
+                f"{role} {ref.ip} is the node address of hostNetwork pod(s) {', '.join(host)}: "
+                "treated as an address outside the pods, so pod and namespace selectors do not "
+                "match it; most CNIs do not enforce NetworkPolicy on hostNetwork pods",
+                ref.ip,
+            )
         )
     return Party(None, ref.ip, role)
 
@@ -522,17 +527,21 @@ def _ip_of_family(pod: Pod, version: int | None) -> str | None:
 
 def _connect(
     source: Party, destination: Party, family: int | None = None
-) -> tuple[Party, Party, list[str]]:
+) -> tuple[Party, Party, list[EngineWarning]]:
     """Pick the address each end uses: an IP given by the operator (an end's address, or
     the ClusterIP asked about: `family`) fixes the family; else the destination's primary
     IP does, and the source uses its address of that family."""
-    notes: list[str] = []
+    notes: list[EngineWarning] = []
     if family is not None:
         for party in (source, destination):
             if party.ip is not None and _address(party.ip).version != family:
                 notes.append(
-                    f"{party.role} {party.ip} is IPv{_address(party.ip).version} but the "
-                    f"connection is IPv{family}: no such connection exists"
+                    EngineWarning(
+                        "address-family-mismatch",
+                        f"{party.role} {party.ip} is IPv{_address(party.ip).version} but the "
+                        f"connection is IPv{family}: no such connection exists",
+                        party.ip,
+                    )
                 )
     if destination.ip is None and destination.pod is not None:
         version = family
@@ -540,7 +549,13 @@ def _connect(
             version = _address(source.ip).version
         ip = _ip_of_family(destination.pod, version)
         if ip is None and destination.pod.ips:
-            notes.append(f"destination {destination.pod.key} has no IPv{version} address")
+            notes.append(
+                EngineWarning(
+                    "no-address-of-family",
+                    f"destination {destination.pod.key} has no IPv{version} address",
+                    destination.pod.key,
+                )
+            )
         destination = Party(destination.pod, ip, destination.role)
     if source.ip is None and source.pod is not None:
         version = family
@@ -548,34 +563,65 @@ def _connect(
             version = _address(destination.ip).version
         ip = _ip_of_family(source.pod, version)
         if ip is None and source.pod.ips:
-            notes.append(f"source {source.pod.key} has no IPv{version} address")
+            notes.append(
+                EngineWarning(
+                    "no-address-of-family",
+                    f"source {source.pod.key} has no IPv{version} address",
+                    source.pod.key,
+                )
+            )
         source = Party(source.pod, ip, source.role)
     return source, destination, notes
 
 
-def _warnings(source: Party, destination: Party) -> list[str]:
-    out: list[str] = []
+def _warnings(source: Party, destination: Party) -> list[EngineWarning]:
+    out: list[EngineWarning] = []
     if source.pod is not None and destination.pod is not None and source.pod == destination.pod:
         out.append(
-            f"{source.name} reaches itself: the policies were evaluated like any other flow, "
-            "but many CNIs never filter a pod's traffic to itself (it stays on loopback), "
-            "and upstream conformance tests leave this case unscored"
+            EngineWarning(
+                "self-traffic",
+                f"{source.name} reaches itself: the policies were evaluated like any other "
+                "flow, but many CNIs never filter a pod's traffic to itself (it stays on "
+                "loopback), and upstream conformance tests leave this case unscored",
+                source.name,
+            )
         )
     if source.pod is None and destination.pod is None:
-        out.append("neither end is a pod of this snapshot: no NetworkPolicy applies to this flow")
+        out.append(
+            EngineWarning(
+                "no-pod-ends",
+                "neither end is a pod of this snapshot: no NetworkPolicy applies to this flow",
+            )
+        )
     for party in (source, destination):
         pod = party.pod
         if pod is None:
             continue
         if pod.host_network:
             out.append(
-                f"{party.role} {pod.key} uses hostNetwork: most CNIs do not enforce "
-                "NetworkPolicy on it; this verdict assumes they do"
+                EngineWarning(
+                    "host-network",
+                    f"{party.role} {pod.key} uses hostNetwork: most CNIs do not enforce "
+                    "NetworkPolicy on it; this verdict assumes they do",
+                    pod.key,
+                )
             )
         if pod.phase is not None and pod.phase not in ("Running",):
-            out.append(f"{party.role} {pod.key} is {pod.phase}, not Running")
+            out.append(
+                EngineWarning(
+                    "pod-not-running",
+                    f"{party.role} {pod.key} is {pod.phase}, not Running",
+                    pod.key,
+                )
+            )
         if not pod.ips:
-            out.append(f"{party.role} {pod.key} has no IP address (not scheduled or starting)")
+            out.append(
+                EngineWarning(
+                    "pod-no-ip",
+                    f"{party.role} {pod.key} has no IP address (not scheduled or starting)",
+                    pod.key,
+                )
+            )
     return out
 
 
@@ -586,7 +632,7 @@ def _verdict(
     port: int | None,
     port_name: str | None,
     protocol: Protocol,
-    extra_warnings: list[str],
+    extra_warnings: list[EngineWarning],
     blocked_by: Reason | None = None,
     family: int | None = None,
 ) -> Verdict:
@@ -642,16 +688,18 @@ def _why_not(nbs: list[NotBackend] | tuple[NotBackend, ...], sp: ServicePort) ->
     )
 
 
-def _not_backend_warning(res: PortBackends) -> str | None:
+def _not_backend_warning(res: PortBackends) -> EngineWarning | None:
     """One line naming the listed pods the port does not forward to, and why."""
     excluded = [nb for nb in res.excluded if nb.code not in _UNLISTED]
     if not excluded:
         return None
     sp = res.port
     names = _why_not(excluded, sp)
-    return (
+    return EngineWarning(
+        "service-not-backend",
         f"not backends of Service {res.service.key} port {sp.port}/{sp.protocol} (targetPort "
-        f"{sp.target_port}), so left out of the verdict: {names}"
+        f"{sp.target_port}), so left out of the verdict: {names}",
+        res.service.key,
     )
 
 
@@ -660,7 +708,7 @@ def _explain_service(
     flow: Flow,
     source: Party,
     ref: ServiceRef,
-    warnings: tuple[str, ...] = (),
+    warnings: tuple[EngineWarning, ...] = (),
     family: int | None = None,
 ) -> Explanation:
     """The flow to each backend pod of the Service port, on its resolved target port, as the
@@ -772,16 +820,24 @@ def _explain_service(
     if idle_pods:
         warnings = (
             *warnings,
-            f"Service {service.key} also selects pods that are not endpoints and get no "
-            f"traffic: {_why_not(idle_pods, sport)}",
+            EngineWarning(
+                "service-idle-pods",
+                f"Service {service.key} also selects pods that are not endpoints and get no "
+                f"traffic: {_why_not(idle_pods, sport)}",
+                service.key,
+            ),
         )
     allowed = all(v.allowed for v in verdicts)
     n_ok = sum(v.allowed for v in verdicts)
     if 0 < n_ok < len(verdicts):
         warnings = (
             *warnings,
-            f"only {n_ok} of {len(verdicts)} backends of {service.key} are reachable: "
-            "the connection works or fails depending on the backend chosen",
+            EngineWarning(
+                "service-partly-reachable",
+                f"only {n_ok} of {len(verdicts)} backends of {service.key} are reachable: "
+                "the connection works or fails depending on the backend chosen",
+                service.key,
+            ),
         )
     return Explanation(flow, allowed, tuple(verdicts), resolution, warnings)
 
@@ -791,7 +847,7 @@ def explain(snapshot: Snapshot, flow: Flow) -> Explanation:
     snapshot lacks."""
     if isinstance(flow.source, ServiceRef):
         raise UnknownEndpoint(f"source {flow.source}: a Service cannot be a source; name a pod")
-    notes: list[str] = []
+    notes: list[EngineWarning] = []
     source = (
         _pod_party(snapshot, flow.source, "source")
         if isinstance(flow.source, PodRef)
@@ -803,9 +859,13 @@ def explain(snapshot: Snapshot, flow: Flow) -> Explanation:
         service = _index(snapshot).service_by_ip.get(flow.destination.ip)
         if service is not None and flow.destination.ip not in snapshot.pods_by_ip:
             notes.append(
-                f"{flow.destination.ip} is the ClusterIP of Service {service.key}: policies "
-                "see the backend pod and its targetPort (after DNAT), so each backend is "
-                "evaluated"
+                EngineWarning(
+                    "cluster-ip",
+                    f"{flow.destination.ip} is the ClusterIP of Service {service.key}: "
+                    "policies see the backend pod and its targetPort (after DNAT), so each "
+                    "backend is evaluated",
+                    service.key,
+                )
             )
             ref = ServiceRef(service.namespace, service.name)
             family = _address(flow.destination.ip).version

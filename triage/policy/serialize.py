@@ -35,15 +35,16 @@ def side_to_dict(side: SideTrace | None) -> dict[str, Any] | None:
 
 def explanation_to_dict(explanation: Explanation) -> dict[str, Any]:
     primary = explanation.primary
-    warnings = list(explanation.warnings)
-    for verdict in explanation.verdicts:
-        warnings.extend(w for w in verdict.warnings if w not in warnings)
+    warnings = explanation.all_warnings
     return {
         "allowed": explanation.allowed,
         "flow": flow_to_dict(explanation.flow),
         "egress": side_to_dict(primary.egress if primary else None),
         "ingress": side_to_dict(primary.ingress if primary else None),
-        "warnings": warnings,
+        "warnings": [w.text for w in warnings],
+        # The same warnings with their stable codes (added next to the text list, which
+        # stays a list of strings for existing readers).
+        "warning_details": [_plain(w) for w in warnings],
         "source": _plain(primary.source) if primary else None,
         "destination": _plain(primary.destination) if primary else None,
         "port": primary.port if primary else None,

@@ -25,6 +25,20 @@ class Reason:
     expected: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class EngineWarning:
+    """Something the verdict assumes or leaves out. `code` is stable (the checklist, tests and
+    the TUI decide on it); `text` is the sentence for people; `subject` names what it is
+    about (NS/POD, NS/SERVICE, an IP), when one thing."""
+
+    code: str
+    text: str
+    subject: str = ""
+
+    def __str__(self) -> str:
+        return self.text
+
+
 # How far a failed term is from matching, for "nearest miss": one pod label value is the
 # smallest step; a namespace, an address range or a protocol is a bigger change.
 _COSTS = {
@@ -166,7 +180,7 @@ class Verdict:
     allowed: bool
     egress: SideTrace
     ingress: SideTrace
-    warnings: tuple[str, ...] = ()
+    warnings: tuple[EngineWarning, ...] = ()
     nearest_miss: NearMiss | None = None
     blocked_by: Reason | None = None  # not policy: e.g. a named port the pod does not have
 
@@ -186,8 +200,16 @@ class Explanation:
     allowed: bool
     verdicts: tuple[Verdict, ...]
     service: ServiceResolution | None = None
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[EngineWarning, ...] = field(default=())
     problem: Reason | None = None  # the flow never reaches policy (no backends, no such port)
+
+    @property
+    def all_warnings(self) -> tuple[EngineWarning, ...]:
+        """The explanation's warnings, then each verdict's, without repeats, in order."""
+        out = list(self.warnings)
+        for verdict in self.verdicts:
+            out.extend(w for w in verdict.warnings if w not in out)
+        return tuple(out)
 
     @property
     def primary(self) -> Verdict | None:

@@ -95,7 +95,7 @@ def verdict_renderable(verdict: Verdict) -> RenderableType:
     if verdict.nearest_miss is not None:
         parts.append(Text.assemble(("Nearest miss: ", "bold yellow"), verdict.nearest_miss.text))
     for warning in verdict.warnings:
-        parts.append(Text.assemble(("warning: ", "bold yellow"), warning))
+        parts.append(Text.assemble(("warning: ", "bold yellow"), warning.text))
     return Group(*parts)
 
 
@@ -124,5 +124,5 @@ def explanation_renderable(explanation: Explanation) -> RenderableType:
         parts.append(Text(""))
         parts.append(verdict_renderable(verdict))
     for warning in explanation.warnings:
-        parts.append(Text.assemble(("warning: ", "bold yellow"), warning))
+        parts.append(Text.assemble(("warning: ", "bold yellow"), warning.text))
     return Group(*parts)
