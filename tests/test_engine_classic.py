@@ -59,7 +59,7 @@ def test_debug_pod_to_production_db_is_denied_at_egress(classic: Snapshot) -> No
     assert v.ingress.summary.startswith("no policy selects production/production-db-0")
     assert v.nearest_miss is not None
     assert (v.nearest_miss.policy, v.nearest_miss.rule) == ("develop/allow-dns-egress", 0)
-    assert [r.code for r in v.nearest_miss.missing] == ["label-value", "label-missing", "port"]
+    assert [r.code for r in v.nearest_miss.missing] == ["wrong-namespace", "label-missing", "port"]
 
 
 def test_frontend_to_kube_dns_udp_53_is_allowed(classic: Snapshot) -> None:

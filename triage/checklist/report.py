@@ -39,7 +39,9 @@ def _verdict_line(ctx: ChecklistContext) -> str:
     if primary is not None:
         sides = [s for s in (primary.egress, primary.ingress) if not s.allowed]
         text += " by " + " and ".join(f"{s.direction.lower()} at `{s.endpoint}`" for s in sides)
-        if primary.nearest_miss is not None:
+        if len(primary.nearest_misses) > 1:
+            text += "; nearest misses: " + "; and ".join(m.text for m in primary.nearest_misses)
+        elif primary.nearest_miss is not None:
             text += f"; nearest miss: {primary.nearest_miss.text}"
     return text
 

@@ -42,7 +42,9 @@ from triage.probes.base import ProbeInputError, ProbeResult
 
 Check = Callable[[ChecklistContext], StepResult]
 
-_NAMESPACE_CODES = frozenset({"namespace-not-own", "namespace-name-label-missing"})
+_NAMESPACE_CODES = frozenset(
+    {"namespace-not-own", "namespace-name-label-missing", "wrong-namespace"}
+)
 _PORT_CODES = frozenset({"protocol", "port", "port-range", "named-port-unresolved", "port-unknown"})
 _POLICY_ENGINE_WORDS = (
     "ciliumnetworkpolicy",
@@ -71,7 +73,7 @@ def _result(
 
 
 def _is_namespace_reason(reason: Reason) -> bool:
-    return reason.code in _NAMESPACE_CODES or reason.subject.startswith("namespace ")
+    return reason.code in _NAMESPACE_CODES or reason.term == "namespace-selector"
 
 
 def _is_label_reason(reason: Reason) -> bool:
@@ -685,15 +687,17 @@ def check_verdict(ctx: ChecklistContext) -> StepResult:
         return _result(
             "warn" if warnings else "pass", f"allowed: {_allowed_summary(primary)}", evidence
         )
-    if primary.nearest_miss is not None:
-        evidence.append(f"nearest miss: {primary.nearest_miss.text}")
+    evidence.extend(f"nearest miss: {m.text}" for m in primary.nearest_misses)
     if primary.blocked_by is not None:
         evidence.append(f"blocked before policy: {primary.blocked_by.text}")
     denied_sides = [s for s in (primary.egress, primary.ingress) if not s.allowed]
     if denied_sides:
         where = " and ".join(f"{s.direction.lower()} at {s.endpoint}" for s in denied_sides)
         summary = f"denied by {where}"
-        if primary.nearest_miss is not None:
+        if len(primary.nearest_misses) > 1:
+            # Both sides deny: fixing one side alone does not open the flow.
+            summary += "; nearest misses: " + "; and ".join(m.text for m in primary.nearest_misses)
+        elif primary.nearest_miss is not None:
             summary += f"; nearest miss: {primary.nearest_miss.text}"
     else:
         blocked = primary.blocked_by.text if primary.blocked_by is not None else "?"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import weakref
@@ -9,12 +10,14 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from triage.model import (
     NAMESPACE_NAME_LABEL,
     Direction,
     Flow,
     IPRef,
+    LabelSelector,
     NetworkPolicy,
     Peer,
     Pod,
@@ -27,7 +30,7 @@ from triage.model import (
     ServiceRef,
     Snapshot,
 )
-from triage.policy.selectors import selector_failures, selector_matches
+from triage.policy.selectors import selector_failures, selector_matches, unsatisfiable
 from triage.policy.services import (
     NotBackend,
     PortBackends,
@@ -48,6 +51,7 @@ from triage.policy.trace import (
     RuleTrace,
     ServiceResolution,
     SideTrace,
+    Term,
     Verdict,
     failure_cost,
 )
@@ -179,26 +183,29 @@ def selecting_policies(snapshot: Snapshot, pod: Pod, direction: Direction) -> li
 def _ip_reasons(
     ip: str | None, cidr: str, excepts: tuple[str, ...], role: str
 ) -> tuple[Reason, ...]:
+    need = f"{cidr}" + (f" except {', '.join(excepts)}" if excepts else "")
     if ip is None:
         return (
             Reason(
                 "no-ip",
                 f"{role} has no IP address (of this flow's family), so no ipBlock can match it",
                 role,
+                term="ip-block",
+                requirement=need,
             ),
         )
     address = _address(ip)
     network = _network(cidr)
     if address.version != network.version:
         text = f"{role} IP {ip} is IPv{address.version}, {cidr} is IPv{network.version}"
-        return (Reason("ip-outside-cidr", text, role, None, ip, (cidr,)),)
+        return (Reason("ip-outside-cidr", text, role, None, ip, (cidr,), "ip-block", need),)
     if address not in network:
         text = f"{role} IP {ip} is outside {cidr}"
-        return (Reason("ip-outside-cidr", text, role, None, ip, (cidr,)),)
+        return (Reason("ip-outside-cidr", text, role, None, ip, (cidr,), "ip-block", need),)
     for exc in excepts:
         if address in _network(exc):
             text = f"{role} IP {ip} is inside {cidr} but in except {exc}"
-            return (Reason("ip-in-except", text, role, None, ip, (exc,)),)
+            return (Reason("ip-in-except", text, role, None, ip, (exc,), "ip-block", need),)
     return ()
 
 
@@ -212,26 +219,55 @@ def _namespace_reasons(
             f"{role} is in namespace {other.namespace}; a podSelector without "
             f"namespaceSelector only selects pods of namespace {policy_ns}"
         )
-        return (Reason("namespace-not-own", text, role, None, other.namespace, (policy_ns,)),)
+        return (
+            Reason(
+                "namespace-not-own",
+                text,
+                role,
+                None,
+                other.namespace,
+                (policy_ns,),
+                "namespace-selector",
+                f"namespace {policy_ns} (no namespaceSelector)",
+            ),
+        )
     labels = snapshot.namespace_labels(other.namespace) or {}
     subject = f"namespace {other.namespace}"
-    found = selector_failures(peer.namespace_selector, labels, subject)
+    found = selector_failures(peer.namespace_selector, labels, subject, "namespace-selector")
     if not found:
         return ()
-    out: list[Reason] = []
-    for r in found:
-        if r.key == NAMESPACE_NAME_LABEL and r.code == "label-missing":
-            r = Reason(
-                "namespace-name-label-missing",
-                f"{r.text}; Kubernetes sets it from 1.21 on, so this namespace comes from an "
-                "older cluster or a hand-made recording",
-                r.subject,
-                r.key,
-                r.actual,
-                r.expected,
-            )
-        out.append(r)
-    return tuple(out)
+    return tuple(_namespace_name_reason(r, role, other.namespace) for r in found)
+
+
+def _namespace_name_reason(r: Reason, role: str, namespace: str) -> Reason:
+    """A miss on `kubernetes.io/metadata.name` is a wrong namespace, not a label to change:
+    the apiserver sets it to the namespace's name and nobody can relabel it."""
+    if r.key != NAMESPACE_NAME_LABEL:
+        return r
+    if r.code == "label-missing":
+        return dataclasses.replace(
+            r,
+            code="namespace-name-label-missing",
+            text=f"{r.text}; Kubernetes sets it from 1.21 on, so this namespace comes from an "
+            "older cluster or a hand-made recording",
+        )
+    if r.code in ("label-value", "value-not-in"):
+        admits = ", ".join(r.expected)
+        text = (
+            f"wrong namespace: {role} is in namespace {namespace}, the rule admits namespace "
+            f"{admits} only ({r.requirement}; the apiserver sets this label to the name)"
+        )
+    elif r.code == "value-in":
+        text = (
+            f"wrong namespace: {role} is in namespace {namespace}, which the rule excludes "
+            f"({r.requirement})"
+        )
+    else:  # label-present: DoesNotExist on a label every namespace has
+        text = (
+            f"wrong namespace: the rule requires {NAMESPACE_NAME_LABEL} to be absent, and "
+            "every namespace of a 1.21+ cluster has it"
+        )
+    return dataclasses.replace(r, code="wrong-namespace", text=text, actual=namespace)
 
 
 def trace_peer(
@@ -248,13 +284,33 @@ def trace_peer(
             f"{other.role} {other.ip} is not a pod of this cluster; pod and namespace "
             "selectors only match pods"
         )
-        return PeerTrace(
-            index, peer.describe(), False, (Reason("not-a-pod", text, other.role, None, other.ip),)
-        )
+        term: Term = "pod-selector" if peer.pod_selector is not None else "namespace-selector"
+        reason = Reason("not-a-pod", text, other.role, None, other.ip, (), term, peer.describe())
+        return PeerTrace(index, peer.describe(), False, (reason,), _never(peer))
     reasons = list(_namespace_reasons(snapshot, peer, other.pod, policy_ns, other.role))
     if peer.pod_selector is not None:
-        reasons.extend(selector_failures(peer.pod_selector, other.pod.labels, other.role))
-    return PeerTrace(index, peer.describe(), not reasons, tuple(reasons))
+        reasons.extend(
+            selector_failures(peer.pod_selector, other.pod.labels, other.role, "pod-selector")
+        )
+    never = _never(peer) if reasons else None
+    return PeerTrace(index, peer.describe(), not reasons, tuple(reasons), never)
+
+
+def _never(peer: Peer) -> str | None:
+    """Why this peer can select no pod at all, whatever the labels: a selector whose terms
+    contradict each other."""
+    for what, sel in (
+        ("podSelector", peer.pod_selector),
+        ("namespaceSelector", peer.namespace_selector),
+    ):
+        if sel is not None and (why := _unsatisfiable(sel)) is not None:
+            return f"{what} {sel.describe()} can never match: {why}"
+    return None
+
+
+@lru_cache(maxsize=4096)
+def _unsatisfiable(selector: LabelSelector) -> str | None:
+    return unsatisfiable(selector)
 
 
 # ---------------------------------------------------------------- ports
@@ -263,6 +319,26 @@ def trace_peer(
 def _describe_ports(pod: Pod) -> str:
     ports = [f"{cp.name + ' ' if cp.name else ''}{cp.port}/{cp.protocol}" for cp in pod.ports]
     return ", ".join(ports) if ports else "none declared"
+
+
+def named_port_declarations(pod: Pod, name: str, protocol: Protocol) -> tuple[tuple[str, int], ...]:
+    """(container, number) for every container port of `pod` with this name and protocol,
+    in order: FindPort takes the first."""
+    return tuple(
+        (c.name, cp.port)
+        for c in pod.containers
+        for cp in c.ports
+        if cp.name == name and cp.protocol == protocol
+    )
+
+
+def ambiguous_name_text(name: str, declared: tuple[tuple[str, int], ...]) -> str | None:
+    """ "http is 81 in container a and 443 in container b; the first wins", or None when
+    the name has one number."""
+    if len({number for _, number in declared}) < 2:
+        return None
+    where = " and ".join(f"{number} in container {c}" for c, number in declared)
+    return f"{name} is {where}; the first wins"
 
 
 def trace_port(
@@ -279,61 +355,64 @@ def trace_port(
             None,
             protocol,
             (pport.protocol,),
+            "protocol",
+            pport.protocol,
         )
         return PortTrace(index, desc, False, reason)
     if pport.port is None:
         return PortTrace(index, desc, True)
     if port is None:
-        reason = Reason("port-unknown", "the destination port is not known", "flow")
+        reason = Reason("port-unknown", "the destination port is not known", "flow", term="port")
         return PortTrace(index, desc, False, reason)
+    need = desc
     if isinstance(pport.port, str):
         if destination is None:
             text = (
                 f"named port {pport.port} cannot be resolved: the destination is not a pod "
                 "of this cluster"
             )
-            return PortTrace(
-                index, desc, False, Reason("named-port-unresolved", text, "destination", pport.port)
+            reason = Reason(
+                "named-port-unresolved", text, "destination", pport.port, None, (), "port", need
             )
+            return PortTrace(index, desc, False, reason)
         number = destination.named_port(pport.port, pport.protocol)
         if number is None:
             text = (
                 f"destination has no container port named {pport.port} ({pport.protocol}); "
                 f"its ports: {_describe_ports(destination)}"
             )
-            return PortTrace(
-                index, desc, False, Reason("named-port-unresolved", text, "destination", pport.port)
+            reason = Reason(
+                "named-port-unresolved", text, "destination", pport.port, None, (), "port", need
             )
+            return PortTrace(index, desc, False, reason)
         if number != port:
-            text = (
-                f"named port {pport.port} is {number}/{pport.protocol} on the destination, "
-                f"the flow uses {port}"
-            )
-            return PortTrace(
-                index,
-                desc,
-                False,
-                Reason("port", text, "flow", pport.port, str(port), (str(number),)),
-            )
+            declared = named_port_declarations(destination, pport.port, pport.protocol)
+            ambiguous = ambiguous_name_text(pport.port, declared)
+            if ambiguous is not None and any(n == port for _, n in declared):
+                # The flow's port carries the name too, in a later container: the name
+                # resolves to the first, which is why this rule does not admit it.
+                code, text = "named-port-ambiguous", ambiguous
+            else:
+                code = "port"
+                text = (
+                    f"named port {pport.port} is {number}/{pport.protocol} on the "
+                    f"destination, the flow uses {port}"
+                )
+            reason = Reason(code, text, "flow", pport.port, str(port), (str(number),), "port", need)
+            return PortTrace(index, desc, False, reason)
         return PortTrace(index, f"{desc} (= {number})", True)
     if pport.end_port is not None:
         if pport.port <= port <= pport.end_port:
             return PortTrace(index, desc, True)
         text = f"port {port} is outside {pport.port}-{pport.end_port}"
-        return PortTrace(
-            index,
-            desc,
-            False,
-            Reason(
-                "port-range", text, "flow", None, str(port), (f"{pport.port}-{pport.end_port}",)
-            ),
-        )
+        span = f"{pport.port}-{pport.end_port}"
+        reason = Reason("port-range", text, "flow", None, str(port), (span,), "port", need)
+        return PortTrace(index, desc, False, reason)
     if pport.port == port:
         return PortTrace(index, desc, True)
     text = f"port {port} is not {pport.port}"
-    return PortTrace(
-        index, desc, False, Reason("port", text, "flow", None, str(port), (str(pport.port),))
-    )
+    reason = Reason("port", text, "flow", None, str(port), (str(pport.port),), "port", need)
+    return PortTrace(index, desc, False, reason)
 
 
 # ---------------------------------------------------------------- rules and sides
@@ -450,25 +529,52 @@ def _isolating_phrase(pol: PolicyTrace, direction: Direction) -> str:
     return f"{pol.name} (podSelector {pol.pod_selector})"
 
 
-def nearest_miss(*sides: SideTrace) -> NearMiss | None:
-    """The denying rule that came closest to allowing the flow.
+def side_nearest_miss(side: SideTrace, order: int = 0) -> tuple[tuple[Any, ...], NearMiss] | None:
+    """The rule of a denying side that came closest to allowing the flow, with its score.
 
-    Each rule is scored by what it lacks (`RuleTrace.failures`): the summed cost of the
-    failed terms (a wrong label value costs 1; a wrong namespace, a foreign CIDR or a
-    protocol costs more, see `failure_cost`), then the number of terms. Ties go to the
-    egress side, then to the policy name and rule index, so the answer never depends on
-    the order the policies were loaded in."""
-    best: tuple[tuple[int, int, int, str, int], NearMiss] | None = None
+    Each rule is scored by what it lacks (`RuleTrace.closest`): a peer that can never match
+    last, then the summed cost of the failed terms (a wrong label value costs 1; a wrong
+    namespace, a foreign CIDR or a protocol costs more, see `failure_cost`), then the number
+    of terms. Ties go to `order` (the side), then the policy name and rule index, so the
+    answer never depends on the order the policies were loaded in."""
+    if side.allowed:
+        return None
+    best: tuple[tuple[Any, ...], NearMiss] | None = None
+    for pol in side.policies:
+        for rule in pol.rules:
+            peer, port = rule.closest()
+            missing = rule.failures
+            never = peer.never if peer is not None else None
+            score: tuple[Any, ...] = (never is not None, failure_cost(missing), len(missing))
+            score += (order, pol.key, rule.index)
+            if best is None or score < best[0]:
+                miss = NearMiss(
+                    side.direction,
+                    pol.key,
+                    rule.index,
+                    missing,
+                    peer.index if peer is not None else None,
+                    port.index if port is not None else None,
+                    never,
+                )
+                best = (score, miss)
+    return best
+
+
+def nearest_misses(*sides: SideTrace) -> tuple[NearMiss, ...]:
+    """One nearest miss per denying side, in the order given (egress first)."""
+    out = []
     for order, side in enumerate(sides):
-        if side.allowed:
-            continue
-        for pol in side.policies:
-            for rule in pol.rules:
-                missing = rule.failures
-                score = (failure_cost(missing), len(missing), order, pol.key, rule.index)
-                if best is None or score < best[0]:
-                    best = (score, NearMiss(side.direction, pol.key, rule.index, missing))
-    return best[1] if best else None
+        found = side_nearest_miss(side, order)
+        if found is not None:
+            out.append(found[1])
+    return tuple(out)
+
+
+def nearest_miss(*sides: SideTrace) -> NearMiss | None:
+    """The nearest of the sides' nearest misses (see `side_nearest_miss`)."""
+    found = [f for order, side in enumerate(sides) if (f := side_nearest_miss(side, order))]
+    return min(found, key=lambda f: f[0])[1] if found else None
 
 
 # ---------------------------------------------------------------- endpoints
@@ -625,6 +731,39 @@ def _warnings(source: Party, destination: Party) -> list[EngineWarning]:
     return out
 
 
+def _trace_warnings(
+    egress: SideTrace,
+    ingress: SideTrace,
+    destination: Pod | None,
+    port_name: str | None,
+    protocol: Protocol,
+) -> list[EngineWarning]:
+    """What the trace itself tells the reader to mistrust: a peer that can never match, a
+    port name the destination declares with two numbers."""
+    out: list[EngineWarning] = []
+    for side in (egress, ingress):
+        for pol in side.policies:
+            for rule in pol.rules:
+                for peer in rule.peers:
+                    if peer.never is not None:
+                        out.append(
+                            EngineWarning(
+                                "selector-never-matches",
+                                f"{pol.key} {side.direction.lower()} rule #{rule.index} peer "
+                                f"#{peer.index}: {peer.never}",
+                                pol.key,
+                            )
+                        )
+    if destination is not None and port_name is not None:
+        declared = named_port_declarations(destination, port_name, protocol)
+        text = ambiguous_name_text(port_name, declared)
+        if text is not None:
+            out.append(
+                EngineWarning("named-port-ambiguous", f"{destination.key}: {text}", destination.key)
+            )
+    return out
+
+
 def _verdict(
     snapshot: Snapshot,
     source: Party,
@@ -640,6 +779,7 @@ def _verdict(
     egress = trace_side(snapshot, "Egress", source, destination, port, protocol, destination.pod)
     ingress = trace_side(snapshot, "Ingress", destination, source, port, protocol, destination.pod)
     allowed = egress.allowed and ingress.allowed and blocked_by is None
+    notes.extend(_trace_warnings(egress, ingress, destination.pod, port_name, protocol))
     return Verdict(
         source=source.endpoint(),
         destination=destination.endpoint(),
@@ -652,6 +792,7 @@ def _verdict(
         warnings=tuple(extra_warnings + notes + _warnings(source, destination)),
         nearest_miss=None if allowed else nearest_miss(egress, ingress),
         blocked_by=blocked_by,
+        nearest_misses=() if allowed else nearest_misses(egress, ingress),
     )
 
 

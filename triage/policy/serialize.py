@@ -53,6 +53,12 @@ def explanation_to_dict(explanation: Explanation) -> dict[str, Any]:
             if primary and primary.nearest_miss
             else None
         ),
+        # One per denying side (egress first): `nearest_miss` is the nearest of them.
+        "nearest_misses": (
+            [dict(_plain(m), side=m.side, text=m.text) for m in primary.nearest_misses]
+            if primary
+            else []
+        ),
         "blocked_by": _plain(primary.blocked_by) if primary else None,
         "problem": _plain(explanation.problem),
         "service": _plain(explanation.service),

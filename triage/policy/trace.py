@@ -6,6 +6,7 @@ The text view, the TUI and `--output json` are renderings of these objects.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from triage.model import Direction, Flow, Protocol
 
@@ -21,8 +22,15 @@ class Reason:
     text: str
     subject: str = ""  # "source", "destination", "namespace develop", ...
     key: str | None = None
-    actual: str | None = None
+    actual: str | None = None  # the value the pod, namespace or flow has (None: absent)
     expected: tuple[str, ...] = ()
+    term: Term | None = None  # which part of the rule failed
+    requirement: str = ""  # the failing requirement as written: `role=be`, `TCP 8080`, ...
+
+
+# The part of a rule a reason is about: a peer's pod or namespace selector, its ipBlock,
+# or a `ports` entry's port or protocol.
+Term = Literal["pod-selector", "namespace-selector", "ip-block", "port", "protocol"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,8 @@ _COSTS = {
     "ip-in-except": 2,
     "ip-outside-cidr": 3,
     "namespace-not-own": 3,
+    "wrong-namespace": 3,
+    "named-port-ambiguous": 2,
     "not-a-pod": 4,
     "no-ip": 4,
 }
@@ -66,7 +76,7 @@ def failure_cost(reasons: tuple[Reason, ...] | list[Reason]) -> int:
     total = 0
     for r in reasons:
         cost = _COSTS.get(r.code, 2)
-        if r.subject.startswith("namespace ") and cost == 1:
+        if r.term == "namespace-selector" and cost == 1:
             cost = 2
         total += cost
     return total
@@ -78,6 +88,7 @@ class PeerTrace:
     description: str
     matched: bool
     reasons: tuple[Reason, ...] = ()
+    never: str | None = None  # why this peer's selectors can match no pod at all, if so
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,19 +108,32 @@ class RuleTrace:
     peers: tuple[PeerTrace, ...] = ()  # empty: the rule has no from/to, every peer matches
     ports: tuple[PortTrace, ...] = ()  # empty: the rule has no ports, every port matches
 
+    def closest(self) -> tuple[PeerTrace | None, PortTrace | None]:
+        """The failed peer entry and the failed port entry nearest to matching (by
+        `failure_cost`, a peer that can never match last; the first one on a tie). None for
+        a part that matched."""
+        peer: PeerTrace | None = None
+        port: PortTrace | None = None
+        if not self.peer_matched and self.peers:
+            peer = min(
+                self.peers,
+                key=lambda p: (p.never is not None, failure_cost(p.reasons), len(p.reasons)),
+            )
+        if not self.port_matched and self.ports:
+            # "port 9090 is not 8080" beats "rule allows UDP": prefer the cheapest miss.
+            failed = [p for p in self.ports if p.reason is not None]
+            if failed:
+                port = min(failed, key=lambda p: failure_cost((p.reason,) if p.reason else ()))
+        return peer, port
+
     @property
     def failures(self) -> tuple[Reason, ...]:
         """What this rule lacks: the reasons of its closest peer entry and closest port
-        entry (by `failure_cost`; the first one on a tie)."""
-        out: list[Reason] = []
-        if not self.peer_matched and self.peers:
-            best = min(self.peers, key=lambda p: (failure_cost(p.reasons), len(p.reasons)))
-            out.extend(best.reasons)
-        if not self.port_matched and self.ports:
-            # "port 9090 is not 8080" beats "rule allows UDP": prefer the cheapest miss.
-            reasons = [p.reason for p in self.ports if p.reason is not None]
-            if reasons:
-                out.append(min(reasons, key=lambda r: failure_cost((r,))))
+        entry."""
+        peer, port = self.closest()
+        out: list[Reason] = list(peer.reasons) if peer is not None else []
+        if port is not None and port.reason is not None:
+            out.append(port.reason)
         return tuple(out)
 
 
@@ -149,15 +173,29 @@ class SideTrace:
 
 @dataclass(frozen=True, slots=True)
 class NearMiss:
+    """The rule of one denying side that came closest to admitting the flow, and exactly
+    which terms it lacks: each of `missing` names its term (pod selector, namespace selector,
+    ipBlock, port, protocol), the failing requirement and the actual value."""
+
     direction: Direction
     policy: str
     rule: int
     missing: tuple[Reason, ...]
+    peer: int | None = None  # index of the failed `from`/`to` entry, None: the peers matched
+    port: int | None = None  # index of the failed `ports` entry, None: the ports matched
+    never: str | None = None  # the peer's selectors can never match: relabeling cannot help
+
+    @property
+    def side(self) -> str:
+        return "egress" if self.direction == "Egress" else "ingress"
 
     @property
     def text(self) -> str:
         lacks = "; ".join(r.text for r in self.missing) or "nothing"
-        return f"{self.policy} {self.direction.lower()} rule #{self.rule}: {lacks}"
+        text = f"{self.policy} {self.direction.lower()} rule #{self.rule}: {lacks}"
+        if self.never is not None:
+            text += f" (no relabeling helps: {self.never})"
+        return text
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +219,9 @@ class Verdict:
     egress: SideTrace
     ingress: SideTrace
     warnings: tuple[EngineWarning, ...] = ()
-    nearest_miss: NearMiss | None = None
+    nearest_miss: NearMiss | None = None  # the nearest of `nearest_misses`
     blocked_by: Reason | None = None  # not policy: e.g. a named port the pod does not have
+    nearest_misses: tuple[NearMiss, ...] = ()  # one per denying side, egress first
 
 
 @dataclass(frozen=True)

@@ -92,8 +92,12 @@ def verdict_renderable(verdict: Verdict) -> RenderableType:
         parts.append(Text(f"Blocked before policy: {verdict.blocked_by.text}", style=BAD))
     parts.append(side_tree(verdict.egress))
     parts.append(side_tree(verdict.ingress))
-    if verdict.nearest_miss is not None:
-        parts.append(Text.assemble(("Nearest miss: ", "bold yellow"), verdict.nearest_miss.text))
+    # One nearest miss per denying side: when both sides deny, fixing one is not enough.
+    for miss in verdict.nearest_misses:
+        label = (
+            f"Nearest miss ({miss.side}): " if len(verdict.nearest_misses) > 1 else "Nearest miss: "
+        )
+        parts.append(Text.assemble((label, "bold yellow"), miss.text))
     for warning in verdict.warnings:
         parts.append(Text.assemble(("warning: ", "bold yellow"), warning.text))
     return Group(*parts)
