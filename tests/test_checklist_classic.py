@@ -376,13 +376,16 @@ def test_probe_mismatch_explained(classic: Snapshot) -> None:
 
 def test_probe_mismatch_names_policy_engine_crds(classic: Snapshot) -> None:
     snapshot = dataclasses.replace(
-        classic, warnings=("CiliumNetworkPolicy objects exist (3): this tool does not read them",)
+        classic, policy_engines=("Cilium (ciliumnetworkpolicies.cilium.io)",)
     )
     prober = FakeProber({("connect", TRAEFIK, "10.96.10.20", 80): ("timeout", "")})
     probe = run_step(
         ctx_for(snapshot, TRAEFIK, "develop/svc/backend", "80", prober=prober), "probe"
     )
-    assert any("another policy engine: CiliumNetworkPolicy" in e for e in probe.evidence)
+    assert (
+        "possible cause: another policy engine: Cilium (ciliumnetworkpolicies.cilium.io)"
+        in probe.evidence
+    )
 
 
 def test_probe_refused_and_pod_destination(classic: Snapshot) -> None:

@@ -10,6 +10,7 @@ import pytest
 from tests.engine_builders import ask, cluster, codes, labels, netpol, ns, only, pod, svc
 from triage.model import Snapshot
 from triage.policy import explanation_to_dict, policies_selecting
+from triage.policy.describe import side_summary
 
 # ------------------------------------------------------------------ a small world
 
@@ -41,11 +42,11 @@ def test_no_policy_allows_everything_and_says_not_isolated() -> None:
     v = only(ask(world(), "app/a", "app/b", 8080))
     assert v.allowed
     assert (v.egress.isolated, v.ingress.isolated) == (False, False)
-    assert v.egress.summary == (
+    assert side_summary(v.egress) == (
         "no policy selects app/a for Egress: it is not isolated for egress, so all egress "
         "is allowed"
     )
-    assert v.ingress.summary == (
+    assert side_summary(v.ingress) == (
         "no policy selects app/b for Ingress: it is not isolated for ingress, so all ingress "
         "is allowed"
     )
@@ -58,7 +59,7 @@ def test_isolation_is_per_direction() -> None:
     assert not into_b.allowed
     assert into_b.egress.allowed and not into_b.egress.isolated
     assert into_b.ingress.isolated and not into_b.ingress.allowed
-    assert into_b.ingress.summary == (
+    assert side_summary(into_b.ingress) == (
         "app/b is isolated for ingress by deny-b-in (podSelector app=b), which allow no "
         "ingress at all (default deny)"
     )
@@ -112,7 +113,7 @@ def test_explicit_egress_type_ignores_ingress_rules_and_leaves_ingress_open() ->
     assert allowed(snap, "app/a", "app/b")  # ingress not isolated
     v = only(ask(snap, "app/b", "app/a", 8080))
     assert not v.allowed and v.egress.isolated
-    assert v.egress.summary.endswith("which allow no egress at all (default deny)")
+    assert side_summary(v.egress).endswith("which allow no egress at all (default deny)")
 
 
 def test_both_sides_must_allow() -> None:

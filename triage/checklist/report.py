@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from triage.checklist.model import ChecklistContext, StepResult
 from triage.policy import UnknownEndpoint
+from triage.policy.describe import misses_clause
 
 STATUS_MARK = {
     "pass": "pass",
@@ -39,10 +40,8 @@ def _verdict_line(ctx: ChecklistContext) -> str:
     if primary is not None:
         sides = [s for s in (primary.egress, primary.ingress) if not s.allowed]
         text += " by " + " and ".join(f"{s.direction.lower()} at `{s.endpoint}`" for s in sides)
-        if len(primary.nearest_misses) > 1:
-            text += "; nearest misses: " + "; and ".join(m.text for m in primary.nearest_misses)
-        elif primary.nearest_miss is not None:
-            text += f"; nearest miss: {primary.nearest_miss.text}"
+        if primary.nearest_misses:
+            text += f"; {misses_clause(primary.nearest_misses)}"
     return text
 
 

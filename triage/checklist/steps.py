@@ -37,6 +37,7 @@ from triage.policy import (
     selecting_policies,
     selector_failures,
 )
+from triage.policy.describe import misses_clause, near_miss_text, side_summary
 from triage.policy.exposure import External, Reach
 from triage.probes.base import ProbeInputError, ProbeResult
 
@@ -46,16 +47,6 @@ _NAMESPACE_CODES = frozenset(
     {"namespace-not-own", "namespace-name-label-missing", "wrong-namespace"}
 )
 _PORT_CODES = frozenset({"protocol", "port", "port-range", "named-port-unresolved", "port-unknown"})
-_POLICY_ENGINE_WORDS = (
-    "ciliumnetworkpolicy",
-    "ciliumclusterwidenetworkpolicy",
-    "globalnetworkpolicy",
-    "calico",
-    "adminnetworkpolicy",
-    "baselineadminnetworkpolicy",
-    "antrea",
-    "policy engine",  # triage.sources.live: "other policy engines are installed: ..."
-)
 
 
 def _result(
@@ -263,9 +254,9 @@ def _static_dns(ctx: ChecklistContext, source: PodRef) -> tuple[Status, str, lis
         if primary is not None:
             for side in (primary.egress, primary.ingress):
                 if not side.allowed or side.decision is not None:
-                    evidence.append(f"  {side.summary}")
+                    evidence.append(f"  {side_summary(side)}")
             if primary.nearest_miss is not None and not verdict.allowed:
-                evidence.append(f"  nearest miss: {primary.nearest_miss.text}")
+                evidence.append(f"  nearest miss: {near_miss_text(primary.nearest_miss)}")
     egress_isolated = bool(selecting_policies(snapshot, pod, "Egress"))
     if not egress_isolated:
         evidence.insert(0, f"{pod.key} is not isolated for egress: all egress is allowed")
@@ -669,8 +660,8 @@ def check_verdict(ctx: ChecklistContext) -> StepResult:
     if primary is None:
         return _result("error", "the engine returned no verdict")
     evidence = [
-        f"egress: {primary.egress.summary}",
-        f"ingress: {primary.ingress.summary}",
+        f"egress: {side_summary(primary.egress)}",
+        f"ingress: {side_summary(primary.ingress)}",
     ]
     for side in (primary.egress, primary.ingress):
         if side.decision is not None:
@@ -687,18 +678,16 @@ def check_verdict(ctx: ChecklistContext) -> StepResult:
         return _result(
             "warn" if warnings else "pass", f"allowed: {_allowed_summary(primary)}", evidence
         )
-    evidence.extend(f"nearest miss: {m.text}" for m in primary.nearest_misses)
+    evidence.extend(f"nearest miss: {near_miss_text(m)}" for m in primary.nearest_misses)
     if primary.blocked_by is not None:
         evidence.append(f"blocked before policy: {primary.blocked_by.text}")
     denied_sides = [s for s in (primary.egress, primary.ingress) if not s.allowed]
     if denied_sides:
         where = " and ".join(f"{s.direction.lower()} at {s.endpoint}" for s in denied_sides)
         summary = f"denied by {where}"
-        if len(primary.nearest_misses) > 1:
-            # Both sides deny: fixing one side alone does not open the flow.
-            summary += "; nearest misses: " + "; and ".join(m.text for m in primary.nearest_misses)
-        elif primary.nearest_miss is not None:
-            summary += f"; nearest miss: {primary.nearest_miss.text}"
+        if primary.nearest_misses:
+            # Both sides deny: one miss each, as fixing one side alone does not open it.
+            summary += f"; {misses_clause(primary.nearest_misses)}"
     else:
         blocked = primary.blocked_by.text if primary.blocked_by is not None else "?"
         summary = f"the policies allow it, but it cannot connect: {blocked}"
@@ -787,10 +776,7 @@ def _mismatch_causes(ctx: ChecklistContext, predicted_allowed: bool) -> list[str
         pod = _pod_of(ctx.snapshot, pod_name)
         if pod is not None and pod.host_network:
             causes.append(f"{pod.key} uses hostNetwork: most CNIs do not apply NetworkPolicy to it")
-    engines = [
-        w for w in ctx.snapshot.warnings if any(word in w.lower() for word in _POLICY_ENGINE_WORDS)
-    ]
-    causes.extend(f"another policy engine: {w}" for w in engines)
+    causes.extend(f"another policy engine: {e}" for e in ctx.snapshot.policy_engines)
     if predicted_allowed:
         causes.append(
             "something outside NetworkPolicy drops it: another policy engine's rules "

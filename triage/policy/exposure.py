@@ -568,13 +568,7 @@ def contain(snapshot: Snapshot, pod: Pod, scope: Scope = "pod") -> Containment:
         commands.append(f"kubectl apply -f {name}.yaml")
         contained = pod
         pods = snapshot.pods
-    after_snapshot = Snapshot(
-        snapshot.namespaces,
-        pods,
-        snapshot.services,
-        (*snapshot.policies, policy),
-        snapshot.warnings,
-    )
+    after_snapshot = dataclasses.replace(snapshot, pods=pods, policies=(*snapshot.policies, policy))
     after = compute_exposure(after_snapshot, contained)
     residual = tuple(r for r in after.outbound if not _is_dns(r, dns_ns, dns_labels, snapshot))
     residual_in = after.inbound if scope == "pod" else ()

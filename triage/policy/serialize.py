@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 from triage.model import Flow
+from triage.policy.describe import near_miss_text, side_summary
 from triage.policy.trace import Explanation, SideTrace
 
 
@@ -30,7 +31,12 @@ def _plain(value: Any) -> Any:
 
 
 def side_to_dict(side: SideTrace | None) -> dict[str, Any] | None:
-    return None if side is None else _plain(side)
+    """The side's trace, with its one-sentence `summary` (from triage.policy.describe)."""
+    if side is None:
+        return None
+    out: dict[str, Any] = _plain(side)
+    out["summary"] = side_summary(side)
+    return out
 
 
 def explanation_to_dict(explanation: Explanation) -> dict[str, Any]:
@@ -49,13 +55,13 @@ def explanation_to_dict(explanation: Explanation) -> dict[str, Any]:
         "destination": _plain(primary.destination) if primary else None,
         "port": primary.port if primary else None,
         "nearest_miss": (
-            dict(_plain(primary.nearest_miss), text=primary.nearest_miss.text)
+            dict(_plain(primary.nearest_miss), text=near_miss_text(primary.nearest_miss))
             if primary and primary.nearest_miss
             else None
         ),
         # One per denying side (egress first): `nearest_miss` is the nearest of them.
         "nearest_misses": (
-            [dict(_plain(m), side=m.side, text=m.text) for m in primary.nearest_misses]
+            [dict(_plain(m), side=m.side, text=near_miss_text(m)) for m in primary.nearest_misses]
             if primary
             else []
         ),

@@ -145,6 +145,9 @@ class PolicyTrace:
     policy_types: tuple[Direction, ...]
     allowed: bool
     rules: tuple[RuleTrace, ...] = ()
+    selects_all: bool = (
+        False  # podSelector {}: it selects (and isolates) every pod of the namespace
+    )
 
     @property
     def key(self) -> str:
@@ -159,7 +162,8 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class SideTrace:
-    """One direction: egress at the source, or ingress at the destination."""
+    """One direction: egress at the source, or ingress at the destination. Structure only:
+    `triage.policy.describe.side_summary` says it in English."""
 
     direction: Direction
     endpoint: str  # NS/POD, or the IP of an endpoint outside the cluster's pods
@@ -168,7 +172,9 @@ class SideTrace:
     allowed: bool
     policies: tuple[PolicyTrace, ...] = ()
     decision: Decision | None = None
-    summary: str = ""
+    other: str = ""  # the far end (NS/POD or IP) the rules were checked against
+    port: int | None = None  # the destination port the rules were checked against
+    protocol: Protocol = "TCP"
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,14 +194,6 @@ class NearMiss:
     @property
     def side(self) -> str:
         return "egress" if self.direction == "Egress" else "ingress"
-
-    @property
-    def text(self) -> str:
-        lacks = "; ".join(r.text for r in self.missing) or "nothing"
-        text = f"{self.policy} {self.direction.lower()} rule #{self.rule}: {lacks}"
-        if self.never is not None:
-            text += f" (no relabeling helps: {self.never})"
-        return text
 
 
 @dataclass(frozen=True, slots=True)

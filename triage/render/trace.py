@@ -7,6 +7,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from rich.tree import Tree
 
+from triage.policy.describe import near_miss_text, side_summary
 from triage.policy.trace import Explanation, PolicyTrace, RuleTrace, SideTrace, Verdict
 
 OK = "bold green"
@@ -53,7 +54,7 @@ def side_tree(side: SideTrace) -> Tree:
             (verdict, OK if side.allowed else BAD),
         )
     )
-    tree.add(Text(side.summary, style=DIM if side.allowed else ""))
+    tree.add(Text(side_summary(side), style=DIM if side.allowed else ""))
     for pol in side.policies:
         deciding = side.decision is not None and side.decision.policy == pol.key
         pol_node = tree.add(
@@ -97,7 +98,7 @@ def verdict_renderable(verdict: Verdict) -> RenderableType:
         label = (
             f"Nearest miss ({miss.side}): " if len(verdict.nearest_misses) > 1 else "Nearest miss: "
         )
-        parts.append(Text.assemble((label, "bold yellow"), miss.text))
+        parts.append(Text.assemble((label, "bold yellow"), near_miss_text(miss)))
     for warning in verdict.warnings:
         parts.append(Text.assemble(("warning: ", "bold yellow"), warning.text))
     return Group(*parts)
