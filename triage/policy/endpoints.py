@@ -88,6 +88,28 @@ def _ip_of_family(pod: Pod, version: int | None) -> str | None:
     return next((ip for ip in pod.ips if parsed_ip(ip).version == version), None)
 
 
+def _with_address(
+    party: Party, other_ip: str | None, family: int | None, notes: list[EngineWarning]
+) -> Party:
+    """`party` with the address it uses: of `family`, else of the other end's address
+    family, else its primary one; a note when the pod has no address of that family."""
+    if party.ip is not None or party.pod is None:
+        return party
+    version = family
+    if version is None and other_ip is not None:
+        version = parsed_ip(other_ip).version
+    ip = _ip_of_family(party.pod, version)
+    if ip is None and party.pod.ips:
+        notes.append(
+            EngineWarning(
+                "no-address-of-family",
+                f"{party.role} {party.pod.key} has no IPv{version} address",
+                party.pod.key,
+            )
+        )
+    return Party(party.pod, ip, party.role)
+
+
 def connect(
     source: Party, destination: Party, family: int | None = None
 ) -> tuple[Party, Party, list[EngineWarning]]:
@@ -106,34 +128,8 @@ def connect(
                         party.ip,
                     )
                 )
-    if destination.ip is None and destination.pod is not None:
-        version = family
-        if version is None and source.ip is not None:
-            version = parsed_ip(source.ip).version
-        ip = _ip_of_family(destination.pod, version)
-        if ip is None and destination.pod.ips:
-            notes.append(
-                EngineWarning(
-                    "no-address-of-family",
-                    f"destination {destination.pod.key} has no IPv{version} address",
-                    destination.pod.key,
-                )
-            )
-        destination = Party(destination.pod, ip, destination.role)
-    if source.ip is None and source.pod is not None:
-        version = family
-        if version is None and destination.ip is not None:
-            version = parsed_ip(destination.ip).version
-        ip = _ip_of_family(source.pod, version)
-        if ip is None and source.pod.ips:
-            notes.append(
-                EngineWarning(
-                    "no-address-of-family",
-                    f"source {source.pod.key} has no IPv{version} address",
-                    source.pod.key,
-                )
-            )
-        source = Party(source.pod, ip, source.role)
+    destination = _with_address(destination, source.ip, family, notes)
+    source = _with_address(source, destination.ip, family, notes)
     return source, destination, notes
 
 
