@@ -11,9 +11,8 @@ from triage.policy.selection import (
     CompiledPolicies,
     Party,
     ambiguous_name_text,
+    misses_of,
     named_port_declarations,
-    nearest_miss,
-    nearest_misses,
     parsed_ip,
     trace_side,
 )
@@ -232,6 +231,7 @@ def connection_verdict(
     egress = trace_side(compiled, "Egress", source, destination, port, protocol, destination.pod)
     ingress = trace_side(compiled, "Ingress", destination, source, port, protocol, destination.pod)
     allowed = egress.allowed and ingress.allowed and blocked_by is None
+    nearest, misses = (None, ()) if allowed else misses_of(egress, ingress)
     notes.extend(_trace_warnings(egress, ingress, destination.pod, port_name, protocol))
     return Verdict(
         source=source.endpoint(),
@@ -243,7 +243,7 @@ def connection_verdict(
         egress=egress,
         ingress=ingress,
         warnings=tuple(extra_warnings + notes + endpoint_warnings(source, destination)),
-        nearest_miss=None if allowed else nearest_miss(egress, ingress),
+        nearest_miss=nearest,
         blocked_by=blocked_by,
-        nearest_misses=() if allowed else nearest_misses(egress, ingress),
+        nearest_misses=misses,
     )

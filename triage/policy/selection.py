@@ -499,7 +499,9 @@ def side_nearest_miss(side: SideTrace, order: int = 0) -> tuple[tuple[Any, ...],
     for pol in side.policies:
         for rule in pol.rules:
             peer, port = rule.closest()
-            missing = rule.failures
+            missing = peer.reasons if peer is not None else ()
+            if port is not None and port.reason is not None:
+                missing = (*missing, port.reason)
             never = peer.never if peer is not None else None
             score: tuple[Any, ...] = (never is not None, failure_cost(missing), len(missing))
             score += (order, pol.key, rule.index)
@@ -519,15 +521,23 @@ def side_nearest_miss(side: SideTrace, order: int = 0) -> tuple[tuple[Any, ...],
 
 def nearest_misses(*sides: SideTrace) -> tuple[NearMiss, ...]:
     """One nearest miss per denying side, in the order given (egress first)."""
-    out = []
-    for order, side in enumerate(sides):
-        found = side_nearest_miss(side, order)
-        if found is not None:
-            out.append(found[1])
-    return tuple(out)
+    return tuple(m for _, m in _scored_misses(sides))
 
 
 def nearest_miss(*sides: SideTrace) -> NearMiss | None:
     """The nearest of the sides' nearest misses (see `side_nearest_miss`)."""
-    found = [f for order, side in enumerate(sides) if (f := side_nearest_miss(side, order))]
-    return min(found, key=lambda f: f[0])[1] if found else None
+    return nearest_of(_scored_misses(sides))
+
+
+def _scored_misses(sides: tuple[SideTrace, ...]) -> list[tuple[tuple[Any, ...], NearMiss]]:
+    return [f for order, side in enumerate(sides) if (f := side_nearest_miss(side, order))]
+
+
+def nearest_of(scored: list[tuple[tuple[Any, ...], NearMiss]]) -> NearMiss | None:
+    return min(scored, key=lambda f: f[0])[1] if scored else None
+
+
+def misses_of(*sides: SideTrace) -> tuple[NearMiss | None, tuple[NearMiss, ...]]:
+    """(the nearest miss, one per denying side): both answers from one scoring."""
+    scored = _scored_misses(sides)
+    return nearest_of(scored), tuple(m for _, m in scored)
