@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.engine_builders import Manifest, ask, cluster, labels, netpol, ns, pod, svc
+from triage.model import parse_flow
 from triage.policy import explanation_to_dict, service_backends
 from triage.policy.exposure import compute_exposure
 from triage.policy.services import port_backends
@@ -169,3 +170,18 @@ def test_every_consumer_asks_the_same_backends() -> None:
     assert [(s.service, s.reachable, s.backends) for s in exposure.services] == [
         ("app/web", ("app/web-1",), 1)
     ]
+
+
+def test_checklist_flow_and_ports_steps_read_the_same_backends() -> None:
+    from triage.checklist import ChecklistContext, run_step
+
+    ctx = ChecklistContext(_partial_named_port(), parse_flow("app/cli", "app/svc/web", 9100))
+    flow = run_step(ctx, "flow")
+    assert "backend" in flow.summary and "1 backend on 9100/TCP" in flow.summary
+    ports = run_step(ctx, "ports")
+    assert ports.status == "warn"
+    assert ports.summary.startswith("not backends of Service app/web port 9100/TCP")
+    verdict = run_step(ctx, "verdict")
+    # Allowed; the left-out pod is worth a look, so the step warns with it as evidence.
+    assert verdict.status == "warn" and verdict.summary.startswith("allowed")
+    assert any(e.startswith("warning: not backends of Service app/web") for e in verdict.evidence)

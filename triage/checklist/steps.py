@@ -46,7 +46,16 @@ Check = Callable[[ChecklistContext], StepResult]
 _NAMESPACE_CODES = frozenset(
     {"namespace-not-own", "namespace-name-label-missing", "wrong-namespace"}
 )
-_PORT_CODES = frozenset({"protocol", "port", "port-range", "named-port-unresolved", "port-unknown"})
+_PORT_CODES = frozenset(
+    {
+        "protocol",
+        "port",
+        "port-range",
+        "named-port-unresolved",
+        "port-unknown",
+        "named-port-ambiguous",
+    }
+)
 
 
 def _result(
@@ -602,6 +611,12 @@ def check_ports(ctx: ChecklistContext) -> StepResult:
                 )
         if v.blocked_by is not None:
             failures.append(v.blocked_by.text)
+    for w in exp.warnings:
+        if w.code == "service-not-backend":
+            # Pods the Service selects but does not forward this port to (a named targetPort
+            # they do not declare, not ready): the verdict leaves them out.
+            evidence.append(w.text)
+            warnings.append(w.text)
     primary = exp.primary
     if primary is not None:
         for side in _sides(primary):
