@@ -287,3 +287,27 @@ def test_disjoint_values_and_empty_in_can_never_match() -> None:
     exists = LabelSelector((), (Requirement("a", "Exists"), Requirement("a", "DoesNotExist")))
     assert unsatisfiable(exists) == "a and !a contradict each other"
     assert unsatisfiable(LabelSelector((), (Requirement("a", "NotIn", ("x",)),))) is None
+
+
+def test_the_namespaces_step_never_suggests_relabeling_the_name_label() -> None:
+    from triage.checklist import ChecklistContext, run_step
+    from triage.model import parse_flow
+
+    by_name = {"matchLabels": {"kubernetes.io/metadata.name": "payments"}}
+    s = snap(
+        netpol(
+            "app",
+            "p",
+            labels(app="server"),
+            ingress=[
+                {"from": [{"namespaceSelector": by_name, "podSelector": labels(app="client")}]}
+            ],
+        )
+    )
+    step = run_step(
+        ChecklistContext(s, parse_flow("other/client", "app/server", 8080)), "namespaces"
+    )
+    assert step.status == "fail"
+    assert step.summary.startswith("wrong namespace: source is in namespace other")
+    assert "name the peer's namespace in the namespaceSelector" in step.hint
+    assert "label the namespace" not in step.hint

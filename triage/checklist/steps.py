@@ -507,7 +507,7 @@ def check_namespaces(ctx: ChecklistContext) -> StepResult:
                 "it from 1.21 on, so a namespaceSelector on it never matches this namespace "
                 "(an older cluster, or a hand-made recording)"
             )
-    strong: list[str] = []
+    strong: list[tuple[Reason, str]] = []  # (the namespace miss, the rule it is in)
     for side in _sides(primary):
         trace = side.trace
         if not trace.isolated:
@@ -517,11 +517,11 @@ def check_namespaces(ctx: ChecklistContext) -> StepResult:
             for rule in _relevant_rules(pol):
                 where = _rule_name(pol, side.verb, rule)
                 for peer in rule.peers:
-                    if peer.description.startswith("ipBlock"):
+                    if peer.ip_block:
                         continue
                     ns_reasons = [r for r in peer.reasons if _is_namespace_reason(r)]
                     rest = [r for r in peer.reasons if not _is_namespace_reason(r)]
-                    if "namespaceSelector" in peer.description:
+                    if peer.namespace_selector:
                         mark = "✗" if ns_reasons else "✓"
                         text = "; ".join(r.text for r in ns_reasons) or (
                             f"namespace {other.namespace} matches"
@@ -535,28 +535,31 @@ def check_namespaces(ctx: ChecklistContext) -> StepResult:
                         )
                     if not ns_reasons or rest or trace.allowed:
                         continue
-                    has_pod_part = "podSelector" in peer.description
                     cross = other.namespace != pol.namespace
                     if (
                         any(r.code == "namespace-name-label-missing" for r in ns_reasons)
-                        or has_pod_part
+                        or peer.pod_selector
                         or cross
                     ):
-                        strong.append(f"{ns_reasons[0].text} ({where})")
+                        strong.append((ns_reasons[0], where))
     hint = ""
-    if any(
-        r.startswith("source is in namespace") or "only selects pods of namespace" in r
-        for r in strong
-    ):
+    codes = {reason.code for reason, _ in strong}
+    if "namespace-not-own" in codes:
         hint = (
             "add a namespaceSelector (kubernetes.io/metadata.name: <the peer's namespace>) to "
             "the SAME peer entry as the podSelector; as a separate entry it would admit every "
             "pod of that namespace"
         )
+    elif codes == {"wrong-namespace"}:
+        hint = (
+            "name the peer's namespace in the namespaceSelector (kubernetes.io/metadata.name "
+            "is set by the API server to the namespace's name and cannot be relabeled)"
+        )
     elif strong:
         hint = "label the namespace, or change the namespaceSelector to a label it has"
     if strong:
-        return _result("fail", strong[0], evidence + [f"pitfall: {p}" for p in pitfalls], hint)
+        first = f"{strong[0][0].text} ({strong[0][1]})"
+        return _result("fail", first, evidence + [f"pitfall: {p}" for p in pitfalls], hint)
     if pitfalls:
         return _result(
             "warn",

@@ -269,7 +269,8 @@ def trace_peer(
     if peer.ip_block is not None:
         block = peer.ip_block
         ip_reasons = _ip_reasons(other.ip, block.cidr, block.excepts, other.role)
-        return PeerTrace(index, peer.describe(), not ip_reasons, ip_reasons)
+        return PeerTrace(index, peer.describe(), not ip_reasons, ip_reasons, ip_block=True)
+    shape = (peer.pod_selector is not None, peer.namespace_selector is not None, False)
     if other.pod is None:
         text = (
             f"{other.role} {other.ip} is not a pod of this cluster; pod and namespace "
@@ -277,14 +278,14 @@ def trace_peer(
         )
         term: Term = "pod-selector" if peer.pod_selector is not None else "namespace-selector"
         reason = Reason("not-a-pod", text, other.role, None, other.ip, (), term, peer.describe())
-        return PeerTrace(index, peer.describe(), False, (reason,), _never(peer))
+        return PeerTrace(index, peer.describe(), False, (reason,), _never(peer), *shape)
     reasons = list(_namespace_reasons(compiled.snapshot, peer, other.pod, policy_ns, other.role))
     if peer.pod_selector is not None:
         reasons.extend(
             selector_failures(peer.pod_selector, other.pod.labels, other.role, "pod-selector")
         )
     never = _never(peer) if reasons else None
-    return PeerTrace(index, peer.describe(), not reasons, tuple(reasons), never)
+    return PeerTrace(index, peer.describe(), not reasons, tuple(reasons), never, *shape)
 
 
 def _never(peer: Peer) -> str | None:

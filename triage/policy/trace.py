@@ -89,6 +89,10 @@ class PeerTrace:
     matched: bool
     reasons: tuple[Reason, ...] = ()
     never: str | None = None  # why this peer's selectors can match no pod at all, if so
+    # The peer's shape: which of podSelector, namespaceSelector, ipBlock it has.
+    pod_selector: bool = False
+    namespace_selector: bool = False
+    ip_block: bool = False
 
 
 @dataclass(frozen=True, slots=True)
