@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from triage.checklist.model import ChecklistContext, StepResult
+from triage.checklist.runbook import runbook_for
 from triage.policy import UnknownEndpoint
 from triage.policy.describe import misses_clause
 
@@ -48,7 +49,7 @@ def _verdict_line(ctx: ChecklistContext) -> str:
 def export_report(ctx: ChecklistContext, results: Iterable[StepResult]) -> str:
     """Markdown: the flow, each step with status/evidence/kubectl, the verdict, the fix."""
     results = list(results)
-    runbook = ctx.effective_runbook
+    runbook = runbook_for(ctx)
     titles = {s.id: s.title for s in runbook.steps}
     lines = [f"# {runbook.title}: `{ctx.flow}`", ""]
     if ctx.incident is not None:

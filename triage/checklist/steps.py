@@ -1,4 +1,4 @@
-"""The checks a runbook's steps name, and `run_step` / `run_all`.
+"""The checks a runbook's steps name (`CHECKS`); `triage.checklist.run` runs them.
 
 Each check reads the context (snapshot, flow, explanation, prober, known-good set) and
 returns one StepResult. Static checks are pure; `dns` and `probe` also ask the prober.
@@ -7,15 +7,13 @@ returns one StepResult. Static checks are pure; `dns` and `probe` also ask the p
 from __future__ import annotations
 
 import dataclasses
-import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from triage.checklist.changes import changes_between, flow_change
 from triage.checklist.fix import least_privilege_fix
 from triage.checklist.hints import LABEL_CODES, format_labels, with_hint
 from triage.checklist.model import ChecklistContext, Status, StepResult
-from triage.checklist.runbook import render_kubectl
 from triage.model import (
     NAMESPACE_NAME_LABEL,
     Flow,
@@ -39,7 +37,7 @@ from triage.policy import (
 )
 from triage.policy.describe import misses_clause, near_miss_text, side_summary
 from triage.policy.exposure import External, Reach
-from triage.probes.base import ProbeInputError, ProbeResult
+from triage.probes.base import ProbeResult
 
 Check = Callable[[ChecklistContext], StepResult]
 
@@ -1204,38 +1202,3 @@ CHECKS: Mapping[str, Check] = {
     "exposure": check_exposure,
     "containment": check_containment,
 }
-
-
-def run_step(ctx: ChecklistContext, step_id: str) -> StepResult:
-    """Run one step of the context's runbook. Blocking (probes may take seconds); never
-    raises for domain problems: they are `fail`/`error`/`skip` results with the reason."""
-    runbook = ctx.effective_runbook
-    try:
-        spec = runbook.step(step_id)
-    except KeyError as exc:
-        return StepResult(step_id, "error", str(exc).strip("'\""))
-    try:
-        kubectl = render_kubectl(spec.kubectl, ctx)
-    except (KeyError, ValueError, IndexError):
-        kubectl = spec.kubectl
-    check = CHECKS.get(step_id)
-    if check is None:
-        return StepResult(step_id, "error", f"no check named {step_id!r}", kubectl=kubectl)
-    try:
-        if step_id != "flow":
-            ctx.explanation  # noqa: B018 - an unknown endpoint is the flow step's finding
-        result = check(ctx)
-    except UnknownEndpoint as exc:
-        result = _result("skip", f"the flow does not resolve: {exc}", hint="see the Flow step")
-    except ProbeInputError as exc:
-        result = _result("error", f"probe refused its input: {exc}")
-    except Exception as exc:  # a bug must not take the checklist down; show it
-        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        result = _result("error", f"internal error in step {step_id}: {last}")
-    return dataclasses.replace(result, step_id=step_id, kubectl=result.kubectl or kubectl)
-
-
-def run_all(ctx: ChecklistContext) -> Iterator[StepResult]:
-    """Every step of the runbook in order, one result at a time."""
-    for spec in ctx.effective_runbook.steps:
-        yield run_step(ctx, spec.id)

@@ -30,14 +30,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from triage.model import PodRef
-from triage.probes.base import ProbeKind, ProbeOutcome, ProbeResult, ProbeVia
-from triage.probes.commands import (
+from triage.probes.argv import (
     classify_connect,
     classify_dns,
     connect_commands,
     dns_commands,
     is_missing_tool,
 )
+from triage.probes.base import ProbeKind, ProbeOutcome, ProbeResult, ProbeVia
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
