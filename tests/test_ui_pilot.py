@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from tests.test_ui_support import SIZE, app_for, first_reported_flow, settle
-from triage.checklist import StepResult
+from triage.checklist import StepResult, runbook_for
 from triage.sources.recording import bundled_incident
 from triage.ui.messages import StepFinished
 from triage.ui.screens.checklist import ChecklistScreen
@@ -390,7 +390,7 @@ async def test_replay_opens_the_runbook_the_recording_names(tmp_path: Path) -> N
         screen = app.screen
         assert isinstance(screen, ChecklistScreen)
         assert screen.flow == first_reported_flow(bundled_incident(LATERAL))
-        assert screen.context.effective_runbook.name == "lateral-movement"
+        assert runbook_for(screen.context).name == "lateral-movement"
         assert screen.step_ids == ("default-deny", "exposure", "containment")
         assert screen.query_one(StepList).border_title == "Lateral movement"
         await pilot.press("a")
@@ -410,7 +410,7 @@ async def test_an_explicit_runbook_wins_over_the_recordings(tmp_path: Path) -> N
         screen = app.screen
         assert isinstance(screen, ChecklistScreen)
         assert app.runbook == "blocked-flow"
-        assert screen.context.effective_runbook.name == "blocked-flow"
+        assert runbook_for(screen.context).name == "blocked-flow"
         assert screen.query_one(StepList).border_title == "Blocked flow"
 
 
@@ -435,7 +435,7 @@ async def test_a_recording_without_a_runbook_opens_blocked_flow(tmp_path: Path) 
         await settle(pilot)
         assert app.runbook == "blocked-flow"
         assert isinstance(app.screen, ChecklistScreen)
-        assert app.screen.context.effective_runbook.name == "blocked-flow"
+        assert runbook_for(app.screen.context).name == "blocked-flow"
 
 
 async def test_a_recording_naming_an_unknown_runbook_says_why(tmp_path: Path) -> None:
@@ -483,50 +483,3 @@ def test_cli_passes_runbook_only_when_given(
     path = str(bundled_incident(LATERAL))
     assert main([path if a == "FILE" else a for a in argv]) == 0
     assert seen["runbook"] == expected
-
-
-async def test_flow_picker_shows_the_load_warnings(tmp_path: Path) -> None:
-    """Warnings from loading stay on the flow picker (they were never shown: Rich's
-    Text.rstrip() returns None), cleaned of control characters."""
-    import dataclasses
-
-    from triage.sources.recording import load_incident
-    from triage.ui.app import make_app
-    from triage.ui.session import ReplaySource
-
-    incident = load_incident(bundled_incident("demo"))
-    warnings = (
-        "namespace ghost was made up: a pod referenced it",
-        "kind Ingress skipped\x1b[31m (not a policy)",
-        "third warning",
-        "fourth warning",
-    )
-    snapshot = dataclasses.replace(incident.snapshot, warnings=warnings)
-    app = make_app(
-        ReplaySource(incident=dataclasses.replace(incident, snapshot=snapshot)),
-        report_dir=tmp_path,
-        theme="textual-dark",
-        animation_level="none",
-        cursor_blink=False,
-        initial_flow=None,
-    )
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        assert isinstance(app.screen, FlowPickerScreen)
-        message = app.screen.query_one("#flow-message", Static)
-        assert message.display
-        shown = text_of(message)
-        assert "warning: namespace ghost was made up: a pod referenced it" in shown
-        assert "\x1b" not in shown
-        assert "kind Ingress skipped\ufffd[31m (not a policy)" in shown
-        assert "third warning" in shown and "fourth warning" not in shown
-        assert "… and 1 more warnings" in shown
-
-
-async def test_flow_picker_without_warnings_hides_the_message(tmp_path: Path) -> None:
-    app = app_for("demo", tmp_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        assert isinstance(app.screen, FlowPickerScreen)
-        assert app.session.warnings == ()
-        assert not app.screen.query_one("#flow-message", Static).display

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from triage.checklist.yamlout import dump_yaml
 from triage.model import Flow, IPRef, PodRef, Snapshot
+from triage.model.manifest import dump_yaml
 from triage.model.untrusted import clean, shell_join
 from triage.policy import Explanation, Verdict, explain
 from triage.policy.generate import allow_fix

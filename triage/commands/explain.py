@@ -140,7 +140,7 @@ def fix_renderable(allowed: bool, verification: Verification | None) -> Any:
     from rich.text import Text
 
     from triage.checklist.fix import delta_summary, label_commands
-    from triage.checklist.yamlout import dump_yaml
+    from triage.model.manifest import dump_yaml
     from triage.model.untrusted import clean, clean_lines
 
     if verification is None:

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from triage.model import Pod, Service, Snapshot
-from triage.policy.engine import service_backends
+from triage.policy.services import service_backends
 
 DNS_SERVICE_NAMES = ("kube-dns", "coredns")
 # Labels the DNS pods of the common distributions carry, in the order they are tried.

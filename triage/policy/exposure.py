@@ -24,10 +24,11 @@ from triage.model import (
 from triage.model.untrusted import shell_join
 from triage.policy.classes import ClusterModel, CompiledRule, compile_snapshot
 from triage.policy.dns import DnsTarget, dns_target
-from triage.policy.engine import UnknownEndpoint, service_backends
+from triage.policy.engine import UnknownEndpoint
 from triage.policy.generate import containment, containment_label_argv
 from triage.policy.matrix import group_workloads
 from triage.policy.portset import ALL_PORTS, NO_PORTS, PortSet, declared_ports
+from triage.policy.services import port_backends, service_backends
 from triage.policy.verify import Verification, verify
 
 Scope = Literal["pod", "namespace"]
@@ -205,14 +206,16 @@ def _ref(model: ClusterModel, rule: CompiledRule) -> RuleRef:
     return RuleRef(model.policies[rule.policy_index].policy.key, rule.direction, rule.index)
 
 
-def _service_index(snapshot: Snapshot) -> dict[str, list[tuple[Service, int, int | str, Protocol]]]:
-    """pod key → (Service, service port, target port, protocol) forwarding to it."""
-    out: dict[str, list[tuple[Service, int, int | str, Protocol]]] = {}
+def _service_index(snapshot: Snapshot) -> dict[str, list[tuple[Service, int, int, Protocol]]]:
+    """pod key → (Service, service port, target port on that pod, protocol) forwarding to it,
+    by the Service's EndpointSlices (triage.policy.services)."""
+    out: dict[str, list[tuple[Service, int, int, Protocol]]] = {}
     for svc in snapshot.services:
-        backends = service_backends(snapshot, svc)
-        for pod in backends:
-            for sp in svc.ports:
-                out.setdefault(pod.key, []).append((svc, sp.port, sp.target_port, sp.protocol))
+        for sp in svc.ports:
+            for backend in port_backends(snapshot, svc, sp).backends:
+                out.setdefault(backend.pod.key, []).append(
+                    (svc, sp.port, backend.port, sp.protocol)
+                )
     return out
 
 
@@ -221,7 +224,7 @@ def _port_grants(
     allowed: PortSet,
     egress: SideGrant,
     ingress: SideGrant,
-    services: list[tuple[Service, int, int | str, Protocol]],
+    services: list[tuple[Service, int, int, Protocol]],
 ) -> tuple[tuple[PortGrant, ...], PortSet]:
     grants: list[PortGrant] = []
     seen: set[tuple[Protocol, int]] = set()
@@ -232,10 +235,7 @@ def _port_grants(
                 continue
             seen.add(key)
             via = []
-            for svc, sport, target, proto in services:
-                number = (
-                    destination.named_port(target, proto) if isinstance(target, str) else target
-                )
+            for svc, sport, number, proto in services:
                 if proto == cp.protocol and number == cp.port:
                     via.append(f"{svc.key}:{sport}/{proto}")
             grants.append(
@@ -403,21 +403,15 @@ def compute_exposure(snapshot: Snapshot, pod: Pod, model: ClusterModel | None = 
 def _service_reach(snapshot: Snapshot, reach_to: Mapping[str, PortSet]) -> tuple[ServiceReach, ...]:
     out: list[ServiceReach] = []
     for svc in sorted(snapshot.services, key=lambda s: s.key):
-        backends = service_backends(snapshot, svc)
-        if not backends:
+        if not service_backends(snapshot, svc):
             continue
         for sp in svc.ports:
+            res = port_backends(snapshot, svc, sp)
             reachable = []
-            for backend in backends:
-                allowed = reach_to.get(backend.key)
-                if allowed is None:
-                    continue
-                target = sp.target_port
-                number = (
-                    backend.named_port(target, sp.protocol) if isinstance(target, str) else target
-                )
-                if number is not None and (sp.protocol, number) in allowed:
-                    reachable.append(backend.key)
+            for backend in res.backends:
+                allowed = reach_to.get(backend.pod.key)
+                if allowed is not None and (sp.protocol, backend.port) in allowed:
+                    reachable.append(backend.pod.key)
             if reachable:
                 out.append(
                     ServiceReach(
@@ -426,7 +420,7 @@ def _service_reach(snapshot: Snapshot, reach_to: Mapping[str, PortSet]) -> tuple
                         sp.protocol,
                         sp.target_port,
                         tuple(reachable),
-                        len(backends),
+                        len(res.backends),
                     )
                 )
     return tuple(out)

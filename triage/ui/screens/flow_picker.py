@@ -167,7 +167,7 @@ complete flow starts the checklist."""
             text.append("warning: ", "bold yellow").append(f"{clean(warning)}\n")
         if len(warnings) > 3:
             text.append(f"… and {len(warnings) - 3} more warnings", "italic")
-        text.rstrip()  # in place: Rich's Text.rstrip() returns None
+        text.rstrip()  # in place: Text.rstrip() returns None, so never `return text.rstrip()`
         return text
 
     def show_message(self, content: Text | None) -> None:
