@@ -219,12 +219,6 @@ def _dns_label(text: str, limit: int = 63) -> str:
     return name[:limit].rstrip("-") or "fix"
 
 
-def _selects(selector: LabelSelector, labels: Mapping[str, str]) -> bool:
-    from triage.policy.selectors import selector_matches
-
-    return selector_matches(selector, labels)
-
-
 def select_pods(
     snapshot: Snapshot,
     pods: Sequence[Pod],
