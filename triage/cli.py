@@ -20,6 +20,7 @@ COMMANDS = (
     "replay",
     "demo",
     "explain",
+    "flows",
     "record",
     "snapshot",
     "rollback",
