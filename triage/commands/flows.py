@@ -41,7 +41,13 @@ def register(subparsers: Any) -> None:
         "Calico Goldmane JSON lines), group it into distinct flows and put each beside the "
         "engine's verdict on the loaded cluster: agree or disagree, and why.",
     )
-    parser.add_argument("file", type=Path, metavar="FILE", help="the flow log")
+    parser.add_argument(
+        "file",
+        nargs="?",
+        type=Path,
+        metavar="FILE",
+        help="the flow log (default: the evidence stored in --recording by record --flows)",
+    )
     add_source_options(parser)
     add_flow_log_options(parser)
     parser.add_argument(
@@ -80,8 +86,15 @@ def selected(items: tuple[Reconciled, ...], only: str) -> list[Reconciled]:
 def run(args: argparse.Namespace) -> int:
     from triage.policy.reconcile import reconcile
 
-    aggregation = read_aggregation(args.file, args.flow_format)
+    # The file first: a bad flow log is refused before any cluster is read.
+    aggregation = None if args.file is None else read_aggregation(args.file, args.flow_format)
     loaded = load_source(args)
+    if aggregation is None:
+        if loaded.incident is None or loaded.incident.datapath is None:
+            raise UsageError(
+                "flows needs a flow log FILE, or a --recording made with record --flows"
+            )
+        aggregation = loaded.incident.datapath
     captured = loaded.incident.meta.captured_at if loaded.incident is not None else ""
     items = reconcile(loaded.snapshot, aggregation, captured_at=captured)
     shown = selected(items, args.only)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 # Verdicts that mean "the packet went on": the datapath line shows them as FORWARDED.
 FORWARDING_VERDICTS = frozenset({"FORWARDED", "REDIRECTED", "TRACED", "TRANSLATED"})
@@ -158,6 +159,29 @@ class AggregatedFlow:
     def describe(self) -> str:
         port = f":{self.port}" if self.port is not None else ""
         return f"{self.source.key} → {self.destination.key}{port}/{self.protocol}"
+
+
+def iso_time(seconds: float) -> str:
+    """RFC 3339 in UTC, to the second (what people read)."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def precise_time(seconds: float) -> str:
+    """RFC 3339 in UTC, to the microsecond (what a recording keeps)."""
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: object) -> float | None:
+    """RFC 3339 → seconds since the epoch (UTC assumed without an offset); None if not."""
+    if not isinstance(text, str) or not text or len(text) > 40:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
 
 
 def datapath_class(verdict: str) -> str:

@@ -37,7 +37,6 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from triage.model import Flow, IPRef, Pod, PodRef, ServiceRef, Snapshot
@@ -49,6 +48,8 @@ from triage.model.datapath import (
     FlowPolicy,
     aggregate,
     datapath_class,
+    iso_time,
+    parse_time,
 )
 from triage.policy.engine import UnknownEndpoint, explain
 from triage.policy.trace import Explanation, SideTrace
@@ -112,18 +113,6 @@ class Reconciled:
 # ------------------------------------------------------------------ policy times
 
 
-def _rfc3339(text: Any) -> float | None:
-    if not isinstance(text, str) or not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
 def policy_change_times(snapshot: Snapshot) -> dict[str, tuple[float, str]]:
     """namespace → (the latest change of one of its policies, that policy's key), from
     `metadata.creationTimestamp` and `metadata.managedFields[].time` where the snapshot kept
@@ -133,18 +122,14 @@ def policy_change_times(snapshot: Snapshot) -> dict[str, tuple[float, str]]:
         meta = pol.manifest.get("metadata") if isinstance(pol.manifest, Mapping) else None
         if not isinstance(meta, Mapping):
             continue
-        times = [_rfc3339(meta.get("creationTimestamp"))]
+        times = [parse_time(meta.get("creationTimestamp"))]
         fields = meta.get("managedFields")
         if isinstance(fields, list):
-            times.extend(_rfc3339(f.get("time")) for f in fields if isinstance(f, Mapping))
+            times.extend(parse_time(f.get("time")) for f in fields if isinstance(f, Mapping))
         known = [t for t in times if t is not None]
         if known and (pol.namespace not in out or max(known) > out[pol.namespace][0]):
             out[pol.namespace] = (max(known), pol.key)
     return out
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ------------------------------------------------------------------ ends
@@ -273,7 +258,7 @@ def reconcile(
     items = flows.flows if isinstance(flows, Aggregation) else flows
     lookup = _Lookup(snapshot)
     times = policy_change_times(snapshot)
-    captured = _rfc3339(captured_at)
+    captured = parse_time(captured_at)
     return tuple(reconcile_flow(snapshot, f, lookup, times, captured) for f in items)
 
 
@@ -422,8 +407,8 @@ def _cause(
         if flow.last_seen < when:
             return (
                 "stale-snapshot",
-                f"the flow was last seen at {_iso(flow.last_seen)}, before {key} changed at "
-                f"{_iso(when)}: the snapshot's policies are newer than the flow",
+                f"the flow was last seen at {iso_time(flow.last_seen)}, before {key} changed at "
+                f"{iso_time(when)}: the snapshot's policies are newer than the flow",
             )
     missing = [
         p for p in flow.policies if p.is_network_policy and not p.pending and p.key not in known
@@ -453,8 +438,8 @@ def _cause(
     if not changes and captured is not None and last is not None and last < captured:
         return (
             "stale-capture",
-            f"the flow was last seen at {_iso(last)}, before the snapshot was captured at "
-            f"{_iso(captured)}, and the snapshot has no policy change times: the policies "
+            f"the flow was last seen at {iso_time(last)}, before the snapshot was captured at "
+            f"{iso_time(captured)}, and the snapshot has no policy change times: the policies "
             "may have changed in between",
         )
     return (
@@ -479,8 +464,8 @@ def reconciled_to_dict(item: Reconciled) -> dict[str, Any]:
         "verdicts": dict(flow.verdicts),
         "drop_reasons": [r for r, _ in flow.drop_reasons],
         "directions": list(flow.directions),
-        "first_seen": _iso(flow.first_seen) if flow.first_seen is not None else None,
-        "last_seen": _iso(flow.last_seen) if flow.last_seen is not None else None,
+        "first_seen": iso_time(flow.first_seen) if flow.first_seen is not None else None,
+        "last_seen": iso_time(flow.last_seen) if flow.last_seen is not None else None,
         "cni": flow.cni,
         "allowed": item.allowed,
         "agree": item.agree,
