@@ -59,6 +59,8 @@ __all__ = [
     "Aggregation",
     "Reconciled",
     "aggregate",
+    "connections_of",
+    "matching",
     "policy_change_times",
     "reconcile",
     "reconcile_flow",
@@ -92,6 +94,9 @@ class Reconciled:
     datapath_policies: tuple[str, ...]  # theirs, as the CNI names them
     attribution: str  # same | different | none (the CNI named no policy) | n/a
     notes: tuple[str, ...] = ()
+    # (source, destination, port, protocol) of each connection the engine checked: how a
+    # flow asked about (maybe via a Service) finds the datapath's lines (`matching`).
+    connections: tuple[tuple[str, str, int | None, str], ...] = ()
 
     @property
     def datapath(self) -> str:
@@ -342,7 +347,9 @@ def reconcile_flow(
             theirs,
             attribution,
             notes,
+            connections_of(explanation),
         )
+    connections = connections_of(explanation)
     cause, text = (
         ("", "")
         if agree
@@ -357,8 +364,31 @@ def reconcile_flow(
             + ("; ".join(deciding) or "no isolating policy"),
         )
     return Reconciled(
-        flow, engine_flow, allowed, agree, cause, text, deciding, theirs, attribution, notes
+        flow,
+        engine_flow,
+        allowed,
+        agree,
+        cause,
+        text,
+        deciding,
+        theirs,
+        attribution,
+        notes,
+        connections,
     )
+
+
+def connections_of(explanation: Explanation) -> tuple[tuple[str, str, int | None, str], ...]:
+    return tuple(
+        (v.source.name, v.destination.name, v.port, v.protocol) for v in explanation.verdicts
+    )
+
+
+def matching(explanation: Explanation, items: Iterable[Reconciled]) -> list[Reconciled]:
+    """The datapath's flows for one flow asked about: those that checked one of the same
+    connections (a Service flow matches the backend pods the log shows)."""
+    wanted = set(connections_of(explanation))
+    return [r for r in items if wanted.intersection(r.connections)]
 
 
 def _cause(

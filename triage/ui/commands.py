@@ -68,6 +68,15 @@ def _flow(app: TriageApp, arg: str) -> None:
     app.open_flow_picker(arg)
 
 
+def _flows(app: TriageApp, arg: str) -> None:
+    if arg:
+        app.load_flow_log(arg)
+    elif app.datapath is None:
+        app.notify("usage: :flows FILE (a Hubble or Calico flow log)", severity="warning")
+    else:
+        app.open_flow_picker()
+
+
 def _checklist(app: TriageApp, arg: str) -> None:
     app.open_last_checklist()
 
@@ -103,6 +112,13 @@ COMMANDS: tuple[Command, ...] = (
         "flow: pick a flow to triage — :flow SRC DST PORT starts it",
         _flow,
         usage=":flow [SRC DST PORT[/PROTO]]",
+    ),
+    Command(
+        "flows",
+        "flow: read a Hubble or Calico flow log — its drops become candidates",
+        _flows,
+        ("flowlog",),
+        ":flows FILE",
     ),
     Command("checklist", "checklist: back to the last checklist", _checklist, ("cl",)),
     Command(
