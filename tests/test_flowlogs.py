@@ -463,3 +463,22 @@ def test_warnings_are_bounded(tmp_path: Path) -> None:
     path = write(tmp_path, *(["{"] * 7), hubble(A, B))
     agg = aggregate(read_flow_log(path), max_warnings=5)
     assert len(agg.warnings) == 5 and agg.warnings_dropped == 2 and agg.records == 1
+
+
+def test_repeated_endpoints_are_checked_once_and_bad_ones_still_refused(tmp_path: Path) -> None:
+    """Endpoints are cached by their raw fields: a later line with the same pod but another
+    (hostile or malformed) field is checked on its own."""
+    path = write(
+        tmp_path,
+        hubble(A, B),
+        hubble(A, B),
+        hubble(A, B, src_labels=[{"k8s:app": "web"}]),  # type: ignore[list-item]
+        hubble(A, B, src_labels=["k8s:app=web\x1b[2J"]),
+        hubble(A, B),
+    )
+    got = list(read_flow_log(path))
+    kinds = [type(item).__name__ for item in got]
+    assert kinds == ["FlowRecord", "FlowRecord", "FlowLogWarning", "FlowRecord", "FlowRecord"]
+    assert isinstance(got[2], FlowLogWarning) and "source.labels[0]" in got[2].message
+    assert isinstance(got[3], FlowRecord) and got[3].source.labels == ("k8s:app=web\ufffd[2J",)
+    assert isinstance(got[4], FlowRecord) and got[4].source is got[0].source

@@ -303,6 +303,39 @@ def _obj(value: Any, where: str) -> Mapping[str, Any]:
 # ------------------------------------------------------------------ Hubble
 
 
+# Endpoints repeat on almost every line (a capture has few pods, many packets): the checked
+# and cleaned FlowEnd is kept by its raw fields. Bounded: cleared when full.
+_END_CACHE: dict[tuple[Any, ...], FlowEnd] = {}
+_END_CACHE_SIZE = 1 << 16
+
+
+def _hubble_end_cached(
+    ep: Mapping[str, Any], ip: str, service: Mapping[str, Any], where: str
+) -> FlowEnd:
+    labels = ep.get("labels")
+    workloads = ep.get("workloads")
+    first = workloads[0] if isinstance(workloads, list) and workloads else None
+    try:
+        key = (
+            ep.get("namespace"),
+            ep.get("pod_name"),
+            ip,
+            tuple(labels) if isinstance(labels, list) else labels,
+            first.get("name") if isinstance(first, dict) else first,
+            service.get("name"),
+            service.get("namespace"),
+        )
+        found = _END_CACHE.get(key)
+    except TypeError:  # an unhashable value where a string belongs: the checks say which
+        return _hubble_end(ep, ip, service, where)
+    if found is None:
+        found = _hubble_end(ep, ip, service, where)
+        if len(_END_CACHE) >= _END_CACHE_SIZE:
+            _END_CACHE.clear()
+        _END_CACHE[key] = found
+    return found
+
+
 def _hubble_end(ep: Mapping[str, Any], ip: str, service: Mapping[str, Any], where: str) -> FlowEnd:
     labels = _labels(ep.get("labels"), f"{where}.labels")
     workload = ""
@@ -397,13 +430,13 @@ def _hubble(flow: Mapping[str, Any], number: int) -> FlowRecord:
     return FlowRecord(
         cni="hubble",
         line=number,
-        source=_hubble_end(
+        source=_hubble_end_cached(
             _obj(flow.get("source"), "source"),
             _ip(ip.get("source"), "IP.source"),
             _obj(flow.get("source_service"), "source_service"),
             "source",
         ),
-        destination=_hubble_end(
+        destination=_hubble_end_cached(
             _obj(flow.get("destination"), "destination"),
             _ip(ip.get("destination"), "IP.destination"),
             _obj(flow.get("destination_service"), "destination_service"),
