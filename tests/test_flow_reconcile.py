@@ -144,19 +144,20 @@ def test_mixed_flow_is_compared_on_its_last_verdict(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ each cause
 
 
+# web → api:8080 is allowed by api-ingress; a CiliumNetworkPolicy deny rule drops it.
+CILIUM_DENY = hubble(
+    WEB,
+    API,
+    8080,
+    verdict="DROPPED",
+    drop="POLICY_DENY",
+    direction="INGRESS",
+    ingress_denied_by=[policy("deny-web", "shop")],
+)
+
+
 def test_cause_explicit_deny_names_the_cilium_policy(tmp_path: Path) -> None:
-    r = single(
-        tmp_path,
-        hubble(
-            WEB,
-            API,
-            8080,
-            verdict="DROPPED",
-            drop="POLICY_DENY",
-            direction="INGRESS",
-            ingress_denied_by=[policy("deny-web", "shop")],
-        ),
-    )
+    r = single(tmp_path, CILIUM_DENY)
     assert (r.allowed, r.agree, r.cause) == (True, False, "explicit-deny")
     assert "CiliumNetworkPolicy shop/deny-web deny" in r.cause_text
     assert r.datapath_policies == ("CiliumNetworkPolicy shop/deny-web deny",)
@@ -295,17 +296,7 @@ def test_unknown_endpoint_and_icmp_are_not_evaluated(tmp_path: Path) -> None:
 
 
 def test_json_contract(tmp_path: Path) -> None:
-    r = single(
-        tmp_path,
-        hubble(
-            WEB,
-            API,
-            8080,
-            verdict="DROPPED",
-            drop="POLICY_DENY",
-            ingress_denied_by=[policy("deny-web", "shop")],
-        ),
-    )
+    r = single(tmp_path, CILIUM_DENY)
     doc = reconciled_to_dict(r)
     assert {k: doc[k] for k in ("from", "to", "port", "protocol", "count", "datapath")} == {
         "from": "shop/web",
@@ -320,3 +311,27 @@ def test_json_contract(tmp_path: Path) -> None:
     assert doc["deciding"] == ["ingress: shop/api-ingress rule #0"]
     assert doc["datapath_policies"] == ["CiliumNetworkPolicy shop/deny-web deny"]
     assert doc["first_seen"] == "2026-12-04T03:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("verdict", "allowed_flow", "agree"),
+    [
+        ("FORWARDED", True, True),
+        ("REDIRECTED", True, True),
+        ("TRACED", True, True),
+        ("TRANSLATED", True, True),
+        ("FORWARDED", False, False),
+        ("AUDIT", False, True),
+        ("AUDIT", True, False),
+        ("DROPPED", False, True),
+        ("ERROR", True, False),
+        ("VERDICT_UNKNOWN", True, None),
+    ],
+)
+def test_every_verdict_against_the_engine(
+    tmp_path: Path, verdict: str, allowed_flow: bool, agree: bool | None
+) -> None:
+    source = WEB if allowed_flow else CRON
+    drop = "POLICY_DENIED" if verdict == "DROPPED" else None
+    r = single(tmp_path, hubble(source, API, 8080, verdict=verdict, drop=drop))
+    assert (r.allowed, r.agree) == (allowed_flow, agree)
