@@ -87,8 +87,10 @@ _CALICO_TYPES = {
     "pvt": "private",
     "net": "net",
 }
-_HUBBLE_KEYS = ("verdict", "l4", "IP", "traffic_direction", "source", "destination", "time")
-_CALICO_KEYS = ("Key", "key", "source_name", "sourceName", "dest_name", "destName")
+_HUBBLE_KEYS = frozenset(
+    ("verdict", "l4", "IP", "traffic_direction", "source", "destination", "time")
+)
+_CALICO_KEYS = frozenset(("Key", "key", "source_name", "sourceName", "dest_name", "destName"))
 _NOT_FLOWS = ("node_status", "agent_event", "debug_event")
 
 _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
@@ -175,9 +177,10 @@ def parse_line(obj: Any, number: int, fmt: str = "auto") -> FlowRecord | None:
 
 
 def _detect(body: Mapping[str, Any]) -> str | None:
-    if any(k in body for k in _CALICO_KEYS):
+    keys = body.keys()
+    if not keys.isdisjoint(_CALICO_KEYS):
         return "calico"
-    if any(k in body for k in _HUBBLE_KEYS):
+    if not keys.isdisjoint(_HUBBLE_KEYS):
         return "hubble"
     return None
 
@@ -226,6 +229,8 @@ def _ip(value: Any, where: str) -> str:
 
 
 def _enum(value: Any, where: str, names: Mapping[Any, str], default: str = "") -> str:
+    if type(value) is str and value in names.values() and value:
+        return value  # the common case: a known name, as hubble prints it
     if value is None or value == "":
         return default
     if isinstance(value, bool):
