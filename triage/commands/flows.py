@@ -61,20 +61,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def read_aggregation(path: Path, fmt: str = "auto") -> Aggregation:
-    """Stream and aggregate `path`; a file with warnings but no flow at all is an error."""
-    from triage.model.datapath import aggregate
-    from triage.model.untrusted import clean
-    from triage.sources.flowlogs import read_flow_log
-
-    aggregation = aggregate(read_flow_log(path, fmt=fmt))
-    if not aggregation.flows and aggregation.warnings:
-        first = aggregation.warnings[0]
-        total = len(aggregation.warnings) + aggregation.warnings_dropped
-        raise UsageError(f"{clean(str(path))}: no flow read ({total} unusable line(s); {first})")
-    return aggregation
-
-
 def selected(items: tuple[Reconciled, ...], only: str) -> list[Reconciled]:
     if only == "dropped":
         return [r for r in items if r.flow.dropped or r.flow.datapath == "AUDIT"]
@@ -85,6 +71,7 @@ def selected(items: tuple[Reconciled, ...], only: str) -> list[Reconciled]:
 
 def run(args: argparse.Namespace) -> int:
     from triage.policy.reconcile import reconcile
+    from triage.sources.flowlogs import read_aggregation
 
     # The file first: a bad flow log is refused before any cluster is read.
     aggregation = None if args.file is None else read_aggregation(args.file, args.flow_format)

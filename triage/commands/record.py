@@ -434,7 +434,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"-o {output}: directory {output.parent} does not exist")
     datapath = None
     if args.flow_log is not None:  # read before the cluster: a bad file writes nothing
-        from triage.commands.flows import read_aggregation
+        from triage.sources.flowlogs import read_aggregation
 
         datapath = read_aggregation(args.flow_log)
     target = LiveTarget(

@@ -64,7 +64,7 @@ def run_app(source: Any, args: argparse.Namespace) -> int:
         source = dataclasses.replace(source, incident=load_incident(source.path))
     flow_log = None
     if getattr(args, "flow_log", None) is not None:  # a bad file: one line, exit 2
-        from triage.commands.flows import read_aggregation
+        from triage.sources.flowlogs import read_aggregation
 
         flow_log = read_aggregation(args.flow_log)
     app = make_app(

@@ -30,7 +30,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from triage.model.datapath import FlowEnd, FlowLogWarning, FlowPolicy, FlowRecord
+from triage.model.datapath import (
+    Aggregation,
+    FlowEnd,
+    FlowLogWarning,
+    FlowPolicy,
+    FlowRecord,
+    aggregate,
+)
 from triage.model.untrusted import clean, preview
 from triage.sources.errors import SourceError
 
@@ -150,6 +157,19 @@ def read_flow_log(path: Path | str, *, fmt: str = "auto") -> Iterator[FlowRecord
                 yield record
     finally:
         handle.close()
+
+
+def read_aggregation(path: Path | str, fmt: str = "auto") -> Aggregation:
+    """Stream and aggregate `path`. A file with unusable lines but no flow at all is a
+    `SourceError` (one line, naming the first bad line); some bad lines are warnings."""
+    aggregation = aggregate(read_flow_log(path, fmt=fmt))
+    if not aggregation.flows and aggregation.warnings:
+        total = len(aggregation.warnings) + aggregation.warnings_dropped
+        first = aggregation.warnings[0]
+        raise SourceError.single(
+            clean(str(path)), f"no flow read ({total} unusable line(s); {first})"
+        )
+    return aggregation
 
 
 def parse_line(obj: Any, number: int, fmt: str = "auto") -> FlowRecord | None:

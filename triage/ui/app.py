@@ -17,9 +17,9 @@ from textual.worker import Worker, WorkerState
 
 from triage.errors import error_line
 from triage.model import Flow
-from triage.ui import commands
+from triage.ui import command_registry as commands
 from triage.ui.cluster_index import ClusterIndex
-from triage.ui.commands import TriageCommands
+from triage.ui.command_registry import TriageCommands
 from triage.ui.messages import LoadProgressed, SessionLoaded
 from triage.ui.screens.loading import LoadingScreen
 from triage.ui.session import Session, Source
@@ -88,9 +88,10 @@ class TriageApp(App[None]):
         description="Loading the cluster",
     )
     def load_source(self) -> None:
-        session = self.source.load(
-            lambda text: self.post_message(LoadProgressed(text)), self.confirm_debug_container
-        )
+        def progress(text: str) -> None:
+            self.post_message(LoadProgressed(text))
+
+        session = self.source.load(progress, self.confirm_debug_container)
         self.post_message(SessionLoaded(session))
 
     def confirm_debug_container(self, request: EphemeralRequest) -> bool:
@@ -177,7 +178,7 @@ class TriageApp(App[None]):
     @work(thread=True, exclusive=True, group="flow-log", exit_on_error=False)
     def load_flow_log(self, path: str) -> None:
         """`:flows FILE`: read and aggregate in a worker, then refresh the candidates."""
-        from triage.commands.flows import read_aggregation
+        from triage.sources.flowlogs import read_aggregation
 
         aggregation = read_aggregation(Path(path))
         self.call_from_thread(self.use_flow_log, aggregation, path)
