@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from textual.message import Message
+from textual.pilot import Pilot
 
 from tests.flowlog_builders import hubble, policy, write
 from tests.test_ui_pilot import finished
@@ -16,6 +17,7 @@ from triage.model import PodRef
 from triage.sources.recording import bundled_incident, load_incident
 from triage.ui.screens.checklist import ChecklistScreen
 from triage.ui.screens.flow_picker import FlowPickerScreen
+from triage.ui.widgets.steps import StepList
 
 CILIUM = "cilium-payments-rollout"
 GW = PodRef("payments", "payments-gateway-5b7c9d8f6-2xkqp")
@@ -25,6 +27,22 @@ def test_flow_picker_datapath_candidates(snap_compare, tmp_path: Path) -> None: 
     """The recording's Hubble evidence: reported flows first, then the datapath's drops,
     most first, each with the drop reason and whether the policies agree."""
     assert snap_compare(app_for(CILIUM, tmp_path), terminal_size=SIZE, run_before=settle)
+
+
+def test_verdict_step_with_the_datapath_line(snap_compare, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The risk check: the policies allow it, Hubble dropped it (a CiliumNetworkPolicy
+    deny): the Verdict step warns and shows both."""
+    risk = load_incident(bundled_incident(CILIUM)).flows[1].flow
+
+    async def verdict_step(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        pilot.app.screen.query_one(StepList).select("verdict")
+        await settle(pilot)
+
+    app = app_for(CILIUM, tmp_path, initial_flow=risk)
+    assert snap_compare(app, terminal_size=SIZE, run_before=verdict_step)
 
 
 async def test_candidates_put_datapath_drops_after_the_reported_flows(tmp_path: Path) -> None:
@@ -107,3 +125,33 @@ def test_flows_option_with_a_bad_file_exits_2_before_the_ui(
     assert code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].endswith("nope: cannot read: No such file or directory")
+
+
+def test_next_step_names_the_cni_policy_shell_quoted(tmp_path: Path) -> None:
+    from tests.flowlog_builders import calico, hit
+    from triage.checklist.datapath import next_step
+    from triage.model.datapath import aggregate
+    from triage.policy.reconcile import reconcile
+    from triage.sources.flowlogs import read_flow_log
+
+    incident = load_incident(bundled_incident(CILIUM))
+    assert incident.datapath is not None
+    (deny,) = [r for r in reconcile(incident.snapshot, incident.datapath) if r.agree is False]
+    assert next_step(deny) == (
+        "read the policy the CNI names: kubectl get ciliumnetworkpolicies.cilium.io "
+        "-n payments pci-segmentation -o yaml"
+    )
+    log = write(
+        tmp_path,
+        calico(
+            ("payments", "payments-gateway-5b7c9d8f6-2xkqp"),
+            ("payments", "ledger-6c8d7b9f5-h4r2k"),
+            9443,
+            enforced=[hit("open ledger", kind=2, tier="security")],
+        ),
+    )
+    (opened,) = reconcile(incident.snapshot, aggregate(read_flow_log(log)))
+    assert opened.cause == "cni-policy"
+    assert next_step(opened).endswith(
+        "kubectl get globalnetworkpolicies.projectcalico.org 'open ledger' -o yaml"
+    )

@@ -13,6 +13,7 @@ import dataclasses
 from triage.checklist.model import CandidateFlow, ChecklistContext, StepResult
 from triage.model import Snapshot
 from triage.model.datapath import Aggregation
+from triage.model.untrusted import shell_join
 from triage.policy.reconcile import Reconciled, matching, reconcile
 
 MAX_LINES = 3  # datapath lines per step: one flow rarely has more than a few backends
@@ -83,6 +84,47 @@ def with_datapath(ctx: ChecklistContext, result: StepResult) -> StepResult:
         changed,
         status="warn",
         summary=f"{result.summary} — but the datapath {did} it: {first.cause_text}",
-        hint=f"the datapath and the policies disagree ({first.cause}); "
-        + (result.hint or "check what the CNI names"),
+        hint=f"the datapath and the policies disagree ({first.cause}): {next_step(first)}",
     )
+
+
+# The resource each CNI policy kind is read as (kubectl get ...), namespaced or not.
+_RESOURCES = {
+    "CiliumNetworkPolicy": ("ciliumnetworkpolicies.cilium.io", True),
+    "CiliumClusterwideNetworkPolicy": ("ciliumclusterwidenetworkpolicies.cilium.io", False),
+    "CalicoNetworkPolicy": ("networkpolicies.projectcalico.org", True),
+    "GlobalNetworkPolicy": ("globalnetworkpolicies.projectcalico.org", False),
+    "StagedNetworkPolicy": ("stagednetworkpolicies.projectcalico.org", True),
+    "StagedGlobalNetworkPolicy": ("stagedglobalnetworkpolicies.projectcalico.org", False),
+    "AdminNetworkPolicy": ("adminnetworkpolicies.policy.networking.k8s.io", False),
+    "BaselineAdminNetworkPolicy": ("baselineadminnetworkpolicies.policy.networking.k8s.io", False),
+}
+
+
+def next_step(item: Reconciled) -> str:
+    """What to look at for a disagreement, with a command to paste (shell-quoted)."""
+    if item.cause in ("explicit-deny", "cni-policy"):
+        for policy in item.flow.policies:
+            found = _RESOURCES.get(policy.kind)
+            if found is None or not policy.name:
+                continue
+            resource, namespaced = found
+            argv = ["kubectl", "get", resource]
+            if namespaced and policy.namespace:
+                argv += ["-n", policy.namespace]
+            argv += [policy.name, "-o", "yaml"]
+            return f"read the policy the CNI names: {shell_join(argv)}"
+        return (
+            "read the CNI's own policies (kubectl get ciliumnetworkpolicies -A, or Calico's "
+            "globalnetworkpolicies): NetworkPolicy cannot see them"
+        )
+    advice = {
+        "stale-snapshot": "reload the cluster (ctrl+r) or record it again, then re-check",
+        "stale-capture": "capture flows again after the snapshot, or record a new snapshot",
+        "host-network": "NetworkPolicy does not apply to node traffic: see the CNI's host policies",
+        "ip-reused": "the address changed hands: capture again, or check the pod the IP "
+        "belongs to now",
+        "service-dnat": "ask about the backend pod and its targetPort, as policies see it",
+        "not-policy": "not a policy problem: see the CNI agent's logs for the drop reason",
+    }
+    return advice.get(item.cause, "compare the snapshot with the cluster the log is from")
