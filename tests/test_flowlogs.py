@@ -279,6 +279,25 @@ def test_control_characters_are_cleaned_and_names_refused(tmp_path: Path) -> Non
     assert "\x1b" not in w.message
 
 
+@pytest.mark.parametrize(
+    "name", ["<img src=x onerror=alert(1)>", "deny web", "a`id`", "$(reboot)", ""]
+)
+def test_a_policy_name_that_is_no_kubernetes_name_is_refused(tmp_path: Path, name: str) -> None:
+    path = write(
+        tmp_path,
+        hubble(A, B, verdict="DROPPED", drop="POLICY_DENY", ingress_denied_by=[policy(name)]),
+        calico(("shop", "web-*"), ("shop", "api-*"), enforced=[hit(name, "shop")]),
+    )
+    got = list(read_flow_log(path))
+    if not name:  # no name at all: kept, the CNI simply did not say
+        assert all(isinstance(r, FlowRecord) for r in got)
+        return
+    assert [(w.line, w.message.split(":")[0]) for w in got if isinstance(w, FlowLogWarning)] == [
+        (1, "ingress_denied_by[0].name"),
+        (2, "policies.enforced_policies[0].name"),
+    ]
+
+
 def test_unreadable_file_and_unknown_format_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="cannot read"):
         list(read_flow_log(tmp_path / "missing.json"))

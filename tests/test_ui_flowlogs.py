@@ -147,11 +147,11 @@ def test_next_step_names_the_cni_policy_shell_quoted(tmp_path: Path) -> None:
             ("payments", "payments-gateway-5b7c9d8f6-2xkqp"),
             ("payments", "ledger-6c8d7b9f5-h4r2k"),
             9443,
-            enforced=[hit("open ledger", kind=2, tier="security")],
+            enforced=[hit("security.open-ledger", kind=2, tier="security")],
         ),
     )
     (opened,) = reconcile(incident.snapshot, aggregate(read_flow_log(log)))
     assert opened.cause == "cni-policy"
     assert next_step(opened).endswith(
-        "kubectl get globalnetworkpolicies.projectcalico.org 'open ledger' -o yaml"
+        "kubectl get globalnetworkpolicies.projectcalico.org security.open-ledger -o yaml"
     )

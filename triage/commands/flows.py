@@ -189,7 +189,9 @@ def text(
 def _cell(value: object) -> str:
     from triage.model.untrusted import clean
 
-    return clean(value).replace("|", "\\|")
+    # A Markdown table cell: no pipe may end it, no HTML may render from a flow log's text.
+    text = clean(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("|", "\\|").replace("`", "\\`")
 
 
 def markdown(

@@ -104,6 +104,9 @@ _DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 # Calico aggregates pods of one generateName as `web-5d8f7c-*`.
 _CALICO_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?(-\*)?|\*")
+# A policy's name as a CNI reports it: a Kubernetes name, with Calico's tier prefixes
+# (`security.block-web`, `knp.default.x`) and Cilium's derived names (`allow:web`).
+_POLICY_NAME = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9._:]{0,251}[A-Za-z0-9])?")
 _ENUM = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 
 
@@ -418,7 +421,7 @@ def _hubble_policies(flow: Mapping[str, Any]) -> tuple[FlowPolicy, ...]:
                 FlowPolicy(
                     kind=kind,
                     namespace=_name(item.get("namespace"), f"{where}.namespace", _DNS_LABEL),
-                    name=_str(item.get("name"), f"{where}.name"),
+                    name=_name(item.get("name"), f"{where}.name", _POLICY_NAME),
                     action=action,
                     direction=direction,
                 )
@@ -484,7 +487,7 @@ def _hubble(flow: Mapping[str, Any], number: int) -> FlowRecord:
 def _calico_hit(hit: Any, where: str, pending: bool) -> FlowPolicy:
     hit = _obj(hit, where)
     kind = _enum(hit.get("kind"), f"{where}.kind", CALICO_KINDS)
-    name = _str(hit.get("name"), f"{where}.name")
+    name = _name(hit.get("name"), f"{where}.name", _POLICY_NAME)
     if kind == "NetworkPolicy" and name.startswith("knp.default."):
         name = name[len("knp.default.") :]
     rule = _int(_get(hit, "rule_index"), f"{where}.rule_index", -1, 1 << 31)
