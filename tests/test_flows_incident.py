@@ -75,6 +75,12 @@ def test_triage_flows_on_the_bundled_capture(
     assert deny["datapath_policies"] == ["CiliumNetworkPolicy payments/pci-segmentation deny"]
     assert deny["deciding"] == ["ingress: payments/allow-risk-from-gateway rule #0"]
     assert deny["drop_reasons"] == ["POLICY_DENY"]
+    old = doc["flows"][5]
+    assert old["cause_text"] == (
+        "the snapshot has no source payments/payments-gateway-6f9d8c7b5-kq7ls: a pod of "
+        "payments/payments-gateway replaced since the capture (a rollout?); its pods now: "
+        "payments-gateway-5b7c9d8f6-2xkqp, payments-gateway-5b7c9d8f6-9mwzt"
+    )
 
 
 def test_the_text_explains_the_cilium_deny(capsys: pytest.CaptureFixture[str]) -> None:

@@ -212,6 +212,27 @@ class _Lookup:
         return _End(None, None, False, "", "")
 
 
+def _missing(snapshot: Snapshot, end: FlowEnd, role: str) -> str:
+    """Why an end is not in the snapshot; a pod whose Deployment has other pods now was
+    most likely replaced by a rollout (`web-5d8f7c-abcde`: Deployment `web`)."""
+    text = f"the snapshot has no {role} {end.key}"
+    parts = end.pod.split("-")
+    if end.namespace and len(parts) >= 3 and "*" not in end.pod:
+        deployment = "-".join(parts[:-2])
+        now = [
+            p.name
+            for p in snapshot.pods_by_namespace.get(end.namespace, ())
+            if p.workload == deployment
+        ]
+        if now:
+            shown = ", ".join(sorted(now)[:3]) + (" …" if len(now) > 3 else "")
+            return (
+                f"{text}: a pod of {end.namespace}/{deployment} replaced since the capture "
+                f"(a rollout?); its pods now: {shown}"
+            )
+    return f"{text}: captured at another time, or outside the namespaces loaded"
+
+
 # ------------------------------------------------------------------ the engine's side
 
 
@@ -300,12 +321,7 @@ def reconcile_flow(
                 notes,
             )
         if end.ref is None:
-            return unevaluated(
-                "unknown-endpoint",
-                f"the snapshot has no {role} {raw.key}: captured at another time, or "
-                "outside the namespaces loaded",
-                notes,
-            )
+            return unevaluated("unknown-endpoint", _missing(snapshot, raw, role), notes)
     assert src.ref is not None and dst.ref is not None
     if isinstance(src.ref, ServiceRef):
         return unevaluated("unknown-endpoint", "a Service cannot be a source", notes)
