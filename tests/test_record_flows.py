@@ -41,8 +41,10 @@ def capture(tmp_path: Path) -> Path:
             8443,
             verdict="DROPPED",
             drop="POLICY_DENY",
-            ingress_denied_by=[policy("deny\x1b[2Jtls", "checkout")],
+            ingress_denied_by=[policy("deny-tls", "checkout")],
         ),
+        # A policy name with an escape sequence: refused (a warning), never stored.
+        hubble(WEB, API, 9090, verdict="DROPPED", ingress_denied_by=[policy("x\x1b[2J")]),
         "{broken",
     )
 
@@ -65,7 +67,7 @@ def test_record_flows_stores_the_evidence(cluster: Cluster, tmp_path: Path) -> N
         "DROPPED",
     )
     assert first.source.labels == () and first.source.ip == WEB[2]
-    assert second.policies[0].name == "deny\ufffd[2Jtls"
+    assert second.policies[0].name == "deny-tls"
 
 
 @pytest.mark.live
