@@ -195,8 +195,9 @@ def test_the_superset_side_needs_no_expression(subset: Snapshot) -> None:
     assert verification.opens == ()
 
 
-def test_identical_labels_in_two_workloads_propose_a_label(subset: Snapshot) -> None:
-    twins = cluster(
+def twins_docs() -> list[Manifest]:
+    """Two workloads whose pods carry the same labels: nothing stable tells them apart."""
+    return [
         ns("shop"),
         owned(
             pod("shop", "web-a-1", {"app": "web"}, ip="10.0.1.1", ports=HTTP),
@@ -210,7 +211,11 @@ def test_identical_labels_in_two_workloads_propose_a_label(subset: Snapshot) -> 
         ),
         pod("shop", "cli", {"app": "cli"}, ip="10.0.1.3"),
         netpol("shop", "deny-ingress", {}, policy_types=["Ingress"]),
-    )
+    ]
+
+
+def test_identical_labels_in_two_workloads_propose_a_label() -> None:
+    twins = cluster(*twins_docs())
     flow = parse_flow("shop/cli", "shop/web-a-1", "8080")
     verification = verified_fix(twins, flow)
     assert verification is not None and verification.minimal
@@ -390,3 +395,22 @@ def test_rollout_recipe_default_deny_plus_observed_allows(third_pod: Snapshot) -
     closed = {(f.source, f.destination, f.port) for f in verification.closes}
     assert ("app/mon", "app/cli", 8080) in closed
     assert not any((str(f.source), str(f.destination), f.port) in closed for f in observed)
+
+
+def test_explain_fix_text_gives_the_label_as_a_safe_command(tmp_path: Any, capsys: Any) -> None:
+    import yaml
+
+    from triage.cli import main
+
+    path = tmp_path / "twins.yaml"
+    path.write_text(yaml.safe_dump_all(twins_docs()))
+    argv = ["explain", "--manifests", str(path), "--from", "shop/cli", "--to", "shop/web-a-1"]
+    assert main([*argv, "--port", "8080", "--fix"]) == 0
+    out = capsys.readouterr().out
+    assert f"  kubectl label pod -n shop web-a-1 {SELECT_LABEL}=web-a --overwrite" in out
+    assert main([*argv, "--port", "8080", "--fix", "-o", "json"]) == 0
+    fix = json.loads(capsys.readouterr().out)["fix"]
+    assert fix["labels"] == [
+        {"namespace": "shop", "pod": "web-a-1", "key": SELECT_LABEL, "value": "web-a"}
+    ]
+    assert fix["minimal"] is True and fix["closes"] == []
