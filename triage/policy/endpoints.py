@@ -62,7 +62,7 @@ def ip_party(
 ) -> Party:
     """The pod owning the address, else an address outside the pods. A node address that
     hostNetwork pods share is not one pod: it stays an address, and a warning says so."""
-    pod = compiled.snapshot.pods_by_ip.get(ref.ip)
+    pod = compiled.pods_by_ip.get(ref.ip)
     if pod is not None and not pod.host_network:
         return Party(pod, ref.ip, role)
     host = compiled.host_pods_by_ip.get(ref.ip)

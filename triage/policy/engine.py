@@ -73,7 +73,7 @@ def explain(
         else ip_party(comp, flow.source, "source", notes)
     )
     if isinstance(flow.destination, ServiceRef):
-        return explain_service(comp, flow, source, flow.destination, tuple(notes))
+        return explain_service(snapshot, comp, flow, source, flow.destination, tuple(notes))
     if isinstance(flow.destination, IPRef):
         service = comp.service_by_ip.get(flow.destination.ip)
         if service is not None and flow.destination.ip not in snapshot.pods_by_ip:
@@ -88,7 +88,7 @@ def explain(
             )
             ref = ServiceRef(service.namespace, service.name)
             family = parsed_ip(flow.destination.ip).version
-            return explain_service(comp, flow, source, ref, tuple(notes), family)
+            return explain_service(snapshot, comp, flow, source, ref, tuple(notes), family)
     dest = (
         pod_party(snapshot, flow.destination, "destination")
         if isinstance(flow.destination, PodRef)

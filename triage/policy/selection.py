@@ -18,6 +18,7 @@ from triage.model import (
     NAMESPACE_NAME_LABEL,
     Direction,
     LabelSelector,
+    Namespace,
     NetworkPolicy,
     Peer,
     Pod,
@@ -76,13 +77,15 @@ class Party:
 class CompiledPolicies:
     """What the engine derives from one snapshot before answering questions about it: the
     isolating policies per (namespace, direction) ordered by key, every ClusterIP, the node
-    addresses of hostNetwork pods. Built once per snapshot (`compiled`), never changed; the
-    snapshot it came from is `snapshot`."""
+    addresses of hostNetwork pods, and the snapshot's own indexes a trace reads. Built once
+    per snapshot (`compiled`), never changed. It holds no reference to the snapshot (which
+    holds it), so dropping a snapshot frees both without the cycle collector."""
 
-    snapshot: Snapshot
     policies: Mapping[tuple[str, Direction], tuple[NetworkPolicy, ...]]
     service_by_ip: Mapping[str, Service]  # every ClusterIP (both families) → its Service
     host_pods_by_ip: Mapping[str, tuple[str, ...]]  # node address → hostNetwork pods on it
+    namespaces: Mapping[str, Namespace]  # the snapshot's namespace_by_name
+    pods_by_ip: Mapping[str, Pod]  # the snapshot's pods_by_ip
 
 
 def compile_policies(snapshot: Snapshot) -> CompiledPolicies:
@@ -103,10 +106,11 @@ def compile_policies(snapshot: Snapshot) -> CompiledPolicies:
             for ip in pod.ips:
                 host[ip].append(pod.key)
     return CompiledPolicies(
-        snapshot,
         MappingProxyType({k: tuple(v) for k, v in grouped.items()}),
         MappingProxyType(by_ip),
         MappingProxyType({ip: tuple(sorted(keys)) for ip, keys in host.items()}),
+        snapshot.namespace_by_name,  # never changed, like the snapshot
+        snapshot.pods_by_ip,
     )
 
 
@@ -201,7 +205,7 @@ def _ip_reasons(
 
 
 def _namespace_reasons(
-    snapshot: Snapshot, peer: Peer, other: Pod, policy_ns: str, role: str
+    compiled: CompiledPolicies, peer: Peer, other: Pod, policy_ns: str, role: str
 ) -> tuple[Reason, ...]:
     if peer.namespace_selector is None:
         if other.namespace == policy_ns:
@@ -222,7 +226,8 @@ def _namespace_reasons(
                 f"namespace {policy_ns} (no namespaceSelector)",
             ),
         )
-    labels = snapshot.namespace_labels(other.namespace) or {}
+    ns = compiled.namespaces.get(other.namespace)
+    labels = ns.labels if ns is not None else {}
     subject = f"namespace {other.namespace}"
     found = selector_failures(peer.namespace_selector, labels, subject, "namespace-selector")
     if not found:
@@ -279,7 +284,7 @@ def trace_peer(
         term: Term = "pod-selector" if peer.pod_selector is not None else "namespace-selector"
         reason = Reason("not-a-pod", text, other.role, None, other.ip, (), term, peer.describe())
         return PeerTrace(index, peer.describe(), False, (reason,), _never(peer), *shape)
-    reasons = list(_namespace_reasons(compiled.snapshot, peer, other.pod, policy_ns, other.role))
+    reasons = list(_namespace_reasons(compiled, peer, other.pod, policy_ns, other.role))
     if peer.pod_selector is not None:
         reasons.extend(
             selector_failures(peer.pod_selector, other.pod.labels, other.role, "pod-selector")
