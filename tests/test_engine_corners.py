@@ -241,8 +241,8 @@ def test_the_secondary_cluster_ip_of_a_dual_stack_service_is_that_service() -> N
 
 
 def test_cluster_ips_survive_the_recording_round_trip() -> None:
+    from triage.model.manifest import service_manifest
     from triage.sources.parse import parse_service
-    from triage.sources.recording import service_manifest
 
     snap = cluster(*DUAL, _dual_service())
     again, problems = parse_service(service_manifest(snap.services[0]), "x", 0)

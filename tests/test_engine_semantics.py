@@ -1,5 +1,5 @@
-"""Every rule of DESIGN.md "NetworkPolicy semantics", each with concrete verdicts and the
-reasons (codes and texts) the trace gives."""
+"""Every rule of docs/architecture.md "NetworkPolicy semantics", each with concrete verdicts
+and the reasons (codes and texts) the trace gives."""
 
 from __future__ import annotations
 

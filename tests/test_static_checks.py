@@ -128,3 +128,20 @@ def test_a_cycle_between_siblings_is_refused(tmp_path: Path) -> None:
         tmp_path, "triage.rollback.bad_sibling", "from triage.checklist import model\n"
     )
     assert "triage.rollback.bad_sibling -> triage.checklist" in output
+
+
+# ---------------------------------------------------------------- the repository stands alone
+
+
+def test_no_pointer_to_design_notes_outside_the_repository() -> None:
+    """Comments point into docs/ (docs/architecture.md), never to design notes that are not
+    part of the repository."""
+    outside = ("DESIGN" + ".md", "STYLE" + ".md", "notes" + " §", "notes/kubernetes" + "-api")
+    hits = []
+    for folder in ("triage", "tests", "benchmarks", "docs", "runbooks"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if not path.is_file() or path.suffix not in (".py", ".md", ".yaml", ".json", ".tcss"):
+                continue
+            text = path.read_text(encoding="utf-8", errors="replace")
+            hits += [f"{path.relative_to(ROOT)}: {word}" for word in outside if word in text]
+    assert hits == []

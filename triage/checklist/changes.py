@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from triage.checklist.yamlout import dump_yaml, policy_manifest
 from triage.model import Flow, IPRef, NetworkPolicy, PodRef, ServiceRef, Snapshot
 from triage.model.incident import KnownGood
+from triage.model.manifest import dump_yaml, trimmed_policy_manifest
 from triage.policy import explain, is_allowed, service_backends
 
 ChangeKind = Literal[
@@ -80,8 +80,8 @@ def changes_between(snapshot: Snapshot, known_good: KnownGood) -> list[Change]:
         old, new = then.get(key), now.get(key)
         if old is not None and new is not None and _same_policy(old, new):
             continue
-        old_text = dump_yaml(policy_manifest(old)) if old is not None else ""
-        new_text = dump_yaml(policy_manifest(new)) if new is not None else ""
+        old_text = dump_yaml(trimmed_policy_manifest(old)) if old is not None else ""
+        new_text = dump_yaml(trimmed_policy_manifest(new)) if new is not None else ""
         diff = _unified(old_text, new_text, f"networkpolicy/{key}")
         if old is None:
             out.append(Change("policy-added", key, f"policy {key} added", diff))

@@ -1,4 +1,4 @@
-"""Runbooks are data: YAML files of ordered steps (DESIGN.md "Checklist and probes").
+"""Runbooks are data: YAML files of ordered steps (docs/architecture.md "Checklist and probes").
 
 The canonical files ship in the wheel under `triage/data/runbooks/`; the repository's
 `runbooks/*.yaml` are symlinks to them. A runbook is schema-checked on load: a bad one raises

@@ -1072,7 +1072,7 @@ def check_default_deny(ctx: ChecklistContext) -> StepResult:
 
 
 def _default_deny_yaml(namespace: str, directions: list[str]) -> str:
-    from triage.checklist.yamlout import dump_yaml
+    from triage.model.manifest import dump_yaml
 
     types = [d.capitalize() for d in directions]
     return dump_yaml(
@@ -1145,7 +1145,7 @@ def check_exposure(ctx: ChecklistContext) -> StepResult:
 
 
 def check_containment(ctx: ChecklistContext) -> StepResult:
-    from triage.checklist.yamlout import dump_yaml
+    from triage.model.manifest import dump_yaml
     from triage.policy.exposure import contain
 
     pod = _source_pod(ctx)

@@ -143,3 +143,69 @@ def selector_failures(
             text = f"{subject} has label {req.key}={have} (selector requires it to be absent)"
             reasons.append(Reason("label-present", text, subject, req.key, have, (), term, need))
     return tuple(reasons)
+
+
+# ---------------------------------------------------------------- kubectl's `-l` syntax
+
+
+class SelectorSyntaxError(ValueError):
+    """A `-l` selector that does not read; the message names the term."""
+
+
+def _split_terms(text: str) -> list[str]:
+    """Split on commas outside parentheses: `app in (a,b),tier=web`."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(text[start:i])
+            start = i + 1
+    out.append(text[start:])
+    return [t.strip() for t in out if t.strip()]
+
+
+def _parse_term(text: str) -> tuple[str, str] | Requirement:
+    """One term: `k=v` (or kubectl's `k==v`) is a matchLabels pair; `k!=v` is NotIn (v) (it
+    matches when the label is absent too, as kubectl's does); `k` Exists; `!k`
+    DoesNotExist; `k in (a,b)`; `k notin (a,b)`."""
+    lowered = text.lower()
+    for word, op in ((" notin ", "NotIn"), (" in ", "In")):
+        if word in lowered:
+            at = lowered.index(word)
+            key, rest = text[:at].strip(), text[at + len(word) :].strip()
+            if not (rest.startswith("(") and rest.endswith(")")) or not key:
+                raise SelectorSyntaxError(f"{text!r}: expected KEY {op.lower()} (V1,V2)")
+            values = tuple(v.strip() for v in rest[1:-1].split(",") if v.strip())
+            return Requirement(key, "In" if op == "In" else "NotIn", values)
+    if "!=" in text:
+        key, value = text.split("!=", 1)
+        if not key.strip():
+            raise SelectorSyntaxError(f"{text!r}: a label key is missing")
+        return Requirement(key.strip(), "NotIn", (value.strip(),))
+    if "=" in text:
+        key, value = text.split("=", 1)
+        key, value = key.rstrip("="), value.lstrip("=")
+        if not key.strip():
+            raise SelectorSyntaxError(f"{text!r}: a label key is missing")
+        return (key.strip(), value.strip())
+    if text.startswith("!"):
+        return Requirement(text[1:].strip(), "DoesNotExist")
+    return Requirement(text.strip(), "Exists")
+
+
+def parse_label_selector(text: str) -> LabelSelector:
+    """kubectl's `-l` syntax (`app=web,tier!=db,env in (a,b),!debug`) as a LabelSelector,
+    matched by `selector_matches` like any policy's. The inverse of `LabelSelector.describe`
+    for selectors whose values are not empty."""
+    match_labels: list[tuple[str, str]] = []
+    expressions: list[Requirement] = []
+    for term in _split_terms(text):
+        parsed = _parse_term(term)
+        if isinstance(parsed, Requirement):
+            expressions.append(parsed)
+        else:
+            match_labels.append(parsed)
+    return LabelSelector(tuple(match_labels), tuple(expressions))

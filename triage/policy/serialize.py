@@ -1,5 +1,5 @@
 """`--output json`: the trace as plain data. Contract: top-level `allowed`, `flow`, `egress`,
-`ingress`, `warnings` (DESIGN.md)."""
+`ingress`, `warnings` (docs/architecture.md "The explanation trace")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The explanation trace: a structure, not a string (DESIGN.md "The explanation trace").
+"""The explanation trace: a structure, not a string (docs/architecture.md).
 
 The text view, the TUI and `--output json` are renderings of these objects.
 """
