@@ -10,13 +10,11 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from types import MappingProxyType
 from typing import Any
 
 from triage.model import (
     NAMESPACE_NAME_LABEL,
     Direction,
-    LabelSelector,
     Namespace,
     NetworkPolicy,
     Peer,
@@ -85,6 +83,9 @@ class CompiledPolicies:
     host_pods_by_ip: Mapping[str, tuple[str, ...]]  # node address → hostNetwork pods on it
     namespaces: Mapping[str, Namespace]  # the snapshot's namespace_by_name
     pods_by_ip: Mapping[str, Pod]  # the snapshot's pods_by_ip
+    # Peers whose selectors can never match (by id of the Peer, which these policies hold
+    # for as long as this object lives) → why. Almost always empty.
+    never: Mapping[int, str]
 
 
 def compile_policies(snapshot: Snapshot) -> CompiledPolicies:
@@ -105,12 +106,26 @@ def compile_policies(snapshot: Snapshot) -> CompiledPolicies:
             for ip in pod.ips:
                 host[ip].append(pod.key)
     return CompiledPolicies(
-        MappingProxyType({k: tuple(v) for k, v in grouped.items()}),
-        MappingProxyType(by_ip),
-        MappingProxyType({ip: tuple(sorted(keys)) for ip, keys in host.items()}),
+        # Plain dicts typed as Mapping (read-only by contract): a mappingproxy would cost an
+        # indirection on every lookup of the hot path.
+        {k: tuple(v) for k, v in grouped.items()},
+        by_ip,
+        {ip: tuple(sorted(keys)) for ip, keys in host.items()},
         snapshot.namespace_by_name,  # never changed, like the snapshot
         snapshot.pods_by_ip,
+        _never_matching(snapshot.policies),
     )
+
+
+def _never_matching(policies: tuple[NetworkPolicy, ...]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for pol in policies:
+        for rule in (*pol.ingress, *pol.egress):
+            for peer in rule.peers:
+                why = _never(peer)
+                if why is not None:
+                    out[id(peer)] = why
+    return out
 
 
 def compiled(snapshot: Snapshot) -> CompiledPolicies:
@@ -174,10 +189,13 @@ def policies_selecting(snapshot: Snapshot, pod: Pod) -> Mapping[Direction, list[
 # ---------------------------------------------------------------- peers
 
 
+def _block_text(cidr: str, excepts: tuple[str, ...]) -> str:
+    return cidr + (f" except {', '.join(excepts)}" if excepts else "")
+
+
 def _ip_reasons(
     ip: str | None, cidr: str, excepts: tuple[str, ...], role: str
 ) -> tuple[Reason, ...]:
-    need = f"{cidr}" + (f" except {', '.join(excepts)}" if excepts else "")
     if ip is None:
         return (
             Reason(
@@ -185,21 +203,54 @@ def _ip_reasons(
                 f"{role} has no IP address (of this flow's family), so no ipBlock can match it",
                 role,
                 term="ip-block",
-                requirement=need,
+                requirement=_block_text(cidr, excepts),
             ),
         )
     address = parsed_ip(ip)
     network = _network(cidr)
     if address.version != network.version:
         text = f"{role} IP {ip} is IPv{address.version}, {cidr} is IPv{network.version}"
-        return (Reason("ip-outside-cidr", text, role, None, ip, (cidr,), "ip-block", need),)
+        return (
+            Reason(
+                "ip-outside-cidr",
+                text,
+                role,
+                None,
+                ip,
+                (cidr,),
+                "ip-block",
+                _block_text(cidr, excepts),
+            ),
+        )
     if address not in network:
         text = f"{role} IP {ip} is outside {cidr}"
-        return (Reason("ip-outside-cidr", text, role, None, ip, (cidr,), "ip-block", need),)
+        return (
+            Reason(
+                "ip-outside-cidr",
+                text,
+                role,
+                None,
+                ip,
+                (cidr,),
+                "ip-block",
+                _block_text(cidr, excepts),
+            ),
+        )
     for exc in excepts:
         if address in _network(exc):
             text = f"{role} IP {ip} is inside {cidr} but in except {exc}"
-            return (Reason("ip-in-except", text, role, None, ip, (exc,), "ip-block", need),)
+            return (
+                Reason(
+                    "ip-in-except",
+                    text,
+                    role,
+                    None,
+                    ip,
+                    (exc,),
+                    "ip-block",
+                    _block_text(cidr, excepts),
+                ),
+            )
     return ()
 
 
@@ -293,13 +344,14 @@ def trace_peer(
         )
         term: Term = "pod-selector" if peer.pod_selector is not None else "namespace-selector"
         reason = Reason("not-a-pod", text, other.role, None, other.ip, (), term, peer.describe())
-        return PeerTrace(index, peer.describe(), False, (reason,), _never(peer), *shape)
+        never = compiled.never.get(id(peer)) if compiled.never else None
+        return PeerTrace(index, peer.describe(), False, (reason,), never, *shape)
     reasons = list(_namespace_reasons(compiled, peer, other.pod, policy_ns, other.role))
     if peer.pod_selector is not None:
         reasons.extend(
             selector_failures(peer.pod_selector, other.pod.labels, other.role, "pod-selector")
         )
-    never = _never(peer) if reasons else None
+    never = compiled.never.get(id(peer)) if reasons and compiled.never else None
     return PeerTrace(index, peer.describe(), not reasons, tuple(reasons), never, *shape)
 
 
@@ -310,14 +362,9 @@ def _never(peer: Peer) -> str | None:
         ("podSelector", peer.pod_selector),
         ("namespaceSelector", peer.namespace_selector),
     ):
-        if sel is not None and (why := _unsatisfiable(sel)) is not None:
+        if sel is not None and (why := unsatisfiable(sel)) is not None:
             return f"{what} {sel.describe()} can never match: {why}"
     return None
-
-
-@lru_cache(maxsize=4096)
-def _unsatisfiable(selector: LabelSelector) -> str | None:
-    return unsatisfiable(selector)
 
 
 # ---------------------------------------------------------------- ports
