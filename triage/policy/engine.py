@@ -33,7 +33,7 @@ from triage.policy.selection import (
     trace_side,
 )
 from triage.policy.service_flow import explain_service
-from triage.policy.services import container_port_name
+from triage.policy.services import container_port_name, service_backends
 from triage.policy.trace import EngineWarning, Explanation, Reason
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "policies_selecting",
     "selecting",
     "selecting_policies",
+    "service_backends",
     "trace_peer",
     "trace_port",
     "trace_rule",
