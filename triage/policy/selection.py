@@ -208,34 +208,13 @@ def _ip_reasons(
         )
     address = parsed_ip(ip)
     network = _network(cidr)
-    if address.version != network.version:
-        text = f"{role} IP {ip} is IPv{address.version}, {cidr} is IPv{network.version}"
-        return (
-            Reason(
-                "ip-outside-cidr",
-                text,
-                role,
-                None,
-                ip,
-                (cidr,),
-                "ip-block",
-                _block_text(cidr, excepts),
-            ),
-        )
-    if address not in network:
-        text = f"{role} IP {ip} is outside {cidr}"
-        return (
-            Reason(
-                "ip-outside-cidr",
-                text,
-                role,
-                None,
-                ip,
-                (cidr,),
-                "ip-block",
-                _block_text(cidr, excepts),
-            ),
-        )
+    if address.version != network.version or address not in network:
+        if address.version != network.version:
+            text = f"{role} IP {ip} is IPv{address.version}, {cidr} is IPv{network.version}"
+        else:
+            text = f"{role} IP {ip} is outside {cidr}"
+        need = _block_text(cidr, excepts)
+        return (Reason("ip-outside-cidr", text, role, None, ip, (cidr,), "ip-block", need),)
     for exc in excepts:
         if address in _network(exc):
             text = f"{role} IP {ip} is inside {cidr} but in except {exc}"
