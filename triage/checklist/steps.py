@@ -686,9 +686,10 @@ def check_verdict(ctx: ChecklistContext) -> StepResult:
     if denied_sides:
         where = " and ".join(f"{s.direction.lower()} at {s.endpoint}" for s in denied_sides)
         summary = f"denied by {where}"
-        if primary.nearest_misses:
+        clause = misses_clause(primary)
+        if clause:
             # Both sides deny: one miss each, as fixing one side alone does not open it.
-            summary += f"; {misses_clause(primary.nearest_misses)}"
+            summary += f"; {clause}"
     else:
         blocked = primary.blocked_by.text if primary.blocked_by is not None else "?"
         summary = f"the policies allow it, but it cannot connect: {blocked}"
