@@ -42,18 +42,41 @@ def initial_flow(args: argparse.Namespace) -> Any:
     return parse_flow(source, destination, port)
 
 
-def run_app(source: Any, args: argparse.Namespace) -> int:
+def check_startup(source: Any, args: argparse.Namespace) -> Any:
+    """Every start-up option, checked before the screen opens: a bad one is one line and
+    exit 2 (raised as a usage error), never a traceback from inside the UI. Returns the
+    source, with a recording already read. A live `--flow` is checked against the cluster
+    once it is loaded (the app exits 2 with the same one line)."""
     import dataclasses
 
-    from triage.ui.app import make_app
-    from triage.ui.session import ReplaySource
+    from triage.ui.session import LiveSource, ReplaySource
 
+    if args.runbook is not None:
+        from triage.checklist import load_runbook
+
+        load_runbook(args.runbook)  # SourceError: unknown name, bad file
+    flow = initial_flow(args)  # FlowSyntaxError
     if isinstance(source, ReplaySource) and source.incident is None and source.path is not None:
         # A recording is read before the screen opens: a bad file is one line and exit 2,
         # like every other command (0.4 s even at 10k pods).
         from triage.sources.recording import load_incident
 
         source = dataclasses.replace(source, incident=load_incident(source.path))
+    if isinstance(source, ReplaySource) and source.incident is not None and flow is not None:
+        from triage.policy import explain
+
+        explain(source.incident.snapshot, flow)  # UnknownEndpoint: names the endpoint
+    if isinstance(source, LiveSource):
+        from triage.sources.kubeclient import check_kubeconfig
+
+        check_kubeconfig(source.target.context, source.target.kubeconfig)
+    return source
+
+
+def run_app(source: Any, args: argparse.Namespace) -> int:
+    from triage.ui.app import make_app
+
+    source = check_startup(source, args)
     app = make_app(
         source,
         report_dir=args.report_dir,

@@ -136,9 +136,26 @@ class TriageApp(App[None]):
         incident = message.session.incident
         if self.requested_runbook is None and incident is not None and incident.meta.runbook:
             self.runbook = incident.meta.runbook
+        if self.initial_flow is not None and not self._initial_flow_exists(message.session):
+            return
         self.switch_screen(FlowPickerScreen())
         if self.initial_flow is not None:
             self.open_checklist(self.initial_flow)
+
+    def _initial_flow_exists(self, session: Session) -> bool:
+        """`--flow` on a live cluster can only be checked once it is loaded: an endpoint
+        that is not there ends the app with its one line and exit 2, as the CLI does for a
+        replay before the screen opens."""
+        from triage.policy import UnknownEndpoint, explain
+
+        assert self.initial_flow is not None
+        try:
+            explain(session.snapshot, self.initial_flow)
+        except UnknownEndpoint as exc:
+            self.startup_error = error_line(exc)
+            self.exit(return_code=2, message=f"triage: error: {self.startup_error}")
+            return False
+        return True
 
     @on(Worker.StateChanged)
     def worker_failed(self, event: Worker.StateChanged) -> None:
