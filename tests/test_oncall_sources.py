@@ -61,6 +61,7 @@ def test_a_recording_among_manifests_is_refused_in_one_line(
     classic = Path(__file__).parent / "data" / "classic.yaml"
     assert main(["lint", "--manifests", str(recorded), str(classic)]) == 2
     out, err = capsys.readouterr()
+    assert out == ""
     assert err == (
         f"triage: error: {recorded}: a recorded incident, not manifests; give it alone or "
         "with --recording\n"
