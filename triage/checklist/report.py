@@ -33,6 +33,8 @@ def _verdict_line(ctx: ChecklistContext) -> str:
     if exp.problem is not None:
         return f"**denied** before any policy — {exp.problem.text}"
     primary = exp.primary
+    if exp.unknown is not None:
+        return f"**unknown** — {exp.unknown}"
     if exp.allowed:
         return "**allowed**"
     text = "**denied**"

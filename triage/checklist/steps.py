@@ -242,6 +242,8 @@ def _static_dns(ctx: ChecklistContext, source: PodRef) -> tuple[Status, str, lis
     snapshot = ctx.snapshot
     pod = snapshot.pod(source.namespace, source.name)
     if pod is None:
+        if not snapshot.in_scope(source.namespace):
+            return "skip", f"source {source}: namespace {source.namespace} not loaded (-n)", [], ""
         return "fail", f"source {source} is not in the snapshot", [], ""
     servers = dns_pods(snapshot)
     if not servers:
@@ -663,6 +665,15 @@ def check_ports(ctx: ChecklistContext) -> StepResult:
 
 def check_verdict(ctx: ChecklistContext) -> StepResult:
     exp = ctx.explanation
+    if exp.unknown is not None:
+        # An end outside the loaded namespaces (-n): never a false DENIED.
+        evidence = [f"warning: {w}" for w in exp.warnings if w != exp.unknown]
+        return _result(
+            "warn",
+            exp.unknown,
+            evidence,
+            "start triage with -n for the other namespace too (or without -n) to judge both sides",
+        )
     if exp.problem is not None:
         return _result("fail", f"denied before any policy: {exp.problem.text}")
     primary = exp.primary
@@ -820,6 +831,8 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
     if isinstance(target, str):
         return _result("skip", target)
     ip, port = target
+    if exp.unknown is not None:
+        return _result("skip", f"no prediction to test: {exp.unknown}")
     predicted = exp.allowed
     prediction = "allowed" if predicted else "denied"
     primary = exp.primary

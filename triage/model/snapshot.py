@@ -17,6 +17,10 @@ class Snapshot:
     services: tuple[Service, ...] = ()
     policies: tuple[NetworkPolicy, ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    # The namespaces that were loaded when the source is partial (`-n NS`, for users who
+    # may not list cluster-wide); None: the whole cluster. Outside it the engine answers
+    # "unknown", never DENIED (triage.policy.scope).
+    scope: tuple[str, ...] | None = field(default=None, compare=False)
 
     @cached_property
     def namespace_by_name(self) -> Mapping[str, Namespace]:
@@ -78,4 +82,10 @@ class Snapshot:
 
     def with_policies(self, policies: tuple[NetworkPolicy, ...]) -> Snapshot:
         """Same cluster, another policy set: how plans and diffs ask "what if"."""
-        return Snapshot(self.namespaces, self.pods, self.services, policies, self.warnings)
+        return Snapshot(
+            self.namespaces, self.pods, self.services, policies, self.warnings, self.scope
+        )
+
+    def in_scope(self, namespace: str) -> bool:
+        """Was this namespace loaded? Always, unless the source is partial (`-n`)."""
+        return self.scope is None or namespace in self.scope

@@ -750,7 +750,16 @@ def _explain_service(
 
 def explain(snapshot: Snapshot, flow: Flow) -> Explanation:
     """The verdict for `flow` with its full trace. Raises UnknownEndpoint for names the
-    snapshot lacks."""
+    snapshot lacks. On a partial snapshot (`-n`), an end outside the loaded namespaces
+    makes the verdict unknown rather than DENIED (`Explanation.unknown`)."""
+    if snapshot.scope is not None:
+        from triage.policy.scope import explain_partial
+
+        return explain_partial(snapshot, flow, _explain_loaded)
+    return _explain_loaded(snapshot, flow)
+
+
+def _explain_loaded(snapshot: Snapshot, flow: Flow) -> Explanation:
     if isinstance(flow.source, ServiceRef):
         raise UnknownEndpoint(f"source {flow.source}: a Service cannot be a source; name a pod")
     notes: list[str] = []

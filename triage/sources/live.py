@@ -222,6 +222,7 @@ class _Loader:
             snapshot.services,
             snapshot.policies,
             tuple(warnings),
+            scope=namespaces or None,
         )
         return LiveLoad(
             snapshot=snapshot,

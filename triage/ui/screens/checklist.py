@@ -196,8 +196,8 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
         line = Text(no_wrap=True, overflow="ellipsis")
         verdict = self.results.get("verdict")
         if verdict is not None and verdict.status != "error":
-            allowed = self.context.explanation.allowed
-            line.append(" ALLOWED " if allowed else " DENIED ", "bold reverse")
+            state = self.context.explanation.state
+            line.append(f" {state.upper()} ", "bold reverse")
             line.append(" ")
         line.append(str(self.flow), "bold")
         line.append(f"   {done}/{len(self.step_ids)} steps run")
@@ -207,8 +207,10 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
         if done == 0 and not self.running:
             line.append("   a runs all, enter the next step", "italic")
         flow_line = self.query_one("#flow-line", Static)
-        flow_line.set_class(verdict is not None and not self.context.explanation.allowed, "-denied")
-        flow_line.set_class(verdict is not None and self.context.explanation.allowed, "-allowed")
+        shown = verdict is not None and verdict.status != "error"
+        state = self.context.explanation.state if shown else ""
+        flow_line.set_class(state == "denied", "-denied")
+        flow_line.set_class(state == "allowed", "-allowed")
         flow_line.update(line)
 
     def explanation(self, step_id: str) -> RenderableType | None:
