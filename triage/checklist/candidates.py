@@ -259,10 +259,13 @@ def unreachable_services(snapshot: Snapshot, matrix: Matrix) -> list[CandidateFl
     return out
 
 
-def candidate_flows(snapshot: Snapshot, incident: Incident | None = None) -> list[CandidateFlow]:
-    """The incident's reported flows; flows allowed in the last known-good set and denied
-    now; egress-isolated pods that cannot reach DNS; Services whose backends no pod outside
-    their namespace can reach. Workload-level, so it stays fast on 10k pods."""
+def candidate_flows(
+    snapshot: Snapshot, incident: Incident | None = None, *, known_good: KnownGood | None = None
+) -> list[CandidateFlow]:
+    """The incident's reported flows; flows allowed in the last known-good set (`known_good`,
+    else the incident's last) and denied now; egress-isolated pods that cannot reach DNS;
+    Services whose backends no pod outside their namespace can reach. Workload-level, so it
+    stays fast on 10k pods."""
     out: list[CandidateFlow] = []
     seen: set[Flow] = set()
 
@@ -278,8 +281,10 @@ def candidate_flows(snapshot: Snapshot, incident: Incident | None = None) -> lis
             for r in incident.flows
         )
     matrix = compute_matrix(snapshot)
-    if incident is not None and incident.known_good:
-        add(regressed_flows(snapshot, incident.known_good[-1], matrix))
+    if known_good is None and incident is not None and incident.known_good:
+        known_good = incident.known_good[-1]
+    if known_good is not None:
+        add(regressed_flows(snapshot, known_good, matrix))
     add(dns_blocked(snapshot, matrix))
     add(unreachable_services(snapshot, matrix))
     return out

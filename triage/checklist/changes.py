@@ -65,7 +65,16 @@ def then_snapshot(snapshot: Snapshot, known_good: KnownGood) -> Snapshot:
         dataclasses.replace(p, labels=dict(pod_labels[p.key])) if p.key in pod_labels else p
         for p in snapshot.pods
     )
-    return Snapshot(namespaces, pods, snapshot.services, known_good.policies, snapshot.warnings)
+    # Outside the set's scope the cluster is as it is now: nothing there is "then".
+    kept = tuple(p for p in snapshot.policies if not known_good.in_scope(p.namespace))
+    return Snapshot(
+        namespaces,
+        pods,
+        snapshot.services,
+        tuple(known_good.policies) + kept,
+        snapshot.warnings,
+        snapshot.scope,
+    )
 
 
 def changes_between(snapshot: Snapshot, known_good: KnownGood) -> list[Change]:
@@ -73,7 +82,7 @@ def changes_between(snapshot: Snapshot, known_good: KnownGood) -> list[Change]:
     namespaces the known-good set recorded. Sorted by kind, then key."""
     out: list[Change] = []
     then = {p.key: p for p in known_good.policies}
-    now = snapshot.policy_by_key
+    now = {k: p for k, p in snapshot.policy_by_key.items() if known_good.in_scope(p.namespace)}
     for key in sorted(then.keys() | now.keys()):
         old, new = then.get(key), now.get(key)
         if old is not None and new is not None and _same_policy(old, new):

@@ -26,6 +26,22 @@ def add_ui_options(parser: argparse.ArgumentParser) -> None:
         "YAML file (default: the recording's metadata.runbook, else blocked-flow)",
     )
     ui.add_argument(
+        "--known-good",
+        default=None,
+        metavar="ID|PATH",
+        help="what 'what changed' and the regressed candidates compare with: a snapshot id "
+        "of the store, or a manifests file or folder (a git checkout); default: the "
+        "recording's knownGood set, else the store's last known-good snapshot of the context",
+    )
+    ui.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="the snapshot store of rollback and known-good sets (default: "
+        "$XDG_STATE_HOME/netpol-triage or ~/.local/state/netpol-triage)",
+    )
+    ui.add_argument(
         "--flow",
         nargs=3,
         metavar=("SRC", "DST", "PORT"),
@@ -73,6 +89,16 @@ def check_startup(source: Any, args: argparse.Namespace) -> Any:
     return source
 
 
+def requested_known_good(args: argparse.Namespace) -> Any:
+    """`--known-good ID|PATH`, read before the screen opens (a bad one: one line, exit 2)."""
+    spec = getattr(args, "known_good", None)
+    if spec is None:
+        return None
+    from triage.rollback.knowngood import from_spec
+
+    return from_spec(spec, getattr(args, "state_dir", None))
+
+
 def run_app(source: Any, args: argparse.Namespace) -> int:
     from triage.ui.app import make_app
 
@@ -82,6 +108,8 @@ def run_app(source: Any, args: argparse.Namespace) -> int:
         report_dir=args.report_dir,
         initial_flow=initial_flow(args),
         runbook=args.runbook,
+        state_dir=args.state_dir,
+        known_good=requested_known_good(args),
     )
     app.run()
     return int(app.return_code or 0)

@@ -25,6 +25,7 @@ from triage.ui.screens.loading import LoadingScreen
 from triage.ui.session import Session, Source
 
 if TYPE_CHECKING:
+    from triage.model.incident import KnownGood
     from triage.probes.live import EphemeralRequest
 
 # The checklist's runbook when neither the operator nor the recording names one.
@@ -52,8 +53,16 @@ class TriageApp(App[None]):
         cursor_blink: bool = True,
         initial_flow: Flow | None = None,
         runbook: str | None = None,
+        state_dir: Path | None = None,
+        known_good: KnownGood | None = None,
     ) -> None:
         super().__init__()
+        # The snapshot store (rollback targets, last known-good); None: the default.
+        self.state_dir = state_dir
+        # `--known-good ID|PATH`, resolved before the UI opened; when None, the recording's
+        # own set or the store's last known-good of the context (found at each load).
+        self.requested_known_good = known_good
+        self.known_good: KnownGood | None = known_good
         # `runbook` None: the recording's `metadata.runbook` once it is loaded, else the
         # default; a runbook the operator names (`--runbook`, `:runbook`) always wins.
         self.requested_runbook = runbook
@@ -87,7 +96,33 @@ class TriageApp(App[None]):
         session = self.source.load(
             lambda text: self.post_message(LoadProgressed(text)), self.confirm_debug_container
         )
-        self.post_message(SessionLoaded(session))
+        self.post_message(SessionLoaded(session, self._find_known_good(session)))
+
+    def _find_known_good(self, session: Session) -> KnownGood | None:
+        """In a worker: the explicit set, else the recording's, else the store's last
+        known-good snapshot of the session's context. A store that cannot be read is a
+        warning, not a failed load."""
+        from triage.rollback.knowngood import last_known_good
+
+        if self.requested_known_good is not None:
+            return self.requested_known_good
+        try:
+            return last_known_good(session.context, session.incident, self.state_dir)
+        except Exception as exc:  # UsageError from the store: locked, corrupt, unreadable
+            self.call_from_thread(
+                self.notify, error_line(exc), title="no known-good set", severity="warning"
+            )
+            return None
+
+    @work(thread=True, exclusive=True, group="known-good", exit_on_error=False)
+    def refresh_known_good(self) -> None:
+        """After the rollback screen saved or marked a snapshot: "what changed" and the
+        regressed candidates follow the store's new last known-good set."""
+        session = self.session
+        if session is None:
+            return
+        found = self._find_known_good(session)
+        self.call_from_thread(setattr, self, "known_good", found)
 
     def confirm_debug_container(self, request: EphemeralRequest) -> bool:
         """The live prober's consent hook, called from a probe step's thread worker: may it
@@ -124,6 +159,7 @@ class TriageApp(App[None]):
 
         reload = self.session is not None
         self.session = message.session
+        self.known_good = message.known_good
         if reload:
             # Everything shown was computed from the old snapshot: start again from the
             # flow picker rather than show stale verdicts.
@@ -349,6 +385,8 @@ def make_app(
     cursor_blink: bool = True,
     initial_flow: Flow | None = None,
     runbook: str | None = None,
+    state_dir: Path | None = None,
+    known_good: KnownGood | None = None,
 ) -> TriageApp:
     """The app for a source; the CLI and the tests both build it here. `runbook` None:
     a recording's `metadata.runbook`, else `blocked-flow`."""
@@ -360,4 +398,6 @@ def make_app(
         cursor_blink=cursor_blink,
         initial_flow=initial_flow,
         runbook=runbook,
+        state_dir=state_dir,
+        known_good=known_good,
     )

@@ -99,6 +99,7 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
             incident=session.incident,
             prober=session.prober,
             runbook=load_runbook(self.runbook_name),
+            known_good=getattr(self.app, "known_good", None),
         )
         runbook = self.ctx.effective_runbook
         yield SourceBar(id="source-bar")

@@ -184,7 +184,8 @@ complete flow starts the checklist."""
     )
     def find_candidates(self) -> None:
         session = self.session
-        found = candidate_flows(session.snapshot, session.incident)
+        known_good = getattr(self.app, "known_good", None)
+        found = candidate_flows(session.snapshot, session.incident, known_good=known_good)
         found.sort(key=lambda c: c.source != "reported")  # stable: reported first
         self.app.call_from_thread(self.show_candidates, found)
 
