@@ -419,8 +419,12 @@ def check_labels(ctx: ChecklistContext) -> StepResult:
             evidence.append(
                 f"{role} {end.name}: {format_labels(_endpoint_labels(snapshot, primary, role))}"
             )
-    strong: list[str] = []  # label-only misses: fixing the label alone admits the flow
-    weak: list[str] = []
+    # Advice only where a label change is the verdict's nearest miss: a label that misses
+    # some other rule (or another workload's policy) is evidence, never "relabel the pod".
+    nearest = primary.nearest_miss
+    nearest_rule = (nearest.policy, nearest.direction, nearest.rule) if nearest else None
+    strong: list[str] = []  # the nearest miss lacks only labels: fixing them admits the flow
+    weak: list[str] = []  # the nearest miss lacks labels and something else
     for side in _sides(primary):
         trace = side.trace
         if not trace.isolated:
@@ -437,6 +441,7 @@ def check_labels(ctx: ChecklistContext) -> StepResult:
                         f"✓ {where}: no {'to' if side.verb == 'egress' else 'from'}"
                         " list, every peer matches"
                     )
+                is_nearest = nearest_rule == (pol.key, trace.direction, rule.index)
                 for peer in rule.peers:
                     if peer.matched:
                         evidence.append(f"✓ {where} peer #{peer.index} {peer.description}")
@@ -445,11 +450,11 @@ def check_labels(ctx: ChecklistContext) -> StepResult:
                     others = [r for r in peer.reasons if not _is_label_reason(r)]
                     if not labels:
                         continue
-                    texts = [with_hint(r, other_labels) for r in labels]
+                    texts = [with_hint(r, other_labels) if is_nearest else r.text for r in labels]
                     evidence.append(
                         f"✗ {where} peer #{peer.index} {peer.description}: {'; '.join(texts)}"
                     )
-                    if trace.allowed:
+                    if trace.allowed or not is_nearest:
                         continue
                     if others:
                         weak.append(f"{'; '.join(texts)} ({where}, also: {others[0].text})")
@@ -457,11 +462,18 @@ def check_labels(ctx: ChecklistContext) -> StepResult:
                         strong.append(f"{'; '.join(texts)} ({where})")
         if not trace.allowed:
             for key, reasons in _unselected_allowing_policies(ctx, primary, side):
-                subject_labels = _endpoint_labels(snapshot, primary, side.subject)
-                why = "; ".join(with_hint(r, subject_labels) for r in reasons)
-                line = f"{key} would allow this flow but does not select the {side.subject}: {why}"
-                evidence.append(f"✗ {line}")
-                strong.append(line)
+                line = f"{key} would allow this flow but does not select the {side.subject}"
+                if nearest is None:
+                    # No selecting rule comes close: this label is the nearest miss.
+                    subject_labels = _endpoint_labels(snapshot, primary, side.subject)
+                    why = "; ".join(with_hint(r, subject_labels) for r in reasons)
+                    evidence.append(f"✗ {line}: {why}")
+                    strong.append(f"{line}: {why}")
+                else:
+                    # The verdict names a nearer miss: relabelling this pod as the workload
+                    # another policy selects is not the fix to propose; shown for the record.
+                    why = "; ".join(r.text for r in reasons)
+                    evidence.append(f"· {line}: {why}")
     if strong:
         return _result(
             "fail",
@@ -480,6 +492,8 @@ def check_labels(ctx: ChecklistContext) -> StepResult:
         )
     if primary.allowed:
         summary = "labels match every selector that decides this flow"
+    elif nearest is not None:
+        summary = f"labels are not the nearest miss: {nearest.text} (see the Verdict step)"
     else:
         summary = (
             "labels are not what blocks this flow: no rule for this port misses on labels alone"

@@ -1,0 +1,46 @@
+"""Labels step advice agrees with the Verdict step's nearest miss; lint ranks a selector
+that nearly matches a live workload as high."""
+
+from __future__ import annotations
+
+from triage.checklist import ChecklistContext, run_step
+from triage.model import parse_flow
+from triage.sources.recording import bundled_incident, load_incident
+
+INGRESS = "ingress-nginx/ingress-nginx-controller-7d5f9c8b6-lx4tw"
+
+
+def test_labels_step_does_not_advise_relabelling_into_another_workload() -> None:
+    incident = load_incident(bundled_incident("demo"))
+    ctx = ChecklistContext(
+        incident.snapshot, parse_flow(INGRESS, "checkout/svc/checkout-api", "80"), incident=incident
+    )
+    labels = run_step(ctx, "labels")
+    verdict = run_step(ctx, "verdict")
+    nearest = ctx.explanation.primary.nearest_miss  # type: ignore[union-attr]
+    assert nearest is not None and nearest.policy == "checkout/allow-api-from-web"
+    assert labels.status == "pass"
+    assert (
+        labels.summary == f"labels are not the nearest miss: {nearest.text} (see the Verdict step)"
+    )
+    assert f"nearest miss: {nearest.text}" in verdict.summary
+    assert "did you mean" not in " ".join(labels.evidence)
+    assert (
+        "· checkout/allow-web-from-ingress-nginx would allow this flow but does not select the "
+        "destination: destination label app=checkout-api is not app=checkout-web"
+    ) in labels.evidence
+
+
+def test_labels_step_advises_when_a_label_is_the_nearest_miss() -> None:
+    incident = load_incident(bundled_incident("frontend-canary-label-mismatch"))
+    reported = incident.flows[0].flow
+    ctx = ChecklistContext(incident.snapshot, reported, incident=incident)
+    labels = run_step(ctx, "labels")
+    nearest = ctx.explanation.primary.nearest_miss  # type: ignore[union-attr]
+    assert nearest is not None
+    assert labels.status == "fail"
+    assert labels.summary == (
+        "source label app=frontend-canary is not in [frontend, frontend-primary]; did you mean "
+        "frontend? (develop/allow-backend-ingress ingress rule #0)"
+    )
+    assert f"({nearest.policy} {nearest.direction.lower()} rule #{nearest.rule})" in labels.summary
