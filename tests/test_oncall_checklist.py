@@ -44,3 +44,37 @@ def test_labels_step_advises_when_a_label_is_the_nearest_miss() -> None:
         "frontend? (develop/allow-backend-ingress ingress rule #0)"
     )
     assert f"({nearest.policy} {nearest.direction.lower()} rule #{nearest.rule})" in labels.summary
+
+
+def test_lint_ranks_a_near_miss_selector_high() -> None:
+    from tests.engine_builders import cluster, labels, netpol, ns, pod
+    from triage.policy.lint import lint
+
+    snap = cluster(
+        ns("web"),
+        ns("kube-system"),
+        pod("kube-system", "coredns", {"k8s-app": "kube-dns"}, ip="10.0.0.2"),
+        pod("web", "frontend-canary-1", {"app": "frontend-canary"}, ip="10.0.1.1"),
+        pod("web", "backend-1", {"app": "backend"}, ip="10.0.1.2"),
+        netpol(
+            "web",
+            "allow-backend",
+            labels(app="backend"),
+            ingress=[{"from": [{"podSelector": labels(app="frontend")}]}],
+        ),
+        netpol(
+            "web",
+            "allow-ghost",
+            labels(app="backend"),
+            ingress=[{"from": [{"podSelector": labels(app="zzzzqqq")}]}],
+        ),
+    )
+    report = lint(snap)
+    nothing = {f.policy: f for f in report.findings if f.code == "matches-nothing"}
+    near = nothing["web/allow-backend"]
+    assert near.severity == "high"
+    assert near.title == "peer matches no pod but nearly matches a live workload"
+    assert near.suggestion == "no pod has app=frontend; did you mean app=frontend-canary?"
+    assert nothing["web/allow-ghost"].severity == "info"
+    assert report.findings[0] is near  # ranked above "no default-deny in kube-system"
+    assert near in report.at_least("high")
