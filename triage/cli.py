@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from triage.errors import USAGE_ERRORS, error_line
 
@@ -40,14 +41,39 @@ def _available_commands() -> list[object]:
     return modules
 
 
+def _default_command_options(subparsers: argparse._SubParsersAction[Any]) -> str:
+    """The options of `triage tui` as its own help prints them: `triage` alone (or with
+    only options) runs it, so `triage --help` shows what it accepts."""
+    tui = subparsers.choices.get("tui")
+    if tui is None:
+        return ""
+    formatter = tui._get_formatter()
+    for group in tui._action_groups:
+        actions = [a for a in group._group_actions if a.dest != "help"]
+        if not actions:
+            continue
+        formatter.start_section(group.title)
+        formatter.add_arguments(actions)
+        formatter.end_section()
+    return (
+        "without a COMMAND, `triage [OPTIONS]` opens the TUI on the live cluster "
+        "(`triage tui`):\n\n" + formatter.format_help()
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from triage import __version__
+
     parser = argparse.ArgumentParser(
         prog="triage",
         description="Why is my traffic blocked? NetworkPolicy triage, explanation and rollback.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"triage {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _available_commands():
         module.register(subparsers)  # type: ignore[attr-defined]
+    parser.epilog = _default_command_options(subparsers)
     return parser
 
 
@@ -55,7 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     # `triage` alone, or with only live options, opens the TUI on the current context.
-    if not args_list or (args_list[0].startswith("-") and args_list[0] not in ("-h", "--help")):
+    if not args_list or (
+        args_list[0].startswith("-") and args_list[0] not in ("-h", "--help", "--version")
+    ):
         args_list = ["tui", *args_list]
     args = parser.parse_args(args_list)
     if args.command is None:

@@ -13,7 +13,7 @@ from triage.checklist.model import (
     StepResult,
     StepSpec,
 )
-from triage.checklist.report import export_report
+from triage.checklist.report import ReportOrigin, export_report
 from triage.checklist.runbook import PLACEHOLDERS, bundled_runbooks, load_runbook, render_kubectl
 from triage.checklist.steps import run_all, run_step
 
@@ -24,6 +24,7 @@ __all__ = [
     "CandidateFlow",
     "CandidateSource",
     "ChecklistContext",
+    "ReportOrigin",
     "Runbook",
     "Status",
     "StepResult",

@@ -11,6 +11,7 @@ from typing import Any
 from triage.commands.common import add_source_options, load_source, require
 from triage.errors import UsageError
 from triage.model import Flow, FlowSyntaxError, parse_flow
+from triage.policy import UnknownEndpoint
 
 
 def register(subparsers: Any) -> None:
@@ -31,13 +32,34 @@ def register(subparsers: Any) -> None:
         "--flows",
         type=Path,
         metavar="FILE",
-        help="YAML list of {from, to, port, protocol}; answers are a JSON list, in order",
+        help="YAML list of {from, to, port, protocol}; answers are a JSON list, in order "
+        "(or, with -o text, one explanation after the other)",
     )
-    parser.add_argument("--output", "-o", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--output",
+        "-o",
+        choices=("text", "json"),
+        default=None,
+        help="text (default for one flow) or json (default for --flows)",
+    )
+    parser.add_argument(
+        "--exit-code",
+        action="store_true",
+        help="exit 1 when a flow is denied, like `git diff --exit-code` (default: 0 whatever "
+        "the verdict; an unknown verdict under -n is not a denial); 2 on bad input",
+    )
     parser.set_defaults(run=run)
 
 
-def read_flows_file(path: Path) -> list[Flow]:
+def _entry_name(path: Path, index: int, entry: Any) -> str:
+    """`flows.yaml: [2] (web → api:80)`: the file and the entry a problem is about."""
+    if isinstance(entry, dict) and all(k in entry for k in ("from", "to", "port")):
+        return f"{path}: [{index}] ({entry['from']} → {entry['to']}:{entry['port']})"
+    return f"{path}: [{index}]"
+
+
+def read_flows_entries(path: Path) -> list[tuple[Flow, str]]:
+    """Each flow of a --flows file with the name of its entry (for errors)."""
     import yaml
 
     try:
@@ -48,7 +70,7 @@ def read_flows_file(path: Path) -> list[Flow]:
         raise UsageError(f"{path}: invalid YAML: {exc}") from None
     if not isinstance(data, list):
         raise UsageError(f"{path}: expected a YAML list of {{from, to, port, protocol}}")
-    flows = []
+    flows: list[tuple[Flow, str]] = []
     for i, entry in enumerate(data):
         if not isinstance(entry, dict):
             raise UsageError(f"{path}: [{i}]: expected a mapping with from, to, port")
@@ -56,17 +78,41 @@ def read_flows_file(path: Path) -> list[Flow]:
         if missing:
             raise UsageError(f"{path}: [{i}].{missing[0]}: missing")
         try:
-            flows.append(
-                parse_flow(
-                    str(entry["from"]),
-                    str(entry["to"]),
-                    entry["port"],
-                    str(entry.get("protocol") or "TCP"),
-                )
+            flow = parse_flow(
+                str(entry["from"]),
+                str(entry["to"]),
+                entry["port"],
+                str(entry.get("protocol") or "TCP"),
             )
         except FlowSyntaxError as exc:
-            raise UsageError(f"{path}: [{i}]: {exc}") from None
+            raise UsageError(f"{_entry_name(path, i, entry)}: {exc}") from None
+        flows.append((flow, _entry_name(path, i, entry)))
     return flows
+
+
+def check_port_name(snapshot: Any, port: int | str | None, protocol: str, where: str) -> None:
+    """A port *name* that no container of any pod declares (`--port htp`) is a typo: a
+    usage error, not a DENIED verdict. Names a pod declares are left to the engine, which
+    says when the destination itself lacks it."""
+    import difflib
+
+    if not isinstance(port, str):
+        return
+    names = {
+        cp.name
+        for pod in snapshot.pods
+        for container in pod.containers
+        for cp in container.ports
+        if cp.name and cp.protocol == protocol
+    }
+    if port in names:
+        return
+    close = difflib.get_close_matches(port, sorted(names), n=3, cutoff=0.5)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise UsageError(
+        f"{where} {port}/{protocol}: no pod declares a container port of that "
+        f"name{hint}; give a number or a declared name"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
             not (args.source or args.destination or args.port or args.protocol),
             "give either --flows FILE or --from/--to/--port, not both",
         )
-        flows = read_flows_file(args.flows)
+        entries = read_flows_entries(args.flows)
     else:
         require(
             bool(args.source and args.destination and args.port),
@@ -85,10 +131,23 @@ def run(args: argparse.Namespace) -> int:
         )
         if args.protocol and "/" in str(args.port):
             raise UsageError("give the protocol once: either --port P/PROTO or --protocol")
-        flows = [parse_flow(args.source, args.destination, args.port, args.protocol or "TCP")]
+        flow = parse_flow(args.source, args.destination, args.port, args.protocol or "TCP")
+        entries = [(flow, "")]
     loaded = load_source(args)
-    explanations = [explain(loaded.snapshot, flow) for flow in flows]
-    if args.flows is not None or args.output == "json":
+    explanations = []
+    for flow, where in entries:
+        try:
+            check_port_name(
+                loaded.snapshot, flow.port, flow.protocol, f"{where}: port" if where else "--port"
+            )
+            explanations.append(explain(loaded.snapshot, flow))
+        except UnknownEndpoint as exc:
+            if not where:
+                raise
+            raise UsageError(f"{where}: {exc}") from None
+    status = 1 if args.exit_code and any(e.state == "denied" for e in explanations) else 0
+    output = args.output or ("json" if args.flows is not None else "text")
+    if output == "json":
         documents = []
         for explanation in explanations:
             document = explanation_to_dict(explanation)
@@ -98,7 +157,7 @@ def run(args: argparse.Namespace) -> int:
             documents.append(document)
         json.dump(documents if args.flows is not None else documents[0], sys.stdout, indent=2)
         sys.stdout.write("\n")
-        return 0
+        return status
     from rich.console import Console
     from rich.text import Text
 
@@ -108,5 +167,8 @@ def run(args: argparse.Namespace) -> int:
     for warning in loaded.warnings:
         # Text, not markup: a warning may hold brackets ("[frontend, frontend-primary]").
         console.print(Text.assemble(("warning: ", "yellow"), warning))
-    console.print(explanation_renderable(explanation=explanations[0]))
-    return 0
+    for i, explanation in enumerate(explanations):
+        if i:
+            console.print()
+        console.print(explanation_renderable(explanation=explanation))
+    return status

@@ -16,7 +16,9 @@ def add_ui_options(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         metavar="DIR",
-        help="where `e` writes incident reports (default: the current directory)",
+        help="where `e` writes incident reports (default: the state directory's reports/, "
+        "$XDG_STATE_HOME/netpol-triage/reports or ~/.local/state/netpol-triage/reports; "
+        "never the current directory)",
     )
     ui.add_argument(
         "--runbook",

@@ -28,6 +28,14 @@ if TYPE_CHECKING:
     from triage.model.incident import KnownGood
     from triage.probes.live import EphemeralRequest
 
+
+def default_report_dir() -> Path:
+    """`$XDG_STATE_HOME/netpol-triage/reports` (or `~/.local/state/netpol-triage/reports`)."""
+    from triage.rollback.store import default_state_dir
+
+    return default_state_dir() / "reports"
+
+
 # The checklist's runbook when neither the operator nor the recording names one.
 DEFAULT_RUNBOOK = "blocked-flow"
 
@@ -71,7 +79,9 @@ class TriageApp(App[None]):
         if animation_level is not None:
             self.animation_level = animation_level
         self.source = source
-        self.report_dir = report_dir if report_dir is not None else Path.cwd()
+        # Reports go to `--report-dir`, else the state directory: never the current
+        # directory, which is often a git checkout where a report must not land unnoticed.
+        self.report_dir = report_dir if report_dir is not None else default_report_dir()
         self.cursor_blink = cursor_blink
         self.initial_flow = initial_flow
         self.session: Session | None = None
@@ -253,11 +263,19 @@ class TriageApp(App[None]):
             return
         if pod is None and self.last_flow is not None and isinstance(self.last_flow.source, PodRef):
             pod = str(self.last_flow.source)
-        if pod is None or pod not in self.session.snapshot.pod_by_key:
-            hint = f"no pod {pod}; " if pod else ""
-            self.notify(f"{hint}usage: :exposure NS/POD", severity="warning")
+        if pod is None:
+            self.notify("usage: :exposure NS/POD", severity="warning")
             return
-        self.push_screen(ExposureScreen(self.session.snapshot, pod))
+        from triage.policy import UnknownEndpoint
+        from triage.policy.exposure import find_pod
+
+        try:
+            # NS/WORKLOAD is its first pod; a typo gets "did you mean" as on the CLI.
+            found, _ = find_pod(self.session.snapshot, pod)
+        except UnknownEndpoint as exc:
+            self.notify(f"{error_line(exc)}; usage: :exposure NS/POD", severity="warning")
+            return
+        self.push_screen(ExposureScreen(self.session.snapshot, found.key))
 
     def open_matrix(self, namespaces: list[str]) -> None:
         from triage.ui.screens.matrix import MatrixScreen

@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from triage.checklist import (
     ChecklistContext,
+    ReportOrigin,
     Status,
     StepResult,
     export_report,
@@ -295,6 +296,22 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
             return
         self.export_report(results)
 
+    def _report_origin(self) -> ReportOrigin:
+        import getpass
+
+        session = self.session
+        try:
+            operator = getpass.getuser()
+        except (KeyError, OSError):  # no passwd entry, no USER: leave it out
+            operator = ""
+        return ReportOrigin(
+            mode=session.mode,
+            context=session.context or "",
+            server=session.server or "",
+            captured_at=session.loaded_at,
+            operator=operator,
+        )
+
     @work(
         thread=True,
         exclusive=True,
@@ -304,7 +321,7 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
     )
     def export_report(self, results: list[StepResult]) -> None:
         try:
-            text = export_report(self.context, results)
+            text = export_report(self.context, results, self._report_origin())
             path = write_report(self.app.report_dir, report_name(self.flow), text)  # type: ignore[attr-defined]
         except OSError as exc:
             self.app.call_from_thread(
