@@ -10,6 +10,7 @@ import dataclasses
 import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from triage.checklist.changes import changes_between, flow_change
 from triage.checklist.fix import least_privilege_fix
@@ -26,6 +27,7 @@ from triage.model import (
     ServiceRef,
     Snapshot,
 )
+from triage.model.untrusted import shell_join
 from triage.policy import (
     PolicyTrace,
     Reason,
@@ -65,6 +67,17 @@ def _result(
 ) -> StepResult:
     """A result whose step_id and kubectl `run_step` fills in."""
     return StepResult("", status, summary, tuple(evidence), hint, "", dict(details or {}))
+
+
+def _ran(result: StepResult, source: PodRef, probe: ProbeResult) -> StepResult:
+    """A probe step's kubectl is the command that ran (in the container it ran in), so
+    pasting it repeats exactly what the step saw; a recorded probe keeps the runbook's."""
+    if not probe.command or probe.via == "recorded":
+        return result
+    argv = ["kubectl", "exec", "-n", source.namespace, source.name]
+    if probe.container:
+        argv += ["-c", probe.container]
+    return dataclasses.replace(result, kubectl=shell_join([*argv, "--", *probe.command]))
 
 
 # ---------------------------------------------------------------- shared readings
@@ -301,12 +314,16 @@ def check_dns(ctx: ChecklistContext) -> StepResult:
         evidence.append("probe: none (static analysis only)")
         return _result(static_status, static_summary, evidence, hint)
     probe = ctx.prober.dns(source, name, ctx.probe_timeout)
+
+    def probed(*args: Any, **kwargs: Any) -> StepResult:
+        return _ran(_result(*args, **kwargs), source, probe)
+
     evidence.extend(_probe_evidence(probe))
     details = {"probe_output": probe.output} if probe.output else {}
     if probe.outcome == "not-recorded":
-        return _result(static_status, static_summary, evidence, hint, details)
+        return probed(static_status, static_summary, evidence, hint, details)
     if probe.outcome == "error":
-        return _result(
+        return probed(
             "error",
             f"the DNS probe failed: {_first_line(probe.output) or probe.note}; static check: "
             f"{static_summary}",
@@ -317,7 +334,7 @@ def check_dns(ctx: ChecklistContext) -> StepResult:
     if probe.outcome == "success":
         got = ", ".join(probe.addresses) or "?"
         if expected and expected not in probe.addresses:
-            return _result(
+            return probed(
                 "warn",
                 f"{name} resolves to {got}, but the Service's ClusterIP is {expected}",
                 evidence,
@@ -326,7 +343,7 @@ def check_dns(ctx: ChecklistContext) -> StepResult:
                 details,
             )
         if static_status == "fail":
-            return _result(
+            return probed(
                 "warn",
                 f"{name} resolved to {got} although the policies deny DNS: {static_summary}",
                 evidence,
@@ -334,7 +351,7 @@ def check_dns(ctx: ChecklistContext) -> StepResult:
                 " a hostNetwork pod, or a CNI that does not enforce NetworkPolicy",
                 details,
             )
-        return _result(
+        return probed(
             "pass",
             f"{name} resolves to {got}" + (" (the Service's ClusterIP)" if expected else ""),
             evidence,
@@ -342,7 +359,7 @@ def check_dns(ctx: ChecklistContext) -> StepResult:
             details,
         )
     if probe.outcome == "nxdomain":
-        return _result(
+        return probed(
             "fail",
             f"{name} does not exist (NXDOMAIN): DNS answered, the name is wrong or the Service "
             "is missing",
@@ -351,7 +368,7 @@ def check_dns(ctx: ChecklistContext) -> StepResult:
             details,
         )
     confirmed = static_status == "fail"
-    return _result(
+    return probed(
         "fail",
         f"DNS lookup of {name} {_outcome_text(probe.outcome)}"
         + (f", as the policies predict: {static_summary}" if confirmed else ""),
@@ -860,11 +877,15 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
     if no_listener:
         prediction = "refused or dropped: no backend takes this port"
     probe = ctx.prober.connect(source, ip, port, ctx.flow.protocol, ctx.probe_timeout)
+
+    def probed(*args: Any, **kwargs: Any) -> StepResult:
+        return _ran(_result(*args, **kwargs), source, probe)
+
     evidence = [f"prediction: {prediction}", f"target: {ip}:{port}/{ctx.flow.protocol}"]
     evidence.extend(_probe_evidence(probe))
     details = {"probe_output": probe.output} if probe.output else {}
     if probe.outcome == "not-recorded":
-        return _result(
+        return probed(
             "skip",
             f"not recorded: the recording has no connect probe from {source} to {ip}:{port}; "
             f"the policies predict {prediction}",
@@ -872,7 +893,7 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
             details=details,
         )
     if probe.outcome == "error":
-        return _result(
+        return probed(
             "error",
             f"the probe could not run: {_first_line(probe.output) or probe.note or 'no output'}",
             evidence,
@@ -882,12 +903,12 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
         )
     if probe.outcome == "success":
         if predicted:
-            return _result(
+            return probed(
                 "pass", f"connected to {ip}:{port}, as predicted", evidence, details=details
             )
         causes = _mismatch_causes(ctx, False)
         evidence.extend(f"possible cause: {c}" for c in causes)
-        return _result(
+        return probed(
             "warn",
             f"connected to {ip}:{port}, but the policies deny it: prediction and observation "
             "disagree",
@@ -896,8 +917,8 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
             details,
         )
     if probe.outcome == "refused" and no_listener:
-        return _result(
-            "fail",
+        return probed(
+            "pass",
             f"connection to {ip}:{port} refused, as predicted: the policies allow it, but "
             "the Service forwards to a port no backend has",
             evidence,
@@ -906,7 +927,7 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
         )
     if probe.outcome == "refused":
         if predicted:
-            return _result(
+            return probed(
                 "fail",
                 f"connection to {ip}:{port} refused: policy allows it, but nothing listens on "
                 "that port (or the backend is not ready)",
@@ -914,8 +935,8 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
                 "check the container's listening port and the Service's targetPort",
                 details,
             )
-        return _result(
-            "fail",
+        return probed(
+            "pass",
             f"connection to {ip}:{port} refused, as predicted denied (this CNI rejects "
             "instead of dropping)",
             evidence,
@@ -924,8 +945,8 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
         )
     # timeout
     if not predicted:
-        return _result(
-            "fail",
+        return probed(
+            "pass",
             f"connection to {ip}:{port} timed out, as predicted: a NetworkPolicy drop",
             evidence,
             "see the Verdict step for the fix",
@@ -933,7 +954,7 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
         )
     causes = _mismatch_causes(ctx, True)
     evidence.extend(f"possible cause: {c}" for c in causes)
-    return _result(
+    return probed(
         "fail",
         f"connection to {ip}:{port} timed out although the policies allow it: prediction and "
         "observation disagree",

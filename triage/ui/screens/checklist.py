@@ -30,6 +30,7 @@ from triage.checklist import (
 )
 from triage.errors import error_line
 from triage.model import Flow
+from triage.ui.fit import elide_names
 from triage.ui.messages import StepFinished
 from triage.ui.session import Session
 from triage.ui.widgets.source_bar import SourceBar
@@ -69,11 +70,24 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="checklist.back"),
-        Binding("enter,n", "next_step", "Next step", key_display="enter", id="checklist.next"),
+        Binding("enter,n", "next_step", "Next", key_display="enter", id="checklist.next"),
         Binding("a", "run_all", "Run all", id="checklist.run_all"),
         Binding("r", "rerun", "Rerun", id="checklist.rerun"),
-        Binding("c", "copy_kubectl", "Copy kubectl", id="checklist.copy"),
-        Binding("e", "export", "Export report", id="checklist.export"),
+        # Short footer words (it must fit 80 columns); help and the palette say more.
+        Binding(
+            "c",
+            "copy_kubectl",
+            "Copy",
+            tooltip="Copy kubectl: the step's kubectl command, to paste in a shell",
+            id="checklist.copy",
+        ),
+        Binding(
+            "e",
+            "export",
+            "Report",
+            tooltip="Export report: the Markdown incident report (see --report-dir)",
+            id="checklist.export",
+        ),
     ]
 
     def __init__(self, flow: Flow, runbook: str = "blocked-flow") -> None:
@@ -110,7 +124,10 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
             step_list.border_title = runbook.title
             yield step_list
             yield StepDetail(id="step-detail")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_resize(self) -> None:
+        self.update_flow_line()
 
     def on_mount(self) -> None:
         self.query_one(StepList).focus()
@@ -195,20 +212,27 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
             status = self.status(step_id)
             counts[status] = counts.get(status, 0) + 1
         done = sum(n for s, n in counts.items() if s not in ("pending", "running"))
+        flow_line = self.query_one("#flow-line", Static)
         line = Text(no_wrap=True, overflow="ellipsis")
         verdict = self.results.get("verdict")
         if verdict is not None and verdict.status != "error":
             state = self.context.explanation.state
             line.append(f" {state.upper()} ", "bold reverse")
             line.append(" ")
-        line.append(str(self.flow), "bold")
-        line.append(f"   {done}/{len(self.step_ids)} steps run")
+        tally = f"   {done}/{len(self.step_ids)} steps run"
         for status in ("fail", "error", "warn"):
             if counts.get(status):
-                line.append(f" · {counts[status]} {status}")
+                tally += f" · {counts[status]} {status}"
+        # Destination and port always show: the pod names give up their middle first.
+        source, destination = str(self.flow.source), str(self.flow.destination)
+        port = f":{self.flow.port}/{self.flow.protocol}"
+        width = flow_line.size.width or self.app.size.width
+        budget = width - line.cell_len - len(" → ") - len(port) - len(tally)
+        source, destination = elide_names([source, destination], max(budget, 24))
+        line.append(f"{source} → {destination}{port}", "bold")
+        line.append(tally)
         if done == 0 and not self.running:
             line.append("   a runs all, enter the next step", "italic")
-        flow_line = self.query_one("#flow-line", Static)
         shown = verdict is not None and verdict.status != "error"
         state = self.context.explanation.state if shown else ""
         flow_line.set_class(state == "denied", "-denied")

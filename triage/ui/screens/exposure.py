@@ -101,7 +101,7 @@ containment between quarantining the pod and a default-deny egress for its names
                 yield Static(id="containment-commands")
                 yield Static(id="containment-yaml")
                 yield Static(id="containment-status")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         for table_id in ("#reaches-table", "#reached-by-table"):

@@ -146,7 +146,7 @@ complete flow starts the checklist."""
                 id="candidates",
                 empty_text="finding candidate flows…",
             )
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#completions", OptionList).display = False

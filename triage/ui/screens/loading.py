@@ -23,7 +23,7 @@ class LoadingScreen(Screen[None]):
             yield Static(Text(self.description + "…"), id="loading-title")
             yield LoadingIndicator(id="loading-indicator")
             yield Static("", id="loading-progress")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def show_progress(self, text: str) -> None:
         self.query_one("#loading-progress", Static).update(Text(text))

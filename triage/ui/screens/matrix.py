@@ -71,7 +71,7 @@ Move with the arrows; the cell under the cursor is spelled out below the grid.""
         yield Static(Text("Reachability matrix: computing…"), id="matrix-title")
         yield DataTable(id="matrix-grid", cursor_type="cell")
         yield Static(id="matrix-detail")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.compute()

@@ -310,7 +310,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
                     delta.border_title = "connectivity delta"
                     with delta:
                         yield Static(id="rollback-delta-text")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         table = self.query_one("#rollback-steps", DataTable)

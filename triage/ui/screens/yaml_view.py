@@ -37,7 +37,7 @@ class YamlScreen(ModalScreen[None]):
                 Syntax(self.text, "yaml", theme="ansi_dark", background_color="default"),
                 id="yaml-body",
             )
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#yaml-box").focus()

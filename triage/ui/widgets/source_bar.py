@@ -8,10 +8,20 @@ from textual.widgets import Static
 from triage.ui.session import Session
 
 
-def source_text(session: Session | None, app_title: str) -> Text:
+def source_text(session: Session | None, app_title: str, width: int = 0) -> Text:
     """`netpol-triage  REPLAY · read-only  cluster x · captured T  title…`: the facts that
-    tell whether this screen can be trusted come first; a long title is cut, not wrapped."""
-    text = Text.assemble((f" {app_title} ", "bold"), no_wrap=True, overflow="ellipsis")
+    tell whether this screen can be trusted come first; a long title is cut, not wrapped.
+    In a narrow terminal (`width`) the app's name gives way to them."""
+    full = _source_text(session, app_title)
+    if width and full.cell_len > width and session is not None:
+        return _source_text(session, "")
+    return full
+
+
+def _source_text(session: Session | None, app_title: str) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    if app_title:
+        text.append(f" {app_title} ", "bold")
     if session is None:
         return text
     text.append(" REPLAY · read-only " if session.read_only else " LIVE ", "bold reverse")
@@ -30,8 +40,12 @@ class SourceBar(Static):
     def on_mount(self) -> None:
         self.refresh_source()
 
+    def on_resize(self) -> None:
+        self.refresh_source()
+
     def refresh_source(self) -> None:
         session = getattr(self.app, "session", None)
         self.set_class(session is not None and session.read_only, "-replay")
         self.set_class(session is not None and not session.read_only, "-live")
-        self.update(source_text(session, self.app.title))
+        width = self.size.width or self.app.size.width
+        self.update(source_text(session, self.app.title, width))
