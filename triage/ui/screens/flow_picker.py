@@ -26,6 +26,7 @@ from triage.model import (
     parse_endpoint,
     parse_flow,
 )
+from triage.model.untrusted import clean
 from triage.ui.filtering import make_row
 from triage.ui.fuzzy import Completion, rank
 from triage.ui.session import Session
@@ -138,14 +139,16 @@ complete flow starts the checklist."""
             yield ResourceTable(
                 [
                     Column("WHY", 20),
-                    Column("SOURCE", 34),
-                    Column("DESTINATION", 34),
-                    Column("PORT", 10),
-                    Column("REASON", 80, dim=True),
+                    Column("SOURCE", 26, elide="middle"),
+                    Column("DESTINATION", 26, elide="middle"),
+                    Column("PORT", 12),
+                    Column("REASON", 200, dim=True),
                 ],
                 id="candidates",
                 empty_text="finding candidate flows…",
             )
+            # The highlighted candidate in full: a cut cell is never the only way to read it.
+            yield Static(id="candidate-detail", markup=False)
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -219,6 +222,15 @@ complete flow starts the checklist."""
             table = self.query_one("#candidates", ResourceTable)
             table.empty_text = f"could not look for candidate flows: {error!r}; type a flow above"
             table.show([])
+
+    @on(ResourceTable.RowHighlighted, "#candidates")
+    def candidate_highlighted(self, event: ResourceTable.RowHighlighted) -> None:
+        detail = self.query_one("#candidate-detail", Static)
+        if event.row is None:
+            detail.update("")
+            return
+        cand: CandidateFlow = event.row.item
+        detail.update(Text.assemble((str(cand.flow), "bold"), "  ", (clean(cand.reason), "italic")))
 
     @on(ResourceTable.RowSelected, "#candidates")
     def candidate_selected(self, event: ResourceTable.RowSelected) -> None:
