@@ -12,6 +12,7 @@ from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.types import AnimationLevel
 from textual.worker import Worker, WorkerState
 
@@ -36,6 +37,9 @@ def default_report_dir() -> Path:
     return default_state_dir() / "reports"
 
 
+# How often the live watch (`w`) re-lists the cluster.
+WATCH_SECONDS = 10.0
+
 # The checklist's runbook when neither the operator nor the recording names one.
 DEFAULT_RUNBOOK = "blocked-flow"
 
@@ -49,6 +53,7 @@ class TriageApp(App[None]):
         Binding("colon", "command_prompt", "Cmd", key_display=":", id="app.command"),
         Binding("question_mark,f1", "help", "Help", key_display="?", id="app.help"),
         Binding("ctrl+r", "reload", "Reload", id="app.reload"),
+        Binding("w", "toggle_watch", "Watch", id="app.watch"),
     ]
 
     def __init__(
@@ -63,6 +68,7 @@ class TriageApp(App[None]):
         runbook: str | None = None,
         state_dir: Path | None = None,
         known_good: KnownGood | None = None,
+        show_age: bool = True,
     ) -> None:
         super().__init__()
         # The snapshot store (rollback targets, last known-good); None: the default.
@@ -88,6 +94,10 @@ class TriageApp(App[None]):
         self.last_flow: Flow | None = None
         self._cluster_index: tuple[Session, ClusterIndex] | None = None
         self.startup_error: str | None = None  # the first load failed: quit exits with 2
+        # Live: `w` re-lists every WATCH_SECONDS and re-runs the open step.
+        self.watch_timer: Timer | None = None
+        # The header's "read 12 s ago"; off for deterministic snapshots of live screens.
+        self.show_age = show_age
 
     # ------------------------------------------------------------------ loading
 
@@ -167,17 +177,11 @@ class TriageApp(App[None]):
     def on_session_loaded(self, message: SessionLoaded) -> None:
         from triage.ui.screens.flow_picker import FlowPickerScreen
 
-        reload = self.session is not None
+        previous = self.session
         self.session = message.session
         self.known_good = message.known_good
-        if reload:
-            # Everything shown was computed from the old snapshot: start again from the
-            # flow picker rather than show stale verdicts.
-            while len(self.screen_stack) > 2:
-                self.pop_screen()
-            self.switch_screen(FlowPickerScreen())
-            pods = len(message.session.snapshot.pods)
-            self.notify(f"reloaded: {pods} pods", title=message.session.label)
+        if previous is not None:
+            self._reloaded(previous, message.session)
             return
         incident = message.session.incident
         if self.requested_runbook is None and incident is not None and incident.meta.runbook:
@@ -187,6 +191,36 @@ class TriageApp(App[None]):
         self.switch_screen(FlowPickerScreen())
         if self.initial_flow is not None:
             self.open_checklist(self.initial_flow)
+
+    def _reloaded(self, previous: Session, session: Session) -> None:
+        """A reload (ctrl+r, or the watch): the checklist stays and re-runs its open step on
+        the new data; the flow picker looks for candidates again; a screen computed from the
+        old snapshot (cluster, exposure, matrix) gives way to the flow picker. The
+        notification says what changed."""
+        from triage.ui.reload import reload_summary
+        from triage.ui.screens.checklist import ChecklistScreen
+        from triage.ui.screens.flow_picker import FlowPickerScreen
+        from triage.ui.widgets.source_bar import SourceBar
+
+        stack = self.screen_stack
+        keep = 2  # the default screen and the flow picker
+        if isinstance(self.screen, ChecklistScreen) and len(stack) == 3:
+            keep = 3
+        while len(self.screen_stack) > keep:
+            self.pop_screen()
+        for screen in self.screen_stack:
+            if isinstance(screen, FlowPickerScreen):
+                screen.find_candidates()
+            if isinstance(screen, ChecklistScreen):
+                screen.reload_session()
+            for bar in screen.query(SourceBar):
+                bar.refresh_source()
+        watching = " (watch)" if self.watch_timer is not None else ""
+        self.notify(
+            reload_summary(previous.snapshot, session.snapshot),
+            title=f"reloaded {session.label}{watching}",
+            timeout=4 if watching else 6,
+        )
 
     def _initial_flow_exists(self, session: Session) -> bool:
         """`--flow` on a live cluster can only be checked once it is loaded: an endpoint
@@ -337,7 +371,7 @@ class TriageApp(App[None]):
     # ------------------------------------------------------------------ actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "reload":
+        if action in ("reload", "toggle_watch"):
             # A replay never touches a cluster; reloading one is meaningless too.
             return self.session is not None and not self.session.read_only
         return True
@@ -345,6 +379,30 @@ class TriageApp(App[None]):
     def action_reload(self) -> None:
         if self.session is not None and not self.session.read_only:
             self.notify(f"{self.source.description}…", title="reload")
+            self.load_source()
+
+    def action_toggle_watch(self) -> None:
+        """Live only: re-list namespaces, pods, Services and policies every WATCH_SECONDS
+        and re-run the open step; `w` again stops."""
+        from triage.ui.widgets.source_bar import SourceBar
+
+        if self.session is None or self.session.read_only:
+            return
+        if self.watch_timer is not None:
+            self.watch_timer.stop()
+            self.watch_timer = None
+            self.notify("watch stopped", title="watch")
+        else:
+            self.watch_timer = self.set_interval(WATCH_SECONDS, self._watch_tick)
+            self.notify(
+                f"re-listing every {WATCH_SECONDS:g} s and re-running the open step; w stops",
+                title="watch",
+            )
+        for bar in self.screen.query(SourceBar):
+            bar.refresh_source()
+
+    def _watch_tick(self) -> None:
+        if self.session is not None and not self.session.read_only:
             self.load_source()
 
     def action_command_prompt(self) -> None:
@@ -405,6 +463,7 @@ def make_app(
     runbook: str | None = None,
     state_dir: Path | None = None,
     known_good: KnownGood | None = None,
+    show_age: bool = True,
 ) -> TriageApp:
     """The app for a source; the CLI and the tests both build it here. `runbook` None:
     a recording's `metadata.runbook`, else `blocked-flow`."""
@@ -418,4 +477,5 @@ def make_app(
         runbook=runbook,
         state_dir=state_dir,
         known_good=known_good,
+        show_age=show_age,
     )

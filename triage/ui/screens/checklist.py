@@ -281,6 +281,34 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
 
     # ------------------------------------------------------------------ actions
 
+    def reload_session(self) -> None:
+        """The app reloaded the cluster: the same flow on the new data. Results computed
+        from the old data are dropped; the open step runs again."""
+        from triage.ui.widgets.source_bar import SourceBar
+
+        session = self.session
+        assert self.ctx is not None
+        self.ctx = ChecklistContext(
+            snapshot=session.snapshot,
+            flow=self.flow,
+            incident=session.incident,
+            prober=session.prober,
+            runbook=self.ctx.runbook,
+            known_good=getattr(self.app, "known_good", None),
+        )
+        for worker in self.workers:
+            if worker.group.startswith(STEP_GROUP):
+                worker.cancel()
+        self.queue = []
+        self.running.clear()
+        step_list = self.query_one(StepList)
+        current = step_list.current_id
+        for step_id in self.step_ids:
+            self.results.pop(step_id, None)
+            step_list.row(step_id).set_status("pending")
+        self.query_one(SourceBar).refresh_source()
+        self.start_step(current)
+
     def action_back(self) -> None:
         self.dismiss()
 

@@ -228,7 +228,7 @@ containment between quarantining the pod and a default-deny egress for its names
         if not 0 <= event.cursor_row < len(rows):
             return
         reach = rows[event.cursor_row]
-        other = self.snapshot.pod_by_key.get(reach.pods[0]) if reach.pods else None
+        other = self.snapshot.pod(reach.namespace, reach.pods[0]) if reach.pods else None
         if other is None:
             return
         src, dst = (exposure.pod, other) if outbound else (other, exposure.pod)

@@ -1,0 +1,164 @@
+"""The TUI's acting and reading paths: reload in place, the live watch, the age of the
+data, enter from the matrix and exposure screens."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from tests.test_rollback_helpers import DEFAULT_DENY, SHOP_LIVE, SHOP_OBJECTS
+from tests.test_ui_support import SIZE, app_for, first_reported_flow, settle
+from triage.model import parse_flow
+from triage.sources.kubeclient import connect
+from triage.sources.live import LiveTarget
+from triage.sources.recording import bundled_incident
+from triage.ui.app import make_app
+from triage.ui.screens.checklist import ChecklistScreen
+from triage.ui.screens.exposure import ExposureScreen
+from triage.ui.screens.matrix import MatrixScreen
+from triage.ui.session import LiveSource
+from triage.ui.widgets.source_bar import age_text
+
+CONTEXT = "triage-test"
+FLOW = parse_flow("shop/web-1", "shop/api-1", "9000")  # allowed by shop/allow-legacy
+WEB_EGRESS_LOCKDOWN = {
+    "apiVersion": "networking.k8s.io/v1",
+    "kind": "NetworkPolicy",
+    "metadata": {"name": "lockdown-web-egress", "namespace": "shop"},
+    "spec": {"podSelector": {"matchLabels": {"app": "web"}}, "policyTypes": ["Egress"]},
+}
+
+
+def _seed(kube_api: Any) -> None:
+    kube_api.seed(
+        namespaces=[o for o in SHOP_OBJECTS if o["kind"] == "Namespace"],
+        pods=[o for o in SHOP_OBJECTS if o["kind"] == "Pod"],
+        network_policies=[p for p in SHOP_LIVE if p is not DEFAULT_DENY],
+    )
+
+
+def _live_app(kubeconfig: Path, **kw: Any) -> Any:
+    target = LiveTarget(context=CONTEXT, kubeconfig=kubeconfig, timeout=5.0)
+    return make_app(
+        LiveSource(target), animation_level="none", cursor_blink=False, show_age=False, **kw
+    )
+
+
+def _notes(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    shown: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        app, "notify", lambda text, **kw: shown.append((str(kw.get("title", "")), str(text)))
+    )
+    return shown
+
+
+async def test_ctrl_r_reloads_in_place_and_says_what_changed(
+    kube_api: Any, kubeconfig: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _seed(kube_api)
+    app = _live_app(kubeconfig)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_checklist(FLOW)
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ChecklistScreen)
+        screen.query_one("#steps").select("verdict")  # type: ignore[attr-defined]
+        await pilot.press("r")
+        await settle(pilot)
+        assert screen.results["verdict"].status == "pass"
+        # someone locks down the egress of web
+        conn = connect(CONTEXT, kubeconfig)
+        client.NetworkingV1Api(conn.api).create_namespaced_network_policy(
+            "shop", WEB_EGRESS_LOCKDOWN
+        )
+        conn.close()
+        shown = _notes(app, monkeypatch)
+        await pilot.press("ctrl+r")
+        await settle(pilot)
+        await settle(pilot)
+        assert app.screen is screen  # in place: the same checklist, the same flow
+        assert shown[-1] == (f"reloaded context {CONTEXT}", "policies +1")
+        assert screen.results["verdict"].status == "fail"  # the open step ran again
+        assert set(screen.results) == {"verdict"}  # the rest, from old data, was dropped
+
+
+async def test_w_toggles_a_watch_in_live_mode_only(
+    kube_api: Any, kubeconfig: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _seed(kube_api)
+    app = _live_app(kubeconfig)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("w")
+        assert app.watch_timer is not None
+        assert "WATCH" in str(app.screen.query_one("#source-bar").render())
+        app._watch_tick()  # what the timer does: a reload
+        await settle(pilot)
+        shown = _notes(app, monkeypatch)
+        app._watch_tick()
+        await settle(pilot)
+        assert shown[-1] == (f"reloaded context {CONTEXT} (watch)", "no change")
+        await pilot.press("w")
+        assert app.watch_timer is None
+    replay = app_for("demo", tmp_path)
+    async with replay.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("w")
+        assert replay.watch_timer is None
+        actions = {b.binding.action for b in replay.screen.active_bindings.values()}
+        assert "toggle_watch" not in actions or not replay.check_action("toggle_watch", ())
+
+
+def test_age_text() -> None:
+    from datetime import UTC, datetime
+
+    now = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
+    assert age_text("2026-01-01T11:59:48Z", now) == "12 s ago"
+    assert age_text("2026-01-01T11:56:00Z", now) == "4 min ago"
+    assert age_text("2026-01-01T09:00:00Z", now) == "3 h ago"
+    assert age_text("not a time", now) == ""
+
+
+async def test_enter_on_a_matrix_cell_opens_that_flows_checklist(tmp_path: Path) -> None:
+    app = app_for("demo", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_matrix(["checkout"])
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, MatrixScreen)
+        assert "REPLAY" in str(screen.query_one("#source-bar").render())
+        flow = screen.flow_at(screen.query_one("#matrix-grid").cursor_coordinate)  # type: ignore[attr-defined]
+        assert flow is not None
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ChecklistScreen)
+        assert app.screen.flow == flow
+        source = screen.matrix.workloads[0].pods[0]  # type: ignore[union-attr]
+        assert str(flow.source) == source.key
+
+
+async def test_enter_on_an_exposure_row_opens_that_flows_checklist(tmp_path: Path) -> None:
+    app = app_for("demo", tmp_path)
+    reported = first_reported_flow(bundled_incident("demo"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_exposure(str(reported.source))
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ExposureScreen) and screen.exposure is not None
+        assert "REPLAY" in str(screen.query_one("#source-bar").render())
+        first = screen.exposure.outbound[0]
+        screen.query_one("#reaches-table").focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ChecklistScreen)
+        flow = app.screen.flow
+        assert str(flow.source) == str(reported.source)
+        assert str(flow.destination) == f"{first.namespace}/{first.pods[0]}"
+        if first.ports:
+            assert (flow.port, flow.protocol) == (first.ports[0].port, first.ports[0].protocol)
