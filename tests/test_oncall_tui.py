@@ -162,3 +162,72 @@ async def test_enter_on_an_exposure_row_opens_that_flows_checklist(tmp_path: Pat
         assert str(flow.destination) == f"{first.namespace}/{first.pods[0]}"
         if first.ports:
             assert (flow.port, flow.protocol) == (first.ports[0].port, first.ports[0].protocol)
+
+
+async def test_a_failed_connection_offers_retry_and_the_demo(
+    kube_api: Any, kubeconfig: Path
+) -> None:
+    from textual.widgets import Static
+
+    from triage.ui.screens.flow_picker import FlowPickerScreen
+    from triage.ui.screens.loading import LoadingScreen
+
+    _seed(kube_api)
+    rule = kube_api.forbid("list", "pods")
+    app = _live_app(kubeconfig)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LoadingScreen)
+        shown = str(screen.query_one("#loading-progress", Static).render())
+        assert "Press r to retry" in shown
+        assert "`triage demo` replays a recorded incident" in shown
+        assert "retry" in {b.binding.action for b in screen.active_bindings.values()}
+        kube_api.allow(rule)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, FlowPickerScreen)
+        assert app.startup_error is None
+
+
+async def test_a_bad_recording_offers_no_retry(tmp_path: Path) -> None:
+    from triage.ui.screens.loading import LoadingScreen
+
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("apiVersion: triage/v1\nkind: Incident\n", encoding="utf-8")
+    app = app_for(broken, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, LoadingScreen)
+        assert app.screen.check_action("retry", ()) is False
+
+
+async def test_c_shows_the_command_when_the_clipboard_is_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from textual.widgets import TextArea
+
+    from triage.ui.widgets.command_dialog import CommandDialog, clipboard_available
+
+    assert not clipboard_available({"TERM": "xterm-256color", "TMUX": "/tmp/tmux-0/default,1,0"})
+    assert not clipboard_available({"TERM": "linux"})
+    assert clipboard_available({"TERM": "xterm-256color"})
+    assert clipboard_available({"TERM": "linux", "TRIAGE_CLIPBOARD": "on"})
+    monkeypatch.setenv("TRIAGE_CLIPBOARD", "off")
+    flow = first_reported_flow(bundled_incident("demo"))
+    app = app_for("demo", tmp_path, initial_flow=flow)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        checklist = app.screen
+        assert isinstance(checklist, ChecklistScreen)
+        await pilot.press("c")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, CommandDialog)
+        area = dialog.query_one(TextArea)
+        assert area.text == checklist.kubectl("flow")
+        assert area.selected_text == area.text  # selected, ready to take
+        assert app.clipboard == ""  # nothing pretended to copy
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is checklist

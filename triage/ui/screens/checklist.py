@@ -337,9 +337,10 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
         self.start_step(step_id)  # exclusive per step: a stale run of it is cancelled
 
     def action_copy_kubectl(self) -> None:
+        from triage.ui.widgets.command_dialog import copy_or_show
+
         command = self.kubectl(self.query_one(StepList).current_id)
-        self.app.copy_to_clipboard(command)
-        self.notify(command, title="copied kubectl command")
+        copy_or_show(self.app, "kubectl command", command)
 
     def action_export(self) -> None:
         results = [self.results[s] for s in self.step_ids if s in self.results]
