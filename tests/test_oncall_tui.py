@@ -231,3 +231,69 @@ async def test_c_shows_the_command_when_the_clipboard_is_unavailable(
         await pilot.press("escape")
         await settle(pilot)
         assert app.screen is checklist
+
+
+async def test_tab_accepts_the_fuzzy_completion(tmp_path: Path) -> None:
+    from triage.ui.screens.flow_picker import FlowPickerScreen
+
+    app = app_for("demo", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.click("#source")
+        await pilot.press(*"web-8hx", "tab")
+        screen = app.screen
+        assert isinstance(screen, FlowPickerScreen)
+        assert screen.value("source") == "checkout/checkout-web-7c9d8f6b5-8hx2p"
+        assert app.focused is not None and app.focused.id == "source"  # completed in place
+        await pilot.press("tab")  # nothing left to complete: the next field
+        assert app.focused is not None and app.focused.id == "destination"
+
+
+async def test_checklist_footer_keys_move_the_steps_and_the_detail(tmp_path: Path) -> None:
+    from triage.ui.widgets.step_detail import StepDetail
+    from triage.ui.widgets.steps import StepList
+
+    flow = first_reported_flow(bundled_incident("demo"))
+    app = app_for("demo", tmp_path, initial_flow=flow)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ChecklistScreen)
+        shown = {
+            b.binding.key_display: b.binding.description
+            for b in screen.active_bindings.values()
+            if b.binding.show
+        }
+        assert shown["↑↓"] == "Step" and shown["pgdn"] == "Detail"
+        await pilot.press("a")
+        await settle(pilot)
+        steps = screen.query_one(StepList)
+        steps.index = 0
+        await pilot.press("down", "down")
+        assert steps.current_id == "labels"
+        detail = screen.query_one(StepDetail)
+        steps.select("verdict")
+        await settle(pilot)
+        assert detail.max_scroll_y > 0  # the verdict's evidence does not fit 80x24
+        await pilot.press("pagedown")
+        await settle(pilot)
+        assert detail.scroll_y > 0
+        # the focus elsewhere: the screen's keys still move the list
+        screen.set_focus(None)
+        await pilot.press("up")
+        assert steps.current_id == "ports"
+
+
+async def test_esc_clears_the_typed_flow_from_the_candidates(tmp_path: Path) -> None:
+    from triage.ui.screens.flow_picker import FlowPickerScreen
+
+    app = app_for("demo", tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.click("#source")
+        await pilot.press(*"web-8hx", "tab")
+        await pilot.press("f3")  # to the candidates
+        await pilot.press("escape")
+        screen = app.screen
+        assert isinstance(screen, FlowPickerScreen)
+        assert screen.value("source") == ""

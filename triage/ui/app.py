@@ -49,11 +49,13 @@ class TriageApp(App[None]):
     TITLE = "netpol-triage"
     COMMANDS: ClassVar = App.COMMANDS | {TriageCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        # Quit, reload and watch stay out of the footer (80 columns); help and the palette
+        # list them, and the header says when a watch runs.
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False, id="app.quit"),
         Binding("colon", "command_prompt", "Cmd", key_display=":", id="app.command"),
         Binding("question_mark,f1", "help", "Help", key_display="?", id="app.help"),
-        Binding("ctrl+r", "reload", "Reload", id="app.reload"),
-        Binding("w", "toggle_watch", "Watch", id="app.watch"),
+        Binding("ctrl+r", "reload", "Reload", show=False, id="app.reload"),
+        Binding("w", "toggle_watch", "Watch", show=False, id="app.watch"),
     ]
 
     def __init__(
@@ -439,7 +441,9 @@ class TriageApp(App[None]):
         seen: set[str] = set()
         for active in screen.active_bindings.values():
             binding = active.binding
-            if not binding.show or not active.enabled or binding.action in seen:
+            # App-level keys kept out of the 80-column footer still belong in the palette.
+            listed = binding.show or (binding.id or "").startswith("app.")
+            if not listed or not active.enabled or binding.action in seen:
                 continue
             if binding.action in ("quit", "command_palette", "command_prompt"):
                 continue

@@ -70,9 +70,15 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="checklist.back"),
-        Binding("enter,n", "next_step", "Next", key_display="enter", id="checklist.next"),
-        Binding("a", "run_all", "Run all", id="checklist.run_all"),
+        Binding("enter,n", "next_step", "Next", key_display="⏎", id="checklist.next"),
+        Binding(
+            "a", "run_all", "All", tooltip="Run all: every step in order", id="checklist.run_all"
+        ),
         Binding("r", "rerun", "Rerun", id="checklist.rerun"),
+        Binding("down", "move_step(1)", "Step", key_display="↑↓", id="checklist.down"),
+        Binding("up", "move_step(-1)", "Previous step", show=False, id="checklist.up"),
+        Binding("pagedown", "scroll_detail(1)", "Detail", key_display="pgdn", id="checklist.pgdn"),
+        Binding("pageup", "scroll_detail(-1)", "Detail up", show=False, id="checklist.pgup"),
         # Short footer words (it must fit 80 columns); help and the palette say more.
         Binding(
             "c",
@@ -280,6 +286,17 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
         return f"Step: {spec.title}", spec.help or spec.text
 
     # ------------------------------------------------------------------ actions
+
+    def action_move_step(self, delta: int) -> None:
+        """`↑`/`↓` wherever the focus is: the step list moves and the detail follows."""
+        self.query_one(StepList).index += delta
+
+    def action_scroll_detail(self, pages: int) -> None:
+        detail = self.query_one(StepDetail)
+        if pages > 0:
+            detail.scroll_page_down()
+        else:
+            detail.scroll_page_up()
 
     def reload_session(self) -> None:
         """The app reloaded the cluster: the same flow on the new data. Results computed

@@ -416,7 +416,8 @@ complete flow starts the checklist."""
         if option_list.display:
             option_list.display = False
             return
-        if self.focused_field() is not None:
+        # "esc Clear": the typed flow, wherever the focus is (the candidates included).
+        if self.focused_field() is not None or any(self.value(name) for name in FIELDS):
             for name in FIELDS:
                 self.query_one(f"#{name}", Input).value = ""
             self.show_message(None)
