@@ -78,3 +78,28 @@ def test_lint_ranks_a_near_miss_selector_high() -> None:
     assert nothing["web/allow-ghost"].severity == "info"
     assert report.findings[0] is near  # ranked above "no default-deny in kube-system"
     assert near in report.at_least("high")
+
+
+def test_candidates_include_a_near_miss_selector() -> None:
+    from tests.engine_builders import cluster, labels, netpol, ns, pod
+    from triage.checklist import candidate_flows
+
+    snap = cluster(
+        ns("web"),
+        pod("web", "frontend-canary-1", {"app": "frontend-canary"}, ip="10.0.1.1"),
+        pod("web", "backend-1", {"app": "backend"}, ip="10.0.1.2", ports=[("http", 8080, "TCP")]),
+        netpol(
+            "web",
+            "allow-backend",
+            labels(app="backend"),
+            ingress=[
+                {"from": [{"podSelector": labels(app="frontend")}], "ports": [{"port": 8080}]}
+            ],
+        ),
+    )
+    found = [c for c in candidate_flows(snap) if c.source == "near-miss"]
+    assert [str(c.flow) for c in found] == ["web/frontend-canary-1 → web/backend-1:8080/TCP"]
+    assert found[0].reason == (
+        "web/allow-backend ingress rule #0 peer app=frontend matches no pod; "
+        "web/frontend-canary-1 has app=frontend-canary"
+    )

@@ -29,7 +29,7 @@ STATUSES: tuple[Status, ...] = ("pending", "running", "pass", "fail", "warn", "s
 # Results a step can return; "pending" and "running" are the UI's states before a result.
 FINAL_STATUSES: tuple[Status, ...] = ("pass", "fail", "warn", "skip", "error")
 
-CandidateSource = Literal["reported", "regressed", "dns", "unreachable-service"]
+CandidateSource = Literal["reported", "regressed", "near-miss", "dns", "unreachable-service"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +134,8 @@ class CandidateFlow:
 
     `source`: "reported" (the incident's reported flows), "regressed" (allowed in the last
     known-good set, denied now), "dns" (an egress-isolated pod that cannot reach DNS),
-    "unreachable-service" (a Service no pod outside its namespace can reach)."""
+    "unreachable-service" (a Service no pod outside its namespace can reach), "near-miss"
+    (a peer selector that matches no pod but nearly matches this flow's pod)."""
 
     flow: Flow
     reason: str
