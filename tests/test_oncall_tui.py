@@ -264,7 +264,7 @@ async def test_checklist_footer_keys_move_the_steps_and_the_detail(tmp_path: Pat
             for b in screen.active_bindings.values()
             if b.binding.show
         }
-        assert shown["↑↓"] == "Step" and shown["pgdn"] == "Detail"
+        assert shown["↑↓"] == "Step" and shown["f"] == "Fix"
         await pilot.press("a")
         await settle(pilot)
         steps = screen.query_one(StepList)
@@ -297,3 +297,76 @@ async def test_esc_clears_the_typed_flow_from_the_candidates(tmp_path: Path) -> 
         screen = app.screen
         assert isinstance(screen, FlowPickerScreen)
         assert screen.value("source") == ""
+
+
+async def test_fix_in_a_replay_is_written_to_a_file(tmp_path: Path) -> None:
+    from triage.ui.screens.fix import FixScreen, fix_file_name
+
+    flow = first_reported_flow(bundled_incident("demo"))
+    app = app_for("demo", tmp_path, initial_flow=flow)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, FixScreen)
+        assert "name: allow-checkout-web-to-checkout-api-8080" in screen.fix_yaml
+        for action in ("dry_run", "apply"):
+            assert screen.check_action(action, ()) is False  # a replay touches no cluster
+        await pilot.press("w")
+        await settle(pilot)
+        written = tmp_path / fix_file_name(flow)
+        assert written.read_text(encoding="utf-8") == screen.fix_yaml
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, ChecklistScreen)
+
+
+async def test_fix_dry_run_and_apply_with_typed_context_and_journal(
+    kube_api: Any, kubeconfig: Path, tmp_path: Path
+) -> None:
+    from triage.rollback.store import Store
+    from triage.ui.screens.fix import FixScreen
+    from triage.ui.widgets.confirm import ConfirmContextModal
+
+    _seed(kube_api)
+    denied = parse_flow("shop/web-1", "shop/api-1", "8080")  # legacy allows only 9000
+    state = tmp_path / "state"
+    app = _live_app(kubeconfig, state_dir=state)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.open_checklist(denied)
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, FixScreen)
+        kube_api.clear_requests()
+        await pilot.press("d")
+        await settle(pilot)
+        log = "\n".join(str(line) for line in screen.log_lines)
+        assert "dry-run: the server accepts it (1 step(s): 1 create" in log
+        writes = [r for r in kube_api.requests if r.method in ("POST", "PUT", "PATCH", "DELETE")]
+        assert [(r.method, r.query.get("dryRun")) for r in writes] == [("POST", "All")]
+        await pilot.press("A")
+        await settle(pilot)
+        modal = app.screen
+        assert isinstance(modal, ConfirmContextModal)
+        await pilot.press("enter")  # empty field: cancel
+        await settle(pilot)
+        assert app.screen is screen
+        await pilot.press("A")
+        await settle(pilot)
+        await pilot.press(*CONTEXT, "enter")
+        await settle(pilot)
+        await settle(pilot)
+    names = {
+        p["metadata"]["name"]
+        for p in client.NetworkingV1Api(connect(CONTEXT, kubeconfig).api)
+        .list_namespaced_network_policy("shop")
+        .to_dict()["items"]
+    }
+    assert names == {"lockdown-db-egress", "allow-legacy", "allow-web", "allow-web-to-api-8080"}
+    with Store.open(state) as store:
+        journals = store.journals()
+    assert len(journals) == 1 and journals[0].context == CONTEXT

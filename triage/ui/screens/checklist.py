@@ -77,7 +77,21 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
         Binding("r", "rerun", "Rerun", id="checklist.rerun"),
         Binding("down", "move_step(1)", "Step", key_display="↑↓", id="checklist.down"),
         Binding("up", "move_step(-1)", "Previous step", show=False, id="checklist.up"),
-        Binding("pagedown", "scroll_detail(1)", "Detail", key_display="pgdn", id="checklist.pgdn"),
+        Binding(
+            "pagedown",
+            "scroll_detail(1)",
+            "Detail",
+            key_display="pgdn",
+            show=False,
+            id="checklist.pgdn",
+        ),
+        Binding(
+            "f",
+            "fix",
+            "Fix",
+            tooltip="Fix: the least-privilege policy for this flow (save, dry-run, apply)",
+            id="checklist.fix",
+        ),
         Binding("pageup", "scroll_detail(-1)", "Detail up", show=False, id="checklist.pgup"),
         # Short footer words (it must fit 80 columns); help and the palette say more.
         Binding(
@@ -286,6 +300,29 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
         return f"Step: {spec.title}", spec.help or spec.text
 
     # ------------------------------------------------------------------ actions
+
+    def action_fix(self) -> None:
+        """The fix the Verdict step offers (computed now if the step has not run)."""
+        from triage.checklist.fix import least_privilege_fix
+        from triage.policy import UnknownEndpoint
+        from triage.ui.screens.fix import FixScreen
+
+        verdict = self.results.get("verdict")
+        fix = verdict.details.get("fix_yaml", "") if verdict is not None else ""
+        if not fix:
+            try:
+                fix = least_privilege_fix(self.context.snapshot, self.context.explanation)
+            except UnknownEndpoint as exc:
+                self.notify(error_line(exc), title="no fix", severity="warning")
+                return
+        if not fix:
+            self.notify(
+                "no policy fix for this flow: it is allowed, or policy cannot fix it (see the "
+                "Verdict and Ports steps)",
+                title="no fix",
+            )
+            return
+        self.app.push_screen(FixScreen(self.flow, fix))
 
     def action_move_step(self, delta: int) -> None:
         """`↑`/`↓` wherever the focus is: the step list moves and the detail follows."""
