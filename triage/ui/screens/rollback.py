@@ -552,6 +552,8 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         op = plan.operations[row]
         pane.border_title = f"{row + 1}. {op.action} {op.key}"
         header = Text()
+        # In full: the table cell and the border title may be cut at 80 columns.
+        header.append(f"{op.action} {op.key}\n", "bold")
         header.append(
             f"phase {op.phase}: {PHASE_NAMES[op.phase]} · alone it {op.effect.summary()}\n"
         )
