@@ -55,9 +55,10 @@ def _default_command_options(subparsers: argparse._SubParsersAction[Any]) -> str
         formatter.start_section(group.title)
         formatter.add_arguments(actions)
         formatter.end_section()
+    options: str = formatter.format_help()
     return (
         "without a COMMAND, `triage [OPTIONS]` opens the TUI on the live cluster "
-        "(`triage tui`):\n\n" + formatter.format_help()
+        "(`triage tui`):\n\n" + options
     )
 
 
