@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from triage.checklist import ChecklistContext, run_step
 from triage.model import parse_flow
+from triage.policy.describe import misses_clause
 from triage.sources.recording import bundled_incident, load_incident
 
 INGRESS = "ingress-nginx/ingress-nginx-controller-7d5f9c8b6-lx4tw"
@@ -20,10 +21,9 @@ def test_labels_step_does_not_advise_relabelling_into_another_workload() -> None
     nearest = ctx.explanation.primary.nearest_miss  # type: ignore[union-attr]
     assert nearest is not None and nearest.policy == "checkout/allow-api-from-web"
     assert labels.status == "pass"
-    assert (
-        labels.summary == f"labels are not the nearest miss: {nearest.text} (see the Verdict step)"
-    )
-    assert f"nearest miss: {nearest.text}" in verdict.summary
+    clause = misses_clause(ctx.explanation.primary.nearest_misses)  # type: ignore[union-attr]
+    assert labels.summary == f"labels are not the nearest miss: {clause} (see the Verdict step)"
+    assert clause in verdict.summary
     assert "did you mean" not in " ".join(labels.evidence)
     assert (
         "· checkout/allow-web-from-ingress-nginx would allow this flow but does not select the "

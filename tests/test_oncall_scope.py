@@ -68,7 +68,9 @@ def test_egress_the_source_denies_whatever_the_far_end_is_stays_denied() -> None
     exp = ask(snap, "app/web", "10.244.0.10", "80")
     assert exp.state == "denied"
     assert exp.unknown is None
-    assert any(w.startswith("judged on the egress side only: 10.244.0.10") for w in exp.warnings)
+    judged = [w for w in exp.warnings if w.code == "judged-one-side"]
+    assert [w.text.split(":")[0] for w in judged] == ["judged on the egress side only"]
+    assert judged[0].subject == "10.244.0.10"
     assert explanation_to_dict(exp)["allowed"] is False
 
 
@@ -120,6 +122,7 @@ def test_live_explain_with_n_says_unknown(
 
 def test_checklist_on_a_partial_snapshot_never_fails_for_lack_of_data() -> None:
     from triage.checklist import ChecklistContext, run_step
+    from triage.checklist.runbook import runbook_for
     from triage.model import parse_flow
     from triage.sources.recording import load_incident
 
@@ -136,7 +139,7 @@ def test_checklist_on_a_partial_snapshot_never_fails_for_lack_of_data() -> None:
         "monitoring/prometheus-k8s-0", "checkout/checkout-api-6b8f7d9c4-kz4vn", "9090"
     )
     ctx = ChecklistContext(snap, flow)
-    found = {sid: run_step(ctx, sid) for sid in ctx.effective_runbook.step_ids}
+    found = {sid: run_step(ctx, sid) for sid in runbook_for(ctx).step_ids}
     assert found["verdict"].status == "warn"
     assert found["verdict"].summary.startswith("unknown: not loaded (-n): the source is in ")
     assert found["dns"].status == "skip"

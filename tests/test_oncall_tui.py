@@ -260,7 +260,7 @@ async def test_checklist_footer_keys_move_the_steps_and_the_detail(tmp_path: Pat
         screen = app.screen
         assert isinstance(screen, ChecklistScreen)
         shown = {
-            b.binding.key_display: b.binding.description
+            (b.binding.key_display or b.binding.key): b.binding.description
             for b in screen.active_bindings.values()
             if b.binding.show
         }

@@ -6,8 +6,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from triage.checklist.model import ChecklistContext, StepResult
+from triage.checklist.runbook import runbook_for
 from triage.model.untrusted import clean
 from triage.policy import UnknownEndpoint
+from triage.policy.describe import misses_clause
 
 STATUS_MARK = {
     "pass": "pass",
@@ -43,8 +45,8 @@ def _verdict_line(ctx: ChecklistContext) -> str:
     if primary is not None:
         sides = [s for s in (primary.egress, primary.ingress) if not s.allowed]
         text += " by " + " and ".join(f"{s.direction.lower()} at `{s.endpoint}`" for s in sides)
-        if primary.nearest_miss is not None:
-            text += f"; nearest miss: {primary.nearest_miss.text}"
+        if primary.nearest_misses:
+            text += f"; {misses_clause(primary.nearest_misses)}"
     return text
 
 
@@ -78,7 +80,7 @@ def export_report(
     """Markdown: the flow, each step with status/evidence/kubectl, the verdict, the fix.
     `origin`: context, server, capture time and operator, for the header."""
     results = list(results)
-    runbook = ctx.effective_runbook
+    runbook = runbook_for(ctx)
     titles = {s.id: s.title for s in runbook.steps}
     lines = [f"# {runbook.title}: `{ctx.flow}`", ""]
     if ctx.incident is not None:

@@ -13,9 +13,10 @@ import dataclasses
 from collections.abc import Callable
 
 from triage.model import Flow, IPRef, PodRef, ServiceRef, Snapshot
-from triage.policy.trace import Explanation, SideTrace
+from triage.policy.trace import EngineWarning, Explanation, SideTrace
 
 NOT_LOADED = "not loaded (-n)"
+NOT_LOADED_CODE = "not-loaded"  # EngineWarning code of an unknown verdict
 
 
 def _scope_text(snapshot: Snapshot) -> str:
@@ -57,7 +58,8 @@ def explain_partial(
             f"unknown: {NOT_LOADED}: the {role} is in namespace {namespace}, outside the "
             f"loaded namespaces ({scope}); load it with -n {namespace} to judge this flow"
         )
-        return Explanation(flow, False, (), warnings=(text,), unknown=text)
+        warning = EngineWarning(NOT_LOADED_CODE, text, namespace)
+        return Explanation(flow, False, (), warnings=(warning,), unknown=text)
     explanation = explain_loaded(snapshot, flow)
     primary = explanation.primary
     if primary is None:
@@ -75,8 +77,9 @@ def explain_partial(
             f"unknown: {NOT_LOADED}: neither {flow.source} nor {flow.destination} is a pod of "
             f"the loaded namespaces ({scope})"
         )
+        warning = EngineWarning(NOT_LOADED_CODE, text)
         return dataclasses.replace(
-            explanation, unknown=text, warnings=(*explanation.warnings, text)
+            explanation, unknown=text, warnings=(*explanation.warnings, warning)
         )
     if dest_unknown:
         judged, other, ip = primary.egress, "ingress at the destination", flow.destination
@@ -88,11 +91,16 @@ def explain_partial(
     )
     if not judged.allowed and not _could_match_unloaded_pod(judged):
         # Denied whatever the far end is: the verdict stands, on one side's evidence.
-        note = f"judged on the {judged.direction.lower()} side only: {where}"
+        note = EngineWarning(
+            "judged-one-side",
+            f"judged on the {judged.direction.lower()} side only: {where}",
+            str(ip),
+        )
         return dataclasses.replace(explanation, warnings=(*explanation.warnings, note))
     side = "allows" if judged.allowed else "may allow"
     text = (
         f"unknown: {NOT_LOADED}: {where}; the {judged.direction.lower()} side ({judged.endpoint}) "
         f"{side} this flow, the {other} is not known"
     )
-    return dataclasses.replace(explanation, unknown=text, warnings=(*explanation.warnings, text))
+    warning = EngineWarning(NOT_LOADED_CODE, text, str(ip))
+    return dataclasses.replace(explanation, unknown=text, warnings=(*explanation.warnings, warning))
