@@ -65,7 +65,14 @@ def then_snapshot(snapshot: Snapshot, known_good: KnownGood) -> Snapshot:
         dataclasses.replace(p, labels=dict(pod_labels[p.key])) if p.key in pod_labels else p
         for p in snapshot.pods
     )
-    return Snapshot(namespaces, pods, snapshot.services, known_good.policies, snapshot.warnings)
+    return Snapshot(
+        namespaces,
+        pods,
+        snapshot.services,
+        known_good.policies,
+        snapshot.warnings,
+        snapshot.admin_policies,
+    )
 
 
 def changes_between(snapshot: Snapshot, known_good: KnownGood) -> list[Change]:
@@ -150,6 +157,7 @@ def revert(snapshot: Snapshot, then: Snapshot, changes: Iterable[Change]) -> Sna
         snapshot.services,
         tuple(policies[k] for k in sorted(policies)),
         snapshot.warnings,
+        snapshot.admin_policies,
     )
 
 

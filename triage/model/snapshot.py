@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from triage.model.admin import AdminPolicy
 from triage.model.objects import Namespace, NetworkPolicy, Pod, Service
 
 
@@ -17,6 +18,8 @@ class Snapshot:
     services: tuple[Service, ...] = ()
     policies: tuple[NetworkPolicy, ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    # Cluster-scoped ClusterNetworkPolicies / (Baseline)AdminNetworkPolicies, by `key`.
+    admin_policies: tuple[AdminPolicy, ...] = ()
 
     @cached_property
     def namespace_by_name(self) -> Mapping[str, Namespace]:
@@ -78,4 +81,12 @@ class Snapshot:
 
     def with_policies(self, policies: tuple[NetworkPolicy, ...]) -> Snapshot:
         """Same cluster, another policy set: how plans and diffs ask "what if"."""
-        return Snapshot(self.namespaces, self.pods, self.services, policies, self.warnings)
+        return Snapshot(
+            self.namespaces, self.pods, self.services, policies, self.warnings, self.admin_policies
+        )
+
+    def with_admin_policies(self, admin_policies: tuple[AdminPolicy, ...]) -> Snapshot:
+        """Same cluster, another set of cluster-scoped admin policies."""
+        return Snapshot(
+            self.namespaces, self.pods, self.services, self.policies, self.warnings, admin_policies
+        )

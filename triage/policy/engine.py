@@ -28,6 +28,7 @@ from triage.model import (
     Snapshot,
 )
 from triage.policy.selectors import selector_failures, selector_matches
+from triage.policy.tiers import Far, apply_tiers
 from triage.policy.trace import (
     Decision,
     Endpoint,
@@ -594,6 +595,16 @@ def _verdict(
     source, destination, notes = _connect(source, destination, family)
     egress = trace_side(snapshot, "Egress", source, destination, port, protocol, destination.pod)
     ingress = trace_side(snapshot, "Ingress", destination, source, port, protocol, destination.pod)
+    # The admin tiers (ClusterNetworkPolicy, ANP, BANP) around the NetworkPolicy decision.
+    egress, ingress, tier_notes = apply_tiers(
+        snapshot,
+        egress,
+        ingress,
+        Far(source.pod, source.ip, source.role),
+        Far(destination.pod, destination.ip, destination.role),
+        port,
+        protocol,
+    )
     allowed = egress.allowed and ingress.allowed and blocked_by is None
     return Verdict(
         source=source.endpoint(),
@@ -604,7 +615,7 @@ def _verdict(
         allowed=allowed,
         egress=egress,
         ingress=ingress,
-        warnings=tuple(extra_warnings + notes + _warnings(source, destination)),
+        warnings=tuple(extra_warnings + notes + tier_notes + _warnings(source, destination)),
         nearest_miss=None if allowed else nearest_miss(egress, ingress),
         blocked_by=blocked_by,
     )

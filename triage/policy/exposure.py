@@ -580,6 +580,7 @@ def contain(snapshot: Snapshot, pod: Pod, scope: Scope = "pod") -> Containment:
         snapshot.services,
         (*snapshot.policies, policy),
         snapshot.warnings,
+        snapshot.admin_policies,
     )
     after = compute_exposure(after_snapshot, contained)
     residual = tuple(r for r in after.outbound if not _is_dns(r, dns_ns, dns_labels, snapshot))

@@ -6,8 +6,12 @@ The text view, the TUI and `--output json` are renderings of these objects.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from triage.model import Direction, Flow, Protocol
+
+if TYPE_CHECKING:
+    from triage.policy.tier_trace import TierChain
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +135,9 @@ class SideTrace:
     policies: tuple[PolicyTrace, ...] = ()
     decision: Decision | None = None
     summary: str = ""
+    # The walk through the admin tiers (triage.policy.tiers) when the snapshot has any
+    # ClusterNetworkPolicy / AdminNetworkPolicy / BaselineAdminNetworkPolicy; else None.
+    tiers: TierChain | None = None
 
 
 @dataclass(frozen=True, slots=True)

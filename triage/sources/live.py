@@ -222,6 +222,7 @@ class _Loader:
             snapshot.services,
             snapshot.policies,
             tuple(warnings),
+            snapshot.admin_policies,
         )
         return LiveLoad(
             snapshot=snapshot,
