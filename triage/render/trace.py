@@ -8,6 +8,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from triage.policy.trace import Explanation, PolicyTrace, RuleTrace, SideTrace, Verdict
+from triage.render.tiers import add_tier_nodes
 
 OK = "bold green"
 BAD = "bold red"
@@ -54,6 +55,8 @@ def side_tree(side: SideTrace) -> Tree:
         )
     )
     tree.add(Text(side.summary, style=DIM if side.allowed else ""))
+    if side.tiers is not None:
+        add_tier_nodes(tree, side.tiers)
     for pol in side.policies:
         deciding = side.decision is not None and side.decision.policy == pol.key
         pol_node = tree.add(
