@@ -116,6 +116,11 @@ def _runs(indices: list[int]) -> list[tuple[int, int]]:
 
 
 def class_matrix(model: ClusterModel) -> ClassMatrix:
+    if model.snapshot.admin_policies:
+        # The admin tiers around NetworkPolicy: a separate walk (tiers_matrix.py).
+        from triage.policy.tiers_matrix import tiered_class_matrix
+
+        return tiered_class_matrix(model)
     n = len(model.classes)
     everything = model.all_bits
     union_memo: dict[tuple[PortSpec, PortSpec], PortSpec] = {}
