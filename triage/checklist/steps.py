@@ -16,6 +16,7 @@ from triage.checklist.fix import least_privilege_fix
 from triage.checklist.hints import LABEL_CODES, format_labels, with_hint
 from triage.checklist.model import ChecklistContext, Status, StepResult
 from triage.checklist.runbook import render_kubectl
+from triage.checklist.tiers_step import check_tiers
 from triage.model import (
     NAMESPACE_NAME_LABEL,
     Flow,
@@ -1190,6 +1191,7 @@ CHECKS: Mapping[str, Check] = {
     "dns": check_dns,
     "labels": check_labels,
     "namespaces": check_namespaces,
+    "tiers": check_tiers,
     "ports": check_ports,
     "verdict": check_verdict,
     "probe": check_probe,
