@@ -55,7 +55,8 @@ def test_pass_to_networkpolicy_passes_the_step() -> None:
     assert result.status == "pass"
     assert result.summary == "the tiers let this flow through (Default, NetworkPolicy)"
     assert result.kubectl == (
-        "kubectl get clusternetworkpolicies,adminnetworkpolicies,baselineadminnetworkpolicies -o wide"
+        "kubectl get clusternetworkpolicies,adminnetworkpolicies,"
+        "baselineadminnetworkpolicies -o wide"
     )
 
 
