@@ -72,3 +72,41 @@ def test_baseline_deny_where_no_networkpolicy_selects() -> None:
 
 def test_skipped_without_admin_policies() -> None:
     assert tiers_step().status == "skip"
+
+
+def test_what_changed_names_the_admin_policy_that_flipped_the_flow() -> None:
+    from triage.checklist.changes import flow_change
+    from triage.model.incident import KnownGood
+
+    before = cnp(
+        "platform-guard", "Admin", 10, ingress=[rule("Pass", [ns_peer("web")], name="owners")]
+    )
+    after = cnp(
+        "platform-guard", "Admin", 10, ingress=[rule("Deny", [ns_peer("web")], name="owners")]
+    )
+    then = cluster(*BASE, before)  # type: ignore[arg-type]
+    now = cluster(*BASE, after)  # type: ignore[arg-type]
+    good = KnownGood("before-rollout", "", then.policies, admin_policies=then.admin_policies)
+    fc = flow_change(now, good, parse_flow("web/fe", "db/pg", 5432, "TCP"))
+    assert fc.regressed
+    assert [c.summary for c in fc.flipping] == [
+        "ClusterNetworkPolicy platform-guard (Admin tier, priority 10) changed"
+    ]
+    assert "-    action: Pass" in fc.flipping[0].diff and "+    action: Deny" in fc.flipping[0].diff
+    from triage.checklist.runbook import load_runbook
+
+    ctx = ChecklistContext(
+        now,
+        parse_flow("web/fe", "db/pg", 5432, "TCP"),
+        known_good=good,
+        runbook=load_runbook("failed-rollout"),
+    )
+    rollback = run_step(ctx, "rollback")
+    assert rollback.status == "warn"
+    assert (
+        "1 cluster-scoped admin policy change(s) are not rolled back by restoring "
+        "NetworkPolicies; restore them from the diff with kubectl apply:"
+    ) in rollback.evidence
+    changes = run_step(ctx, "changes")
+    assert changes.status == "fail"
+    assert "platform-guard" in changes.summary

@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
-from triage.checklist.changes import changes_between, flow_change
+from triage.checklist.changes import ADMIN_CHANGES, changes_between, flow_change
 from triage.checklist.fix import least_privilege_fix
 from triage.checklist.hints import LABEL_CODES, format_labels, with_hint
 from triage.checklist.model import ChecklistContext, Status, StepResult
@@ -1010,13 +1010,20 @@ def check_rollback(ctx: ChecklistContext) -> StepResult:
         return _result("skip", "no known-good policy set to roll back to")
     everything = changes_between(ctx.snapshot, known_good)
     changes = [c for c in everything if c.kind.startswith("policy-")]
-    labels = [c for c in everything if not c.kind.startswith("policy-")]
-    if not changes and not labels:
+    admin = [c for c in everything if c.kind in ADMIN_CHANGES]
+    labels = [c for c in everything if c not in changes and c not in admin]
+    if not changes and not labels and not admin:
         return _result(
             "pass",
             f"the policies and labels match known-good {known_good.name}: nothing to roll back",
         )
     evidence = [c.summary for c in changes]
+    if admin:
+        evidence.append(
+            f"{len(admin)} cluster-scoped admin policy change(s) are not rolled back by "
+            "restoring NetworkPolicies; restore them from the diff with kubectl apply:"
+        )
+        evidence.extend(f"  {c.summary}" for c in admin)
     if labels:
         evidence.append(f"{len(labels)} label change(s) are not rolled back by restoring policies:")
         evidence.extend(f"  {c.summary}" for c in labels)
@@ -1027,7 +1034,7 @@ def check_rollback(ctx: ChecklistContext) -> StepResult:
         evidence,
         "the rollback asks for a confirmation that names the context; nothing is applied "
         "from the checklist",
-        {"diff": "".join(c.diff for c in changes)},
+        {"diff": "".join(c.diff for c in (*changes, *admin))},
     )
 
 
