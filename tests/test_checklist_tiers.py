@@ -6,7 +6,7 @@ from __future__ import annotations
 from tests.admin_builders import all_namespaces, cnp, ns_peer, rule
 from tests.engine_builders import cluster, netpol, ns, pod
 from triage.checklist.model import ChecklistContext
-from triage.checklist.steps import run_step
+from triage.checklist.run import run_step
 from triage.model import parse_flow
 
 BASE = [

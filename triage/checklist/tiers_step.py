@@ -58,7 +58,7 @@ def check_tiers(ctx: ChecklistContext) -> StepResult:
                 f"{where}: a Pass hands this flow to tiers with nothing to say; it is allowed by "
                 "default"
             )
-    undecidable = [w for w in primary.warnings if "cannot be evaluated statically" in w]
+    undecidable = [w.text for w in primary.warnings if w.code == "tier-undecidable-peer"]
     evidence.extend(f"warning: {w}" for w in undecidable)
     if deciding is not None:
         side, tier, key = deciding

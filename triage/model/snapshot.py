@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, TypeVar
 
 from triage.model.admin import AdminPolicy
 from triage.model.objects import Namespace, NetworkPolicy, Pod, Service
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -18,8 +21,24 @@ class Snapshot:
     services: tuple[Service, ...] = ()
     policies: tuple[NetworkPolicy, ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    # Other policy engines found installed ("Calico (globalnetworkpolicies.crd...)", ...):
+    # their rules can allow or deny what these verdicts do not see.
+    policy_engines: tuple[str, ...] = field(default=(), compare=False)
     # Cluster-scoped ClusterNetworkPolicies / (Baseline)AdminNetworkPolicies, by `key`.
     admin_policies: tuple[AdminPolicy, ...] = ()
+
+    @cached_property
+    def _derived(self) -> dict[Callable[[Snapshot], Any], Any]:
+        return {}
+
+    def derived(self, build: Callable[[Snapshot], T]) -> T:
+        """`build(self)`, computed once per snapshot and held by it (keyed by `build`): how
+        layers above the model keep their compiled forms of a snapshot without a global
+        cache. `build` must depend on the snapshot alone; the snapshot never changes."""
+        cache = self._derived
+        if build not in cache:
+            cache[build] = build(self)
+        return cache[build]  # type: ignore[no-any-return]
 
     @cached_property
     def namespace_by_name(self) -> Mapping[str, Namespace]:
@@ -82,11 +101,23 @@ class Snapshot:
     def with_policies(self, policies: tuple[NetworkPolicy, ...]) -> Snapshot:
         """Same cluster, another policy set: how plans and diffs ask "what if"."""
         return Snapshot(
-            self.namespaces, self.pods, self.services, policies, self.warnings, self.admin_policies
+            self.namespaces,
+            self.pods,
+            self.services,
+            policies,
+            self.warnings,
+            self.policy_engines,
+            self.admin_policies,
         )
 
     def with_admin_policies(self, admin_policies: tuple[AdminPolicy, ...]) -> Snapshot:
         """Same cluster, another set of cluster-scoped admin policies."""
         return Snapshot(
-            self.namespaces, self.pods, self.services, self.policies, self.warnings, admin_policies
+            self.namespaces,
+            self.pods,
+            self.services,
+            self.policies,
+            self.warnings,
+            self.policy_engines,
+            admin_policies,
         )

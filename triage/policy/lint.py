@@ -42,6 +42,7 @@ from triage.model import (
 from triage.model.manifest import peer_manifest, rule_manifest
 from triage.policy.classes import ClusterModel, PortSpec, compile_snapshot, iter_bits
 from triage.policy.exposure import dns_egress_rule, dns_target
+from triage.policy.lint_tiers import tier_findings
 from triage.policy.portset import PortSet, declared_ports
 
 Severity = Literal["info", "low", "medium", "high"]
@@ -700,9 +701,7 @@ def lint(
         if not wanted or cp.policy.namespace in wanted:
             linter.policy_checks(cp.policy)
     linter.shadow_checks()
-    from triage.policy.lint_tiers import tier_findings
-
-    tier = tier_findings(snapshot, model)
+    tier = [Finding(**fields) for fields in tier_findings(snapshot, model)]
     all_ns = sorted({ns.name for ns in snapshot.namespaces} | {p.namespace for p in snapshot.pods})
     linter.namespace_checks(ns for ns in all_ns if not wanted or ns in wanted)
     # Cluster-scoped (admin tier) findings concern every namespace: always kept.

@@ -12,7 +12,8 @@
 - `tier-shadowed-rule`     a rule an earlier rule (of a higher-priority policy of the same
                            tier, or earlier in the same policy) already matches in full
 
-Cluster-scoped findings carry namespace "" and the policy key (`cnp/NAME`, `anp/NAME`,
+Each finding is the keyword arguments of `lint.Finding`. Cluster-scoped findings carry
+namespace "" and the policy key (`cnp/NAME`, `anp/NAME`,
 `banp/default`).
 """
 
@@ -27,12 +28,15 @@ from triage.model.admin import AdminPolicy, Tier
 from triage.policy.classes import ClusterModel, iter_bits
 from triage.policy.engine import explain
 from triage.policy.exposure import dns_target
-from triage.policy.lint import Finding
 from triage.policy.tiers_matrix import TierModel, TierRule
 
+# A finding as the keyword arguments of `lint.Finding` (lint builds them: this module stays
+# below lint, so the two never import each other).
+FindingFields = dict[str, Any]
 
-def _finding(**kw: Any) -> Finding:
-    return Finding(**kw)
+
+def _finding(**kw: Any) -> FindingFields:
+    return kw
 
 
 def _pods_in(model: ClusterModel, bits: int) -> int:
@@ -55,11 +59,11 @@ def _tier_decision(
     return step.policy, step.rule
 
 
-def tier_findings(snapshot: Snapshot, model: ClusterModel) -> list[Finding]:
+def tier_findings(snapshot: Snapshot, model: ClusterModel) -> list[FindingFields]:
     if not snapshot.admin_policies:
         return []
     tiers = TierModel(model)
-    out: list[Finding] = []
+    out: list[FindingFields] = []
     subjects = {pol.key: bits for pol, bits, _ in tiers.compiled}
 
     # ---- priority ties

@@ -36,16 +36,19 @@ from functools import lru_cache
 from triage.model import Direction, Pod, Protocol, Snapshot
 from triage.model.admin import AdminPeer, AdminPolicy, AdminPort, AdminRule, AdminSelector, Tier
 from triage.policy.selectors import selector_failures, selector_matches
-from triage.policy.tier_trace import (
+from triage.policy.trace import (
     AdminPeerTrace,
     AdminPolicyTrace,
     AdminPortTrace,
     AdminRuleTrace,
+    EngineWarning,
+    Reason,
+    SideTrace,
     TierChain,
     TierMiss,
     TierStep,
+    failure_cost,
 )
-from triage.policy.trace import Reason, SideTrace, failure_cost
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -309,7 +312,7 @@ def _walk_tier(
     port: int | None,
     protocol: Protocol,
     destination: Pod | None,
-    notes: list[str],
+    notes: list[EngineWarning],
 ) -> TierStep:
     index = tier_index(snapshot)
     policies = subject_policies(snapshot, pod, tier)
@@ -330,8 +333,12 @@ def _walk_tier(
             undecided = [p for p in trace.peers if p.undecidable]
             if undecided and trace.port_matched:
                 notes.append(
-                    f"{pol.key} {trace.name} ({trace.action}) may apply but cannot be evaluated "
-                    f"statically: {undecided[0].reasons[0].text}"
+                    EngineWarning(
+                        "tier-undecidable-peer",
+                        f"{pol.key} {trace.name} ({trace.action}) may apply but cannot be "
+                        f"evaluated statically: {undecided[0].reasons[0].text}",
+                        pol.key,
+                    )
                 )
         traces.append(
             AdminPolicyTrace(
@@ -399,7 +406,7 @@ def _side(
     port: int | None,
     protocol: Protocol,
     destination: Pod | None,
-    notes: list[str],
+    notes: list[EngineWarning],
 ) -> SideTrace:
     direction = v1.direction
     steps: list[TierStep] = []
@@ -434,14 +441,7 @@ def _side(
                 steps.append(TierStep("Default", "Accept", "default: allowed"))
     text = " → ".join(s.text for s in steps)
     chain = TierChain(tuple(steps), decided_by, allowed, text)  # type: ignore[arg-type]
-    return replace(
-        v1,
-        allowed=allowed,
-        policies=policies,
-        decision=decision,
-        summary=f"{text}; {v1.summary}" if decided_by == "NetworkPolicy" else text,
-        tiers=chain,
-    )
+    return replace(v1, allowed=allowed, policies=policies, decision=decision, tiers=chain)
 
 
 def apply_tiers(
@@ -452,12 +452,12 @@ def apply_tiers(
     destination: Far,
     port: int | None,
     protocol: Protocol,
-) -> tuple[SideTrace, SideTrace, list[str]]:
+) -> tuple[SideTrace, SideTrace, list[EngineWarning]]:
     """Both sides of a verdict with the admin tiers applied (unchanged when the snapshot
     has no admin policy), and the warnings the tiers add."""
     if not snapshot.admin_policies:
         return egress, ingress, []
-    notes: list[str] = []
+    notes: list[EngineWarning] = []
     if source.pod is not None:
         egress = _side(
             snapshot, egress, source.pod, destination, port, protocol, destination.pod, notes

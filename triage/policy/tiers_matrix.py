@@ -1,4 +1,6 @@
-"""The class matrix with the admin tiers (see `triage.policy.tiers` for the semantics).
+"""The admin tiers compiled against pod classes (see `triage.policy.tiers` for the
+semantics): `TierModel`, and the per-tier walk the tiered class matrix
+(`matrix._tiered_class_matrix`) and exposure use.
 
 Per direction, the side of a subject class toward a far class is, port by port:
 
@@ -15,14 +17,12 @@ Agreement with `engine.explain` pod by pod is a property test (tests/test_tiers_
 
 from __future__ import annotations
 
-from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from triage.model import Direction
 from triage.model.admin import AdminPeer, AdminPolicy, AdminPort, AdminRule, AdminSelector, Tier
-from triage.policy.classes import ALL_SPEC, ClusterModel, Family, NamedKey, PortSpec, iter_bits
-from triage.policy.matrix import ClassMatrix, _Interner, _partition, _runs
+from triage.policy.classes import ALL_SPEC, ClusterModel, NamedKey, PortSpec
 from triage.policy.portset import ALL_PORTS, NO_PORTS, PortSet
 
 
@@ -193,7 +193,7 @@ class TierModel:
 _NOTHING_DECIDED = (NO_PORTS, ALL_PORTS)
 
 
-def _walk(
+def walk_tier(
     rules: tuple[TierRule, ...],
     far: int,
     named: Mapping[NamedKey, int],
@@ -229,7 +229,7 @@ def _walk(
     return found
 
 
-def _refine(parts: list[int], splitter: int) -> list[int]:
+def refine_parts(parts: list[int], splitter: int) -> list[int]:
     out: list[int] = []
     for bits in parts:
         inside = bits & splitter
@@ -239,130 +239,3 @@ def _refine(parts: list[int], splitter: int) -> list[int]:
         if outside:
             out.append(outside)
     return out
-
-
-def tiered_class_matrix(model: ClusterModel) -> ClassMatrix:
-    classes = model.classes
-    n = len(classes)
-    everything = model.all_bits
-    interner = _Interner()
-    rows = [array("I", bytes(4 * n)) for _ in range(n)]
-    if n == 0:
-        return ClassMatrix(model, interner.items, rows)
-    tiers = TierModel(model)
-    tier_rules = tiers.tier_rules
-
-    union_memo: dict[tuple[PortSpec, PortSpec], PortSpec] = {}
-    named_by_class: list[Mapping[NamedKey, int]] = [dict(c.named_ports) for c in classes]
-    # Destination classes grouped by the named ports they resolve (egress far ends).
-    seen: dict[tuple[tuple[NamedKey, int], ...], int] = {}
-    for cls in classes:
-        k = tuple(sorted(cls.named_ports.items()))
-        seen[k] = seen.get(k, 0) | (1 << cls.index)
-    named_groups = list(seen.values()) if len(seen) > 1 else []
-    named_id_of = [0] * n
-    for gid, bits in enumerate(seen.values()):
-        for c in iter_bits(bits):
-            named_id_of[c] = gid
-    walk_memo: dict[tuple[tuple[int, ...], int], tuple[PortSet, PortSet]] = {}
-    combine_memo: dict[tuple[PortSet, PortSet], PortSet] = {}
-
-    def groups(direction: Direction) -> list[tuple[int, list[tuple[int, PortSet]]]]:
-        by_key: dict[tuple[tuple[int, ...], Family, object, object, object], int] = {}
-        for c, sig in enumerate(model.isolating[direction]):
-            cls = classes[c]
-            family: Family = cls.family if direction == "Ingress" and sig else None
-            named_sig = tuple(sorted(cls.named_ports.items())) if direction == "Ingress" else ()
-            admin = tier_rules(c, "Admin", direction)
-            base = tier_rules(c, "Baseline", direction)
-            # Rule lists are interned by TierModel (kept alive there): identity is equality.
-            key: tuple[tuple[int, ...], Family, object, object, object] = (
-                sig,
-                family,
-                named_sig,
-                id(admin),
-                id(base),
-            )
-            by_key[key] = by_key.get(key, 0) | (1 << c)
-        merged: dict[tuple[tuple[int, PortSet], ...], int] = {}
-        for key, members in by_key.items():
-            sig, family, _, _, _ = key
-            subject = next(iter_bits(members))
-            admin = tier_rules(subject, "Admin", direction)
-            base = tier_rules(subject, "Baseline", direction)
-            isolated = bool(sig)
-            v1_parts: tuple[tuple[int, PortSpec], ...] = ()
-            if isolated:
-                v1_rules = [
-                    (rule.peers_for(family), rule.spec)
-                    for pi in sig
-                    for rule in model.policies[pi].rules(direction)
-                ]
-                v1_parts = _partition(v1_rules, everything, union_memo)
-            parts = [everything]
-            for rule in admin + (() if isolated else base):
-                parts = _refine(parts, rule.peer_bits)
-            for bits, _ in v1_parts:
-                parts = _refine(parts, bits)
-            if direction == "Egress":
-                for bits in named_groups:
-                    parts = _refine(parts, bits)
-            by_value: dict[PortSet, int] = {}
-            for part in parts:
-                far = next(iter_bits(part))
-                destination = far if direction == "Egress" else subject
-                named = named_by_class[destination]
-                named_id = named_id_of[destination]
-                accepted, undecided = _walk(admin, far, named, walk_memo, named_id)
-                if undecided:
-                    if isolated:
-                        allowed = NO_PORTS
-                        for bits, spec in v1_parts:
-                            if bits >> far & 1:
-                                allowed = spec.resolve(named)
-                                break
-                    else:
-                        b_acc, b_und = _walk(base, far, named, walk_memo, named_id)
-                        allowed = b_acc | b_und
-                    key2 = (undecided, allowed)
-                    lower = combine_memo.get(key2)
-                    if lower is None:
-                        lower = combine_memo[key2] = undecided & allowed
-                    accepted = accepted | lower
-                if accepted:
-                    by_value[accepted] = by_value.get(accepted, 0) | part
-            value = tuple(sorted(((bits, ps) for ps, bits in by_value.items()), key=lambda x: x[0]))
-            merged[value] = merged.get(value, 0) | members
-        # Subject groups that came out alike are one group: fewer rectangles to fill.
-        return [(members, list(value)) for value, members in merged.items()]
-
-    egress_groups = groups("Egress")
-    ingress_groups = groups("Ingress")
-    inter_memo: dict[tuple[PortSet, PortSet], int] = {}
-
-    def fill(sources: int, destinations: int, pid: int) -> None:
-        dst_runs = _runs(list(iter_bits(destinations)))
-        templates = {length: array("I", [pid]) * length for length in {b - a for a, b in dst_runs}}
-        for s in iter_bits(sources):
-            row = rows[s]
-            for a, b in dst_runs:
-                row[a:b] = templates[b - a]
-
-    for src_bits, eparts in egress_groups:
-        for dst_bits, iparts in ingress_groups:
-            i_sub = [(ib & src_bits, ips) for ib, ips in iparts if ib & src_bits]
-            if not i_sub:
-                continue
-            for eb, eps in eparts:
-                d = eb & dst_bits
-                if not d:
-                    continue
-                for ib, ips in i_sub:
-                    key = (eps, ips)
-                    pid = inter_memo.get(key)
-                    if pid is None:
-                        pid = interner.id(eps & ips)
-                        inter_memo[key] = pid
-                    if pid:
-                        fill(ib, d, pid)
-    return ClassMatrix(model, interner.items, rows)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.text import Text
 from rich.tree import Tree
 
-from triage.policy.tier_trace import AdminPolicyTrace, TierChain, TierStep
+from triage.policy.trace import AdminPolicyTrace, TierChain, TierStep
 
 OK = "bold green"
 BAD = "bold red"
