@@ -43,6 +43,24 @@ def _place(rules: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return placed
 
 
+def _spec(
+    head: dict[str, Any],
+    subject: dict[str, Any] | None,
+    ingress: list[dict[str, Any]] | None,
+    egress: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    spec = {**head, "subject": subject if subject is not None else all_namespaces()}
+    if ingress is not None:
+        spec["ingress"] = _place(ingress, "from")
+    if egress is not None:
+        spec["egress"] = _place(egress, "to")
+    return spec
+
+
+def _doc(api: str, kind: str, name: str, spec: dict[str, Any]) -> Manifest:
+    return {"apiVersion": api, "kind": kind, "metadata": {"name": name}, "spec": spec}
+
+
 def cnp(
     name: str,
     tier: str,
@@ -51,21 +69,8 @@ def cnp(
     ingress: list[dict[str, Any]] | None = None,
     egress: list[dict[str, Any]] | None = None,
 ) -> Manifest:
-    spec: dict[str, Any] = {
-        "tier": tier,
-        "priority": priority,
-        "subject": subject if subject is not None else all_namespaces(),
-    }
-    if ingress is not None:
-        spec["ingress"] = _place(ingress, "from")
-    if egress is not None:
-        spec["egress"] = _place(egress, "to")
-    return {
-        "apiVersion": CNP_API,
-        "kind": "ClusterNetworkPolicy",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
+    spec = _spec({"tier": tier, "priority": priority}, subject, ingress, egress)
+    return _doc(CNP_API, "ClusterNetworkPolicy", name, spec)
 
 
 def anp(
@@ -75,20 +80,8 @@ def anp(
     ingress: list[dict[str, Any]] | None = None,
     egress: list[dict[str, Any]] | None = None,
 ) -> Manifest:
-    spec: dict[str, Any] = {
-        "priority": priority,
-        "subject": subject if subject is not None else all_namespaces(),
-    }
-    if ingress is not None:
-        spec["ingress"] = _place(ingress, "from")
-    if egress is not None:
-        spec["egress"] = _place(egress, "to")
-    return {
-        "apiVersion": ANP_API,
-        "kind": "AdminNetworkPolicy",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
+    spec = _spec({"priority": priority}, subject, ingress, egress)
+    return _doc(ANP_API, "AdminNetworkPolicy", name, spec)
 
 
 def banp(
@@ -97,17 +90,8 @@ def banp(
     egress: list[dict[str, Any]] | None = None,
     name: str = "default",
 ) -> Manifest:
-    spec: dict[str, Any] = {"subject": subject if subject is not None else all_namespaces()}
-    if ingress is not None:
-        spec["ingress"] = _place(ingress, "from")
-    if egress is not None:
-        spec["egress"] = _place(egress, "to")
-    return {
-        "apiVersion": ANP_API,
-        "kind": "BaselineAdminNetworkPolicy",
-        "metadata": {"name": name},
-        "spec": spec,
-    }
+    spec = _spec({}, subject, ingress, egress)
+    return _doc(ANP_API, "BaselineAdminNetworkPolicy", name, spec)
 
 
 def tcp(port: int) -> dict[str, Any]:

@@ -462,7 +462,6 @@ def test_policy_engine_crds_add_a_warning(cluster: Cluster) -> None:
     assert result.snapshot.policy_engines == (
         "Calico (networkpolicies.crd.projectcalico.org)",
         "Cilium (ciliumnetworkpolicies.cilium.io)",
-        "AdminNetworkPolicy (adminnetworkpolicies.policy.networking.k8s.io)",
     )
     (crd_list,) = server.requests_matching("GET", r"customresourcedefinitions$")
     assert "PartialObjectMetadataList" in crd_list.headers.get("Accept", "")

@@ -116,6 +116,17 @@ def _runs(indices: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
+def _fill(rows: list[array[int]], sources: int, destinations: int, pid: int) -> None:
+    """Set rows[s][d] = pid for every source class s and destination class d (bitsets),
+    a contiguous run of destinations at a time."""
+    dst_runs = _runs(list(iter_bits(destinations)))
+    templates = {length: array("I", [pid]) * length for length in {b - a for a, b in dst_runs}}
+    for s in iter_bits(sources):
+        row = rows[s]
+        for a, b in dst_runs:
+            row[a:b] = templates[b - a]
+
+
 def class_matrix(model: ClusterModel) -> ClassMatrix:
     if model.snapshot.admin_policies:
         # The admin tiers around NetworkPolicy: a separate walk (tiers_matrix.py).
@@ -161,12 +172,7 @@ def class_matrix(model: ClusterModel) -> ClassMatrix:
     inter_memo: dict[tuple[PortSpec, PortSpec, int], int] = {}
 
     def fill(sources: int, destinations: int, pid: int) -> None:
-        dst_runs = _runs(list(iter_bits(destinations)))
-        templates = {length: array("I", [pid]) * length for length in {b - a for a, b in dst_runs}}
-        for s in iter_bits(sources):
-            row = rows[s]
-            for a, b in dst_runs:
-                row[a:b] = templates[b - a]
+        _fill(rows, sources, destinations, pid)
 
     for eparts, src_bits in egress_groups:
         e_any = 0
@@ -305,12 +311,7 @@ def _tiered_class_matrix(model: ClusterModel) -> ClassMatrix:
     inter_memo: dict[tuple[PortSet, PortSet], int] = {}
 
     def fill(sources: int, destinations: int, pid: int) -> None:
-        dst_runs = _runs(list(iter_bits(destinations)))
-        templates = {length: array("I", [pid]) * length for length in {b - a for a, b in dst_runs}}
-        for s in iter_bits(sources):
-            row = rows[s]
-            for a, b in dst_runs:
-                row[a:b] = templates[b - a]
+        _fill(rows, sources, destinations, pid)
 
     for src_bits, eparts in egress_groups:
         for dst_bits, iparts in ingress_groups:

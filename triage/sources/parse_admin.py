@@ -27,7 +27,8 @@ from triage.model.admin import (
     AdminSelector,
     Tier,
 )
-from triage.model.objects import PROTOCOLS, Direction, LabelSelector, Protocol
+from triage.model.manifest import selector_manifest
+from triage.model.objects import Direction, LabelSelector, Protocol
 from triage.sources.parse import (
     Parsed,
     _cidr,
@@ -36,6 +37,7 @@ from triage.sources.parse import (
     _mapping,
     _metadata,
     _port_number,
+    _protocol,
     parse_selector,
 )
 
@@ -204,16 +206,6 @@ def _cnp_protocols(c: _Collector, value: Any, field: str) -> tuple[AdminPort, ..
             start, end = _range(c, port["range"], f"{pf}.range")
             out.append(AdminPort(proto, start, end))
     return tuple(out)
-
-
-def _protocol(c: _Collector, value: Any, field: str) -> Protocol:
-    if value is None:
-        return "TCP"
-    for proto in PROTOCOLS:
-        if value == proto:
-            return proto
-    c.add(field, f"unknown protocol {value!r}; expected TCP, UDP or SCTP")
-    return "TCP"
 
 
 def _anp_ports(c: _Collector, value: Any, field: str) -> tuple[AdminPort, ...]:
@@ -403,39 +395,23 @@ def admin_load_warnings(policies: Iterable[AdminPolicy]) -> list[str]:
 # ---------------------------------------------------------------- model → manifest
 
 
-def _selector_doc(selector: LabelSelector) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if selector.match_labels:
-        out["matchLabels"] = dict(selector.match_labels)
-    if selector.match_expressions:
-        out["matchExpressions"] = [
-            {
-                "key": r.key,
-                "operator": r.operator,
-                **({"values": list(r.values)} if r.values else {}),
-            }
-            for r in selector.match_expressions
-        ]
-    return out
-
-
-def _admin_selector_doc(selector: AdminSelector) -> tuple[str, Any]:
+def _admin_selector_manifest(selector: AdminSelector) -> tuple[str, Any]:
     if selector.pod_selector is None:
-        return "namespaces", _selector_doc(selector.namespace_selector)
+        return "namespaces", selector_manifest(selector.namespace_selector)
     return "pods", {
-        "namespaceSelector": _selector_doc(selector.namespace_selector),
-        "podSelector": _selector_doc(selector.pod_selector),
+        "namespaceSelector": selector_manifest(selector.namespace_selector),
+        "podSelector": selector_manifest(selector.pod_selector),
     }
 
 
 def _peer_doc(peer: AdminPeer) -> dict[str, Any]:
     if peer.selector is not None:
-        key, value = _admin_selector_doc(peer.selector)
+        key, value = _admin_selector_manifest(peer.selector)
         return {key: value}
     if peer.kind == "networks":
         return {"networks": list(peer.networks)}
     if peer.kind == "nodes":
-        return {"nodes": _selector_doc(peer.node_selector or LabelSelector())}
+        return {"nodes": selector_manifest(peer.node_selector or LabelSelector())}
     if peer.kind == "domainNames":
         return {"domainNames": list(peer.domain_names)}
     return {}
@@ -467,7 +443,7 @@ def admin_policy_manifest(policy: AdminPolicy) -> dict[str, Any]:
         spec["tier"] = policy.tier
     if policy.priority is not None:
         spec["priority"] = policy.priority
-    key, value = _admin_selector_doc(policy.subject)
+    key, value = _admin_selector_manifest(policy.subject)
     spec["subject"] = {key: value}
     native = {v: k for k, v in _ACTIONS[kind].items()}
     port_key = "protocols" if kind == "ClusterNetworkPolicy" else "ports"
