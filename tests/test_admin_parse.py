@@ -165,6 +165,10 @@ def with_spec(doc: dict[str, Any], **spec: Any) -> dict[str, Any]:
             f"{C}: spec.ingress[0].from: missing; a rule needs at least one peer",
         ),
         (
+            cnp("bad", "Admin", 1, ingress=[rule("Deny", [ns_peer("a")], name="x\x1b[31mred")]),
+            f"{C}: spec.ingress[0].name: contains control characters: x\ufffd[31mred",
+        ),
+        (
             with_spec(cnp("bad", "Admin", 1), egres=[]),
             f"{C}: spec.egres: unknown field (expected tier, priority, subject, ingress, egress)",
         ),

@@ -29,6 +29,7 @@ from triage.model.admin import (
 )
 from triage.model.manifest import selector_manifest
 from triage.model.objects import Direction, LabelSelector, Protocol
+from triage.model.untrusted import clean, preview
 from triage.sources.parse import (
     Parsed,
     _cidr,
@@ -261,6 +262,10 @@ def _rules(
         name = rule.get("name", "")
         if not isinstance(name, str) or len(name) > 100:
             c.add(f"{f}.name", "must be a string of at most 100 characters")
+            name = ""
+        elif clean(name) != name:
+            # Rule names are printed in every explanation: no terminal control characters.
+            c.add(f"{f}.name", f"contains control characters: {preview(name)}")
             name = ""
         raw_action = rule.get("action")
         action = actions.get(raw_action) if isinstance(raw_action, str) else None
