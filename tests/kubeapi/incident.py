@@ -9,8 +9,8 @@ from typing import Any
 import yaml
 
 # Incident key → the kind its manifests have. Other keys (flows, probes, knownGood,
-# notes) are the tool's business, not the cluster's. `adminPolicies` holds three kinds, each
-# manifest naming its own (see ADMIN_CRDS).
+# notes, datapath) are the tool's business, not the cluster's. `adminPolicies` holds three
+# kinds, each manifest naming its own (see ADMIN_CRDS).
 SEEDED_KEYS = {
     "namespaces": "Namespace",
     "pods": "Pod",

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from triage.model.admin import AdminPolicy
+from triage.model.datapath import Aggregation
 from triage.model.flow import Flow
 from triage.model.objects import NetworkPolicy
 from triage.model.snapshot import Snapshot
@@ -78,3 +79,5 @@ class Incident:
     known_good: tuple[KnownGood, ...] = ()
     notes: tuple[Note, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    # What the CNI's datapath saw (`triage record --flows`): aggregated, bounded, no labels.
+    datapath: Aggregation | None = None
