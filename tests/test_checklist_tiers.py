@@ -110,3 +110,27 @@ def test_what_changed_names_the_admin_policy_that_flipped_the_flow() -> None:
     changes = run_step(ctx, "changes")
     assert changes.status == "fail"
     assert "platform-guard" in changes.summary
+
+
+def test_no_networkpolicy_fix_is_offered_against_an_admin_deny() -> None:
+    from triage.checklist.fix import least_privilege_fix
+
+    snapshot = cluster(
+        *BASE,  # type: ignore[arg-type]
+        cnp("guard", "Admin", 10, ingress=[rule("Deny", [ns_peer("web")], name="no-web")]),
+    )
+    flow = parse_flow("web/fe", "db/pg", 5432, "TCP")
+    assert least_privilege_fix(snapshot, flow) == ""
+    verdict = run_step(ChecklistContext(snapshot, flow), "verdict")
+    assert verdict.status == "fail"
+    assert "fix_yaml" not in verdict.details
+    assert verdict.hint.startswith("an Admin-tier Deny decides this flow before any NetworkPolicy")
+    # A Baseline Deny is overridden by a NetworkPolicy that selects the pod: a fix is offered.
+    base = cluster(
+        ns("web"),
+        ns("db"),
+        pod("web", "fe", {"app": "fe"}, ip="10.0.1.1"),
+        pod("db", "pg", {"app": "pg"}, ip="10.0.2.1", ports=[("sql", 5432, "TCP")]),
+        cnp("base", "Baseline", 10, ingress=[rule("Deny", [ns_peer("web")], name="no-web")]),
+    )
+    assert "kind: NetworkPolicy" in least_privilege_fix(base, flow)

@@ -193,6 +193,15 @@ def _port_tag(verdicts: Sequence[Verdict], protocol: Protocol) -> str:
     return tag if protocol == "TCP" else f"{tag}-{protocol.lower()}"
 
 
+def admin_denied(verdict: Verdict) -> bool:
+    """A side of `verdict` is denied by the Admin tier (ClusterNetworkPolicy tier Admin or
+    AdminNetworkPolicy): no NetworkPolicy can change that."""
+    return any(
+        side.tiers is not None and side.tiers.decided_by == "Admin" and not side.tiers.allowed
+        for side in (verdict.egress, verdict.ingress)
+    )
+
+
 def least_privilege_fix(snapshot: Snapshot, target: Flow | Explanation | Verdict) -> str:
     """NetworkPolicy YAML (one document per side that needs it, egress and/or ingress) that
     would allow exactly this flow; "" when the flow is already allowed, or when no policy
@@ -205,6 +214,8 @@ def least_privilege_fix(snapshot: Snapshot, target: Flow | Explanation | Verdict
     else:
         verdicts = (target,)
         title = f"{target.source.name} → {target.destination.name}:{target.port}/{target.protocol}"
+    if any(admin_denied(v) for v in verdicts):
+        return ""  # an Admin-tier Deny decides before any NetworkPolicy: none can fix it
     documents, notes = fix_documents(snapshot, verdicts)
     if not documents:
         return ""

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from triage.checklist.changes import ADMIN_CHANGES, changes_between, flow_change
-from triage.checklist.fix import least_privilege_fix
+from triage.checklist.fix import admin_denied, least_privilege_fix
 from triage.checklist.hints import LABEL_CODES, format_labels, with_hint
 from triage.checklist.model import ChecklistContext, Status, StepResult
 from triage.checklist.tiers_step import check_tiers
@@ -710,12 +710,18 @@ def check_verdict(ctx: ChecklistContext) -> StepResult:
         summary = f"the policies allow it, but it cannot connect: {blocked}"
     fix = least_privilege_fix(ctx.snapshot, exp)
     details = {"fix_yaml": fix} if fix else {}
-    hint = (
-        "apply the least-privilege fix (kubectl apply -f fix.yaml) after review, or correct "
-        "the near miss"
-        if fix
-        else "no policy can fix this; see the Ports and Flow steps"
-    )
+    if any(admin_denied(v) for v in exp.verdicts):
+        hint = (
+            "an Admin-tier Deny decides this flow before any NetworkPolicy: no NetworkPolicy "
+            "can fix it (see the Tiers step)"
+        )
+    elif fix:
+        hint = (
+            "apply the least-privilege fix (kubectl apply -f fix.yaml) after review, or "
+            "correct the near miss"
+        )
+    else:
+        hint = "no policy can fix this; see the Ports and Flow steps"
     return _result("fail", summary, evidence, hint, details)
 
 
