@@ -39,9 +39,9 @@ from triage.policy.selectors import selector_failures, selector_matches
 from triage.policy.trace import (
     AdminPeerTrace,
     AdminPolicyTrace,
-    AdminPortTrace,
     AdminRuleTrace,
     EngineWarning,
+    PortTrace,
     Reason,
     SideTrace,
     TierChain,
@@ -214,7 +214,7 @@ def trace_admin_peer(
 
 def trace_admin_port(
     pport: AdminPort, index: int, port: int | None, protocol: Protocol, destination: Pod | None
-) -> AdminPortTrace:
+) -> PortTrace:
     desc = pport.describe()
     if pport.name is not None:
         if destination is None:
@@ -223,39 +223,39 @@ def trace_admin_port(
                 "of this cluster"
             )
             reason = Reason("named-port-unresolved", text, "destination", pport.name)
-            return AdminPortTrace(index, desc, False, reason)
+            return PortTrace(index, desc, False, reason)
         number = destination.named_port(pport.name, protocol)
         if number is None:
             text = f"destination has no {protocol} container port named {pport.name}"
             reason = Reason("named-port-unresolved", text, "destination", pport.name)
-            return AdminPortTrace(index, desc, False, reason)
+            return PortTrace(index, desc, False, reason)
         if number != port:
             text = f"named port {pport.name} is {number}/{protocol}, the flow uses {port}"
             reason = Reason("port", text, "flow", pport.name, str(port), (str(number),))
-            return AdminPortTrace(index, desc, False, reason)
-        return AdminPortTrace(index, f"{desc} (= {number})", True)
+            return PortTrace(index, desc, False, reason)
+        return PortTrace(index, f"{desc} (= {number})", True)
     if pport.protocol != protocol:
         text = f"rule matches {pport.protocol}, flow is {protocol}"
         reason = Reason("protocol", text, "flow", None, protocol, (str(pport.protocol),))
-        return AdminPortTrace(index, desc, False, reason)
+        return PortTrace(index, desc, False, reason)
     if pport.port is None:
-        return AdminPortTrace(index, desc, True)
+        return PortTrace(index, desc, True)
     if port is None:
-        return AdminPortTrace(
+        return PortTrace(
             index, desc, False, Reason("port-unknown", "the destination port is not known", "flow")
         )
     if pport.end_port is not None:
         if pport.port <= port <= pport.end_port:
-            return AdminPortTrace(index, desc, True)
+            return PortTrace(index, desc, True)
         shown = f"{pport.port}-{pport.end_port}"
         text = f"port {port} is outside {shown}"
-        return AdminPortTrace(
+        return PortTrace(
             index, desc, False, Reason("port-range", text, "flow", None, str(port), (shown,))
         )
     if pport.port == port:
-        return AdminPortTrace(index, desc, True)
+        return PortTrace(index, desc, True)
     text = f"port {port} is not {pport.port}"
-    return AdminPortTrace(
+    return PortTrace(
         index, desc, False, Reason("port", text, "flow", None, str(port), (str(pport.port),))
     )
 

@@ -289,14 +289,6 @@ class AdminPeerTrace:
 
 
 @dataclass(frozen=True, slots=True)
-class AdminPortTrace:
-    index: int
-    description: str
-    matched: bool
-    reason: Reason | None = None
-
-
-@dataclass(frozen=True, slots=True)
 class AdminRuleTrace:
     index: int
     name: str  # the rule's `name`, else "ingress #N" / "egress #N"
@@ -305,7 +297,7 @@ class AdminRuleTrace:
     peer_matched: bool
     port_matched: bool
     peers: tuple[AdminPeerTrace, ...] = ()
-    ports: tuple[AdminPortTrace, ...] = ()  # empty: the rule matches every port
+    ports: tuple[PortTrace, ...] = ()  # empty: the rule matches every port
     fails_closed: bool = False  # a peer with no known field decided the match
 
     @property
