@@ -26,8 +26,8 @@ from typing import Any
 from triage.model import Direction, Snapshot, parse_flow
 from triage.model.admin import AdminPolicy, Tier
 from triage.policy.classes import ClusterModel, iter_bits
+from triage.policy.dns import dns_target
 from triage.policy.engine import explain
-from triage.policy.exposure import dns_target
 from triage.policy.tiers_matrix import TierModel, TierRule
 
 # A finding as the keyword arguments of `lint.Finding` (lint builds them: this module stays
@@ -143,15 +143,7 @@ def tier_findings(snapshot: Snapshot, model: ClusterModel) -> list[FindingFields
                     )
 
     # ---- Admin Denies that cut DNS or the kubelet
-    dns_ns, dns_labels, _ = dns_target(snapshot)
-    dns_pod = next(
-        (
-            p
-            for p in snapshot.pods_by_namespace.get(dns_ns, ())
-            if all(p.labels.get(k) == v for k, v in dns_labels.items()) and p.ips
-        ),
-        None,
-    )
+    dns_pod = next((p for p in dns_target(snapshot).pods if p.ips), None)
     node_ip = next((ip for p in snapshot.pods if p.host_network for ip in p.ips), None)
     seen_dns: set[tuple[str, str]] = set()
     seen_kubelet: set[tuple[str, str]] = set()

@@ -28,12 +28,11 @@ NetworkPolicy-only trace of both sides; it returns the sides with the tiers appl
 from __future__ import annotations
 
 import ipaddress
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
-from triage.model import Direction, Pod, Protocol, Snapshot
+from triage.model import Direction, Namespace, Pod, Protocol, Snapshot
 from triage.model.admin import AdminPeer, AdminPolicy, AdminPort, AdminRule, AdminSelector, Tier
 from triage.policy.selectors import selector_failures, selector_matches
 from triage.policy.trace import (
@@ -68,53 +67,52 @@ def _address(ip: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 
 @dataclass(slots=True)
 class TierIndex:
-    """The admin policies of a snapshot in evaluation order, per tier, and what is known of
-    the nodes. `by_pod` memoises which policies select a pod (a matrix asks often)."""
+    """The admin policies of a snapshot in evaluation order, per tier, the namespaces (for
+    their labels) and what is known of the nodes. `by_pod` memoises which policies select a
+    pod (a matrix asks often). Built once per snapshot, with the engine's compiled form."""
 
     ordered: Mapping[Tier, tuple[AdminPolicy, ...]]
+    namespaces: Mapping[str, Namespace]
     node_ips: frozenset[str]  # node addresses, known from host-network pods
     by_pod: dict[tuple[str, Tier], tuple[AdminPolicy, ...]] = field(default_factory=dict)
 
+    def namespace_labels(self, name: str) -> Mapping[str, str]:
+        ns = self.namespaces.get(name)
+        return ns.labels if ns is not None else {}
 
-_INDEXES: dict[int, TierIndex] = {}
 
-
-def tier_index(snapshot: Snapshot) -> TierIndex:
-    found = _INDEXES.get(id(snapshot))
-    if found is not None:
-        return found
+def tier_index(snapshot: Snapshot) -> TierIndex | None:
+    """The index of the snapshot's admin policies; None when it has none."""
+    if not snapshot.admin_policies:
+        return None
     ordered: dict[Tier, list[AdminPolicy]] = {"Admin": [], "Baseline": []}
     for pol in snapshot.admin_policies:
         ordered[pol.tier].append(pol)
     node_ips = frozenset(ip for pod in snapshot.pods if pod.host_network for ip in pod.ips)
-    index = TierIndex(
+    return TierIndex(
         {tier: tuple(sorted(pols, key=lambda p: p.rank)) for tier, pols in ordered.items()},
+        snapshot.namespace_by_name,
         node_ips,
     )
-    key = id(snapshot)
-    _INDEXES[key] = index
-    weakref.finalize(snapshot, _INDEXES.pop, key, None)
-    return index
 
 
-def selects(snapshot: Snapshot, selector: AdminSelector, pod: Pod) -> bool:
+def selects(tix: TierIndex, selector: AdminSelector, pod: Pod) -> bool:
     """Does a subject (or a namespaces/pods peer) select this pod? Never a host-network pod."""
     if pod.host_network:
         return False
-    ns_labels = snapshot.namespace_labels(pod.namespace) or {}
+    ns_labels = tix.namespace_labels(pod.namespace)
     if not selector_matches(selector.namespace_selector, ns_labels):
         return False
     return selector.pod_selector is None or selector_matches(selector.pod_selector, pod.labels)
 
 
-def subject_policies(snapshot: Snapshot, pod: Pod, tier: Tier) -> tuple[AdminPolicy, ...]:
+def subject_policies(tix: TierIndex, pod: Pod, tier: Tier) -> tuple[AdminPolicy, ...]:
     """The policies of `tier` whose subject selects `pod`, in evaluation order."""
-    index = tier_index(snapshot)
     key = (pod.key, tier)
-    found = index.by_pod.get(key)
+    found = tix.by_pod.get(key)
     if found is None:
-        found = tuple(p for p in index.ordered[tier] if selects(snapshot, p.subject, pod))
-        index.by_pod[key] = found
+        found = tuple(p for p in tix.ordered[tier] if selects(tix, p.subject, pod))
+        tix.by_pod[key] = found
     return found
 
 
@@ -135,7 +133,7 @@ class Far:
         return self.pod.key if self.pod is not None else (self.ip or "?")
 
 
-def _selector_reasons(snapshot: Snapshot, selector: AdminSelector, far: Far) -> tuple[Reason, ...]:
+def _selector_reasons(tix: TierIndex, selector: AdminSelector, far: Far) -> tuple[Reason, ...]:
     if far.pod is None:
         text = (
             f"{far.role} {far.ip} is not a pod of this cluster; namespaces and pods peers "
@@ -148,7 +146,7 @@ def _selector_reasons(snapshot: Snapshot, selector: AdminSelector, far: Far) -> 
             "match host-network pods"
         )
         return (Reason("host-network", text, far.role, None, far.pod.key),)
-    ns_labels = snapshot.namespace_labels(far.pod.namespace) or {}
+    ns_labels = tix.namespace_labels(far.pod.namespace)
     reasons = list(
         selector_failures(selector.namespace_selector, ns_labels, f"namespace {far.pod.namespace}")
     )
@@ -172,11 +170,11 @@ def _network_reasons(networks: tuple[str, ...], far: Far) -> tuple[Reason, ...]:
 
 
 def trace_admin_peer(
-    snapshot: Snapshot, peer: AdminPeer, index: int, far: Far, node_ips: frozenset[str]
+    tix: TierIndex, peer: AdminPeer, index: int, far: Far, node_ips: frozenset[str]
 ) -> AdminPeerTrace:
     desc = peer.describe()
     if peer.selector is not None:
-        reasons = _selector_reasons(snapshot, peer.selector, far)
+        reasons = _selector_reasons(tix, peer.selector, far)
         return AdminPeerTrace(index, desc, not reasons, reasons)
     if peer.kind == "networks":
         reasons = _network_reasons(peer.networks, far)
@@ -261,7 +259,7 @@ def trace_admin_port(
 
 
 def trace_admin_rule(
-    snapshot: Snapshot,
+    tix: TierIndex,
     pol: AdminPolicy,
     direction: Direction,
     index: int,
@@ -273,7 +271,7 @@ def trace_admin_rule(
     node_ips: frozenset[str],
 ) -> AdminRuleTrace:
     name = pol.rule_label(direction, index)
-    peers = tuple(trace_admin_peer(snapshot, p, i, far, node_ips) for i, p in enumerate(rule.peers))
+    peers = tuple(trace_admin_peer(tix, p, i, far, node_ips) for i, p in enumerate(rule.peers))
     ports = tuple(
         trace_admin_port(p, i, port, protocol, destination) for i, p in enumerate(rule.ports)
     )
@@ -304,7 +302,7 @@ def _tier_miss(policies: tuple[AdminPolicyTrace, ...], wanted: tuple[str, ...]) 
 
 
 def _walk_tier(
-    snapshot: Snapshot,
+    tix: TierIndex,
     tier: Tier,
     pod: Pod,
     direction: Direction,
@@ -314,8 +312,7 @@ def _walk_tier(
     destination: Pod | None,
     notes: list[EngineWarning],
 ) -> TierStep:
-    index = tier_index(snapshot)
-    policies = subject_policies(snapshot, pod, tier)
+    policies = subject_policies(tix, pod, tier)
     if not policies:
         return TierStep(tier, "None", f"{tier}: no policy selects {pod.key}")
     traces: list[AdminPolicyTrace] = []
@@ -324,7 +321,7 @@ def _walk_tier(
         decided: AdminRuleTrace | None = None
         for i, rule in enumerate(pol.rules(direction)):
             trace = trace_admin_rule(
-                snapshot, pol, direction, i, rule, far, port, protocol, destination, index.node_ips
+                tix, pol, direction, i, rule, far, port, protocol, destination, tix.node_ips
             )
             rules.append(trace)
             if trace.matched:
@@ -399,7 +396,7 @@ def _np_step(v1: SideTrace, port: int | None, protocol: Protocol) -> TierStep:
 
 
 def _side(
-    snapshot: Snapshot,
+    tix: TierIndex,
     v1: SideTrace,
     pod: Pod,
     far: Far,
@@ -414,7 +411,7 @@ def _side(
         text = f"Admin, Baseline: {pod.key} uses hostNetwork; host-network pods are never subjects"
         chain = TierChain((TierStep("Admin", "None", text),), "NetworkPolicy", v1.allowed, text)
         return replace(v1, tiers=chain)
-    admin = _walk_tier(snapshot, "Admin", pod, direction, far, port, protocol, destination, notes)
+    admin = _walk_tier(tix, "Admin", pod, direction, far, port, protocol, destination, notes)
     steps.append(admin)
     decided_by: str
     allowed: bool
@@ -431,7 +428,7 @@ def _side(
             decided_by, allowed = "NetworkPolicy", v1.allowed
         else:
             base = _walk_tier(
-                snapshot, "Baseline", pod, direction, far, port, protocol, destination, notes
+                tix, "Baseline", pod, direction, far, port, protocol, destination, notes
             )
             steps.append(base)
             if base.outcome in ("Accept", "Deny"):
@@ -445,7 +442,7 @@ def _side(
 
 
 def apply_tiers(
-    snapshot: Snapshot,
+    tix: TierIndex | None,
     egress: SideTrace,
     ingress: SideTrace,
     source: Far,
@@ -455,15 +452,13 @@ def apply_tiers(
 ) -> tuple[SideTrace, SideTrace, list[EngineWarning]]:
     """Both sides of a verdict with the admin tiers applied (unchanged when the snapshot
     has no admin policy), and the warnings the tiers add."""
-    if not snapshot.admin_policies:
+    if tix is None:
         return egress, ingress, []
     notes: list[EngineWarning] = []
     if source.pod is not None:
-        egress = _side(
-            snapshot, egress, source.pod, destination, port, protocol, destination.pod, notes
-        )
+        egress = _side(tix, egress, source.pod, destination, port, protocol, destination.pod, notes)
     if destination.pod is not None:
         ingress = _side(
-            snapshot, ingress, destination.pod, source, port, protocol, destination.pod, notes
+            tix, ingress, destination.pod, source, port, protocol, destination.pod, notes
         )
     return egress, ingress, notes

@@ -26,6 +26,7 @@ from triage.model import (
     parse_endpoint,
     parse_flow,
 )
+from triage.model.untrusted import clean
 from triage.ui.filtering import make_row
 from triage.ui.fuzzy import Completion, rank
 from triage.ui.session import Session
@@ -163,7 +164,7 @@ complete flow starts the checklist."""
             return None
         text = Text()
         for warning in warnings[:3]:
-            text.append("warning: ", "bold yellow").append(f"{warning}\n")
+            text.append("warning: ", "bold yellow").append(f"{clean(warning)}\n")
         if len(warnings) > 3:
             text.append(f"… and {len(warnings) - 3} more warnings", "italic")
         text.rstrip()  # in place: Text.rstrip() returns None, so never `return text.rstrip()`
