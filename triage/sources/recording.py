@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 import yaml
 
@@ -81,6 +81,7 @@ from triage.sources.parse import (
     parse_pod,
     parse_service,
 )
+from triage.sources.reader import InputError, load_yaml, no_duplicate_keys, read_text
 from triage.sources.redact import RECORDABLE_KINDS, redact_manifest
 from triage.sources.schemacheck import Check, compile_check
 
@@ -121,21 +122,9 @@ ManifestKey = tuple[str, str]
 # ---------------------------------------------------------------- YAML
 
 try:  # libyaml is ~8x faster on a large recording
-    _BaseLoader: Any = yaml.CSafeLoader
     _BaseDumper: Any = yaml.CSafeDumper
 except AttributeError:  # pragma: no cover - PyYAML without libyaml
-    _BaseLoader = yaml.SafeLoader
     _BaseDumper = yaml.SafeDumper
-
-
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """Safe loading, but timestamps stay strings: `capturedAt: 2024-05-14T09:12:00Z` must
-    round-trip as written, not come back as a datetime."""
-
-    yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, Any]]]] = {
-        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
-    }
 
 
 class _Dumper(_BaseDumper):  # type: ignore[misc]
@@ -326,7 +315,11 @@ def _yaml_float(text: str) -> float | str:
 
 
 # `NaN` and `Infinity` are plain strings to YAML, and so to this reader.
-_JSON = json.JSONDecoder(parse_float=_yaml_float, parse_constant=str)
+# A key given twice raises InputError (a ValueError): the file then goes to the YAML reader,
+# which names the line.
+_JSON = json.JSONDecoder(
+    parse_float=_yaml_float, parse_constant=str, object_pairs_hook=no_duplicate_keys
+)
 _PREAMBLE = re.compile(r"(?:[ \r\n]*#[^\r\n]*)*[ \r\n]*")  # comment lines and blank lines
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]")  # libyaml refuses these; json pairs them
 
@@ -545,24 +538,18 @@ def validate_document(document: Any, file: str) -> None:
 
 def read_incident_document(path: Path) -> Any:
     """The one document of a recording, timestamps kept as strings: JSON (what triage
-    writes) by the fast path, anything else by YAML."""
+    writes) by the fast path, anything else by YAML. Both bounded (`sources.reader`)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
+        with gc_paused():
+            document = _read_json(text)
+        if document is not None:
+            return document
+        documents = load_yaml(text, timestamps=False)
     except OSError as exc:
         raise SourceError.single(str(path), f"cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise SourceError.single(str(path), "not UTF-8 text") from None
-    with gc_paused():
-        document = _read_json(text)
-    if document is not None:
-        return document
-    try:
-        documents = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SourceError.single(str(path), f"invalid YAML{where}: {problem}") from None
+    except InputError as exc:
+        raise SourceError.single(str(path), str(exc)) from None
     if not documents:
         raise SourceError.single(str(path), f"empty; expected an {API_VERSION} {KIND}")
     if len(documents) > 1:
@@ -575,8 +562,11 @@ def read_incident_document(path: Path) -> Any:
 def load_incident(path: Path | str) -> Incident:
     """Read, validate and parse one recording. Raises SourceError, one line per problem."""
     path = Path(path)
-    with gc_paused():
-        return incident_from_document(read_incident_document(path), str(path))
+    try:
+        with gc_paused():
+            return incident_from_document(read_incident_document(path), str(path))
+    except RecursionError:  # a structure the reader let through, too deep for a walk
+        raise SourceError.single(str(path), "nested too deeply") from None
 
 
 def _labels(value: Any) -> dict[str, str]:
