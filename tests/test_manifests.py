@@ -424,9 +424,7 @@ TRICKY_YAML = [
 
 @pytest.mark.parametrize("text", TRICKY_YAML)
 def test_fast_yaml_loader_matches_pyyaml(text: str) -> None:
-    from triage.sources.reader import load_yaml
-
-    from triage.sources.reader import InputError
+    from triage.sources.reader import InputError, load_yaml
 
     try:
         expected = [d for d in yaml.load_all(text, Loader=yaml.SafeLoader) if d is not None]

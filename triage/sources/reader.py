@@ -25,7 +25,7 @@ import json
 import os
 import stat
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import yaml
 
@@ -136,7 +136,7 @@ _MAYBE_TYPED = frozenset(k for k in yaml.resolver.Resolver.yaml_implicit_resolve
 class _NoTimestamps(yaml.resolver.Resolver):
     """Timestamps stay strings: `capturedAt: 2024-05-14T09:12:00Z` round-trips as written."""
 
-    yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, Any]]]] = {
+    yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML's own class attribute
         first: [(tag, rx) for tag, rx in resolvers if tag != _TIMESTAMP]
         for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
     }
@@ -307,7 +307,7 @@ def _check_bounds(text: str) -> None:
             bounds.alias(event)
 
 
-class _StrictLoader(_CLoader):  # type: ignore[misc,valid-type]
+class _StrictLoader(_CLoader):  # type: ignore[misc]
     """CSafeLoader refusing a key given twice in one mapping (merged `<<` keys may be
     overridden, as YAML intends). Used after `_check_bounds` passed."""
 
