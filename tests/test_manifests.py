@@ -157,13 +157,13 @@ OBJ = "f.yaml: NetworkPolicy dev/bad"
         ),
         (
             ingress_port({"port": "Not_A_Name"}),
-            f"{OBJ}: spec.ingress[0].ports[0].port: invalid port name 'Not_A_Name' "
-            "(IANA_SVC_NAME: ≤15 lowercase alnum and -)",
+            f"{OBJ}: spec.ingress[0].ports[0].port: invalid port name 'Not_A_Name': "
+            "not an IANA_SVC_NAME (lowercase letters, digits and '-', alphanumeric ends)",
         ),
         # Wrong types
         (
             ingress_port({"port": [80]}),
-            f"{OBJ}: spec.ingress[0].ports[0].port: expected a port number, got [80]",
+            f"{OBJ}: spec.ingress[0].ports[0].port: expected a port number, got a list",
         ),
         (
             ingress_port({"port": True}),
@@ -180,12 +180,12 @@ OBJ = "f.yaml: NetworkPolicy dev/bad"
         (
             ingress_peer({"podSelector": {"matchLabels": {"app": ["a"]}}}),
             f"{OBJ}: spec.ingress[0].from[0].podSelector.matchLabels.app: label values must be "
-            "strings, got list",
+            "strings, got a list",
         ),
         (
             ingress_peer({"podSelector": {"matchLabels": {"enabled": True}}}),
-            f"{OBJ}: spec.ingress[0].from[0].podSelector.matchLabels.enabled: label value True "
-            "must be a quoted string",
+            f"{OBJ}: spec.ingress[0].from[0].podSelector.matchLabels.enabled: YAML reads this value "
+            "as a boolean (True); label values are strings: quote it",
         ),
         (
             ingress_peer(
@@ -195,8 +195,8 @@ OBJ = "f.yaml: NetworkPolicy dev/bad"
                     }
                 }
             ),
-            f"{OBJ}: spec.ingress[0].from[0].podSelector.matchExpressions[0].values: values must "
-            "be strings, got True",
+            f"{OBJ}: spec.ingress[0].from[0].podSelector.matchExpressions[0].values: a value YAML "
+            "reads as a number or boolean (True); selector values are strings: quote it",
         ),
         (
             ingress_peer({"podSelector": {"matchLabel": {"app": "a"}}}),

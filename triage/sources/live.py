@@ -213,7 +213,7 @@ class _Loader:
         self.warnings.extend(self._policy_engines())
         label = f"context {self.conn.context}"
         origins: Origins = {}
-        snapshot, report = assemble(_as_documents(label, documents), origins=origins)
+        snapshot, report = assemble(_as_documents(label, documents), origins=origins, lenient=True)
         warnings = [w for w in report.warnings if not self._is_synthesis_warning(w)]
         warnings.extend(self.warnings)
         snapshot = Snapshot(

@@ -89,8 +89,8 @@ def decode(data: bytes) -> str:
     return text[1:] if text.startswith("\ufeff") else text
 
 
-def _mb(size: int = MAX_INPUT_BYTES) -> str:
-    return f"{size / (1024 * 1024):.0f} MB"
+def _mb(size: int | None = None) -> str:
+    return f"{(MAX_INPUT_BYTES if size is None else size) / (1024 * 1024):.0f} MB"
 
 
 # ---------------------------------------------------------------- JSON
