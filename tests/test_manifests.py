@@ -184,8 +184,8 @@ OBJ = "f.yaml: NetworkPolicy dev/bad"
         ),
         (
             ingress_peer({"podSelector": {"matchLabels": {"enabled": True}}}),
-            f"{OBJ}: spec.ingress[0].from[0].podSelector.matchLabels.enabled: YAML reads this value "
-            "as a boolean (True); label values are strings: quote it",
+            f"{OBJ}: spec.ingress[0].from[0].podSelector.matchLabels.enabled: YAML reads this "
+            "value as a boolean (True); label values are strings: quote it",
         ),
         (
             ingress_peer(

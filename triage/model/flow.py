@@ -71,7 +71,8 @@ def parse_endpoint(text: str, *, role: str) -> Endpoint:
     if is_service and _DNS_LABEL.match(parts[0]) and _DNS_LABEL.match(parts[2]):
         return ServiceRef(parts[0], parts[2])
     raise FlowSyntaxError(
-        f"{role} {preview(repr(text))}: expected NAMESPACE/POD, NAMESPACE/svc/SERVICE or an IP address"
+        f"{role} {preview(repr(text))}: expected NAMESPACE/POD, NAMESPACE/svc/SERVICE or an "
+        "IP address"
     )
 
 
