@@ -178,7 +178,6 @@ class _Bounds:
                 f"YAML aliases expand to more than {MAX_ALIAS_NODES:,} nodes{_line(event)} "
                 "(an alias bomb?)"
             )
-        self.nodes += size
         return size
 
 
@@ -212,7 +211,9 @@ def _events(text: str) -> Any:
 
 def _build(text: str, timestamps: bool) -> list[Any]:
     """`yaml.safe_load_all`, built straight from libyaml's events, bounded, duplicate keys
-    refused. Explicit tags, merge keys and complex keys raise _Unsupported."""
+    refused. Explicit tags, merge keys and complex keys raise _Unsupported. (The node
+    count lives in a local, not in _Bounds: this loop runs once per event of a 10k-pod
+    file.)"""
     resolver = _RESOLVERS[timestamps]
     docs: list[Any] = []
     stack: list[Any] = []
@@ -221,6 +222,7 @@ def _build(text: str, timestamps: bool) -> list[Any]:
     anchors: dict[str, Any] = {}
     anchored: list[tuple[int, str, int]] = []  # (depth, anchor, nodes at its start)
     bounds = _Bounds()
+    nodes = 0
     cache: dict[str, Any] = {}
     scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
     map_start, seq_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
@@ -230,7 +232,7 @@ def _build(text: str, timestamps: bool) -> list[Any]:
         kind = type(event)
         value: Any
         if kind is scalar_event:
-            bounds.nodes += 1
+            nodes += 1
             value = _scalar(event, cache, resolver)
             if event.anchor:
                 anchors[event.anchor] = value
@@ -238,11 +240,11 @@ def _build(text: str, timestamps: bool) -> list[Any]:
         elif kind is map_start or kind is seq_start:
             if event.tag not in _COLLECTION_TAGS:
                 raise _Unsupported(event.tag)
-            bounds.nodes += 1
+            nodes += 1
             new: Any = {} if kind is map_start else []
             if event.anchor:
                 anchors[event.anchor] = new
-                anchored.append((len(stack), event.anchor, bounds.nodes))
+                anchored.append((len(stack), event.anchor, nodes))
             stack.append(new)
             pending.append(None)
             if len(stack) > MAX_DEPTH:
@@ -253,9 +255,9 @@ def _build(text: str, timestamps: bool) -> list[Any]:
             pending.pop()
             if anchored and anchored[-1][0] == len(stack):
                 _, name, start = anchored.pop()
-                bounds.sizes[name] = bounds.nodes - start + 1
+                bounds.sizes[name] = nodes - start + 1
         elif kind is alias_event:
-            bounds.alias(event)
+            nodes += bounds.alias(event)
             value = anchors[event.anchor]
         else:  # stream and document start/end
             continue
@@ -304,7 +306,7 @@ def _check_bounds(text: str) -> None:
                 _, name, start = anchored.pop()
                 bounds.sizes[name] = bounds.nodes - start + 1
         elif kind is yaml.AliasEvent:
-            bounds.alias(event)
+            bounds.nodes += bounds.alias(event)
 
 
 class _StrictLoader(_CLoader):  # type: ignore[misc]
