@@ -427,7 +427,7 @@ def test_fast_yaml_loader_matches_pyyaml(text: str) -> None:
     from triage.sources.reader import InputError, load_yaml
 
     try:
-        expected = [d for d in yaml.load_all(text, Loader=yaml.SafeLoader) if d is not None]
+        expected = [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d is not None]
     except yaml.YAMLError as exc:
         with pytest.raises(InputError, match="unhashable"):
             load_yaml(text)
@@ -450,7 +450,7 @@ def test_fast_yaml_loader_on_the_classic_file() -> None:
     assert load_yaml(text) == list(yaml.safe_load_all(text))
 
 
-# The reader builds documents from libyaml's events; it must agree with PyYAML on
+# The reader builds documents from libyaml's events; it must agree with CSafeLoader on
 # everything it accepts: documents dumped in every style PyYAML and kubectl use, and
 # mutations of them (which it must read exactly as PyYAML does, or refuse as PyYAML does,
 # or refuse for a duplicate key).
@@ -532,7 +532,7 @@ def _fast_and_slow(text: str) -> None:
     from triage.sources.reader import InputError, load_yaml
 
     try:
-        expected = [d for d in yaml.load_all(text, Loader=yaml.SafeLoader) if d is not None]
+        expected = [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d is not None]
     except yaml.YAMLError:
         with pytest.raises(InputError):
             load_yaml(text)
