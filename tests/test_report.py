@@ -36,13 +36,13 @@ def test_header_and_summary_table(canary_report: str) -> None:
     assert (
         f"- Verdict: **denied** by egress at `{CANARY}` and ingress at "
         "`develop/backend-6c8f9-h4lm`; nearest miss: develop/allow-backend-ingress ingress "
-        "rule #0: source label app=frontend-canary is not in [frontend, frontend-primary]"
+        "rule #0: source label app=frontend-canary is not in \\[frontend, frontend-primary\\]"
     ) in lines
     assert "- Steps: 4 pass, 2 fail, 2 skip" in lines
     assert "| # | Step | Status | Summary |" in lines
     assert (
-        "| 3 | Labels | **FAIL** | source label app=frontend-canary is not in [frontend, "
-        "frontend-primary]; did you mean frontend? (develop/allow-backend-ingress ingress rule "
+        "| 3 | Labels | **FAIL** | source label app=frontend-canary is not in \\[frontend, "
+        "frontend-primary\\]; did you mean frontend? (develop/allow-backend-ingress ingress rule "
         "#0) |"
     ) in lines
     assert (

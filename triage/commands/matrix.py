@@ -83,11 +83,11 @@ def run(args: argparse.Namespace) -> int:
     if args.output == "dot":
         sys.stdout.write(matrix_to_dot(matrix))
         return 0
-    from rich.console import Console
+    from triage.render.console import cli_console, warning_text
 
-    console = Console(highlight=False)
+    console = cli_console()
     for warning in (*loaded.warnings, *matrix.warnings):
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(warning_text(warning))
     console.print(matrix_renderable(matrix, grid_limit=GRID_LIMIT))
     return 0
 
