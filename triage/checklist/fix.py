@@ -17,6 +17,7 @@ from typing import Any
 
 from triage.checklist.yamlout import dump_yaml
 from triage.model import NAMESPACE_NAME_LABEL, Flow, Pod, Protocol, Snapshot
+from triage.model.untrusted import shell_join
 from triage.policy import Explanation, Verdict, explain
 
 # Labels that identify one pod or one revision, not a workload: a selector on them breaks on
@@ -88,9 +89,9 @@ def _pod_selector(snapshot: Snapshot, pods: Sequence[Pod], notes: list[str]) -> 
     if labels:
         return {"matchLabels": labels}
     names = ", ".join(p.key for p in pods)
+    label = ["kubectl", "label", "pod", "-n", pods[0].namespace, pods[0].name, f"{FIX_LABEL}=true"]
     notes.append(
-        f"{names} has no stable label to select it by: label it first "
-        f"(kubectl label pod -n {pods[0].namespace} {pods[0].name} {FIX_LABEL}=true)"
+        f"{names} has no stable label to select it by: label it first ({shell_join(label)})"
     )
     return {"matchLabels": {FIX_LABEL: "true"}}
 

@@ -26,6 +26,7 @@ from triage.model import (
     Service,
     Snapshot,
 )
+from triage.model.untrusted import shell_join
 from triage.policy.classes import ClusterModel, CompiledRule, compile_snapshot
 from triage.policy.engine import UnknownEndpoint, service_backends
 from triage.policy.matrix import group_workloads
@@ -551,12 +552,10 @@ def contain(snapshot: Snapshot, pod: Pod, scope: Scope = "pod") -> Containment:
         manifest = _policy_manifest(
             pod.namespace, name, {key: value}, ["Ingress", "Egress"], [rule_manifest]
         )
-        removed = " ".join(f"{k}-" for k in sorted(pod.labels) if k != key)
-        commands.append(f"kubectl apply -f {name}.yaml")
-        commands.append(
-            f"kubectl label pod -n {pod.namespace} {pod.name} {key}={value} --overwrite"
-            + (f" {removed}" if removed else "")
-        )
+        removed = [f"{k}-" for k in sorted(pod.labels) if k != key]
+        commands.append(shell_join(["kubectl", "apply", "-f", f"{name}.yaml"]))
+        label = ["kubectl", "label", "pod", "-n", pod.namespace, pod.name, f"{key}={value}"]
+        commands.append(shell_join([*label, "--overwrite", *removed]))
         if pod.owner is not None:
             notes.append(
                 f"removing its labels detaches {pod.name} from its Services and its "
@@ -571,7 +570,7 @@ def contain(snapshot: Snapshot, pod: Pod, scope: Scope = "pod") -> Containment:
             name = "contain-default-deny-egress"
         policy = NetworkPolicy(pod.namespace, name, LabelSelector(), ("Egress",), egress=(rule,))
         manifest = _policy_manifest(pod.namespace, name, {}, ["Egress"], [rule_manifest])
-        commands.append(f"kubectl apply -f {name}.yaml")
+        commands.append(shell_join(["kubectl", "apply", "-f", f"{name}.yaml"]))
         contained = pod
         pods = snapshot.pods
     after_snapshot = Snapshot(
