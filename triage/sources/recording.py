@@ -72,6 +72,7 @@ from triage.model.incident import (
     ReportedFlow,
 )
 from triage.model.manifest import policy_manifest_from_model
+from triage.model.untrusted import clean, clean_lines
 from triage.sources.assemble import Document, Origins, assemble, flatten, gc_paused
 from triage.sources.errors import Problem, SourceError
 from triage.sources.parse import (
@@ -595,7 +596,7 @@ def incident_from_document(document: Any, file: str) -> Incident:
         except FlowSyntaxError as exc:
             problems.append(Problem(file, f"flows[{i}]", "", str(exc)))
             continue
-        flows.append(ReportedFlow(flow, entry.get("note", "")))
+        flows.append(ReportedFlow(flow, clean_lines(entry.get("note", ""))))
 
     known_good: list[KnownGood] = []
     for k, entry in enumerate(doc.get("knownGood") or ()):
@@ -608,8 +609,8 @@ def incident_from_document(document: Any, file: str) -> Incident:
                 policies.append(policy)
         known_good.append(
             KnownGood(
-                name=entry["name"],
-                captured_at=entry.get("capturedAt", ""),
+                name=clean(entry["name"]),
+                captured_at=clean(entry.get("capturedAt", "")),
                 policies=tuple(policies),
                 namespace_labels={
                     ns: _labels(labels)
@@ -627,24 +628,29 @@ def incident_from_document(document: Any, file: str) -> Incident:
         ProbeRecord(
             kind=cast(ProbeKind, entry["kind"]),
             source=entry["source"],
-            target=entry["target"],
+            target=clean(entry["target"]),
             port=entry.get("port"),
             protocol=entry.get("protocol") or ("UDP" if entry["kind"] == "dns" else "TCP"),
             outcome=cast(ProbeOutcome, entry["outcome"]),
-            output=entry.get("output", ""),
+            output=clean_lines(entry.get("output", "")),
             duration_ms=entry.get("durationMs", 0),
-            at=entry.get("at", ""),
+            at=clean(entry.get("at", "")),
         )
         for entry in doc.get("probes") or ()
     )
-    notes = tuple(Note(entry.get("at", ""), entry["text"]) for entry in doc.get("notes") or ())
+    notes = tuple(
+        Note(clean(entry.get("at", "")), clean_lines(entry["text"]))
+        for entry in doc.get("notes") or ()
+    )
     meta = doc["metadata"]
+    # Free text is untrusted: its control characters (terminal escapes) become U+FFFD here,
+    # once, so that no output path meets them; the output boundary cleans again anyway.
     incident_meta = IncidentMeta(
-        title=meta["title"],
-        cluster=meta.get("cluster", ""),
-        context=meta.get("context", ""),
-        captured_at=meta.get("capturedAt", ""),
-        summary=meta.get("summary", ""),
+        title=clean(meta["title"]),
+        cluster=clean(meta.get("cluster", "")),
+        context=clean(meta.get("context", "")),
+        captured_at=clean(meta.get("capturedAt", "")),
+        summary=clean_lines(meta.get("summary", "")),
         runbook=meta.get("runbook", ""),
     )
     warnings = _flow_warnings(snapshot, flows, file)

@@ -11,12 +11,15 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.types import AnimationLevel
 from textual.worker import Worker, WorkerState
 
 from triage.errors import error_line
 from triage.model import Flow
+from triage.model.untrusted import clean, clean_lines
 from triage.ui import commands
 from triage.ui.cluster_index import ClusterIndex
 from triage.ui.commands import TriageCommands
@@ -69,6 +72,33 @@ class TriageApp(App[None]):
         self.last_flow: Flow | None = None
         self._cluster_index: tuple[Session, ClusterIndex] | None = None
         self.startup_error: str | None = None  # the first load failed: quit exits with 2
+
+    # ------------------------------------------------------------------ the output boundary
+    # Every notification, the header and the clipboard carry outside data (names, notes,
+    # commands): cleaned of control characters here, and toasts read no markup.
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        super().notify(
+            clean_lines(message),
+            title=clean(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
+    def copy_to_clipboard(self, text: str) -> None:
+        super().copy_to_clipboard(clean_lines(text))
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        return super().format_title(clean(title), clean(sub_title))
 
     # ------------------------------------------------------------------ loading
 

@@ -26,6 +26,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, OptionList, Static
@@ -34,11 +35,13 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from triage.errors import error_line
+from triage.model.untrusted import clean
 from triage.rollback.apply import ApplyResult, DryRunResult, Progress, Run
 from triage.rollback.delta import Delta
 from triage.rollback.plan import ORDERING_RULE, PHASE_NAMES, Operation, Plan
 from triage.rollback.policyset import PolicySet, scope_text
 from triage.rollback.store import SavedSnapshot
+from triage.ui.safe_text import data_text
 from triage.ui.session import Session
 from triage.ui.widgets.confirm import ConfirmContextModal
 from triage.ui.widgets.source_bar import SourceBar
@@ -522,7 +525,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
             table.add_row(
                 str(i),
                 op.action,
-                op.key,
+                data_text(op.key),
                 f"{op.phase} {PHASE_NAMES[op.phase]}",
                 op_effect(op),
                 self.step_status.get(i, ""),
@@ -550,7 +553,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
             return
         row = max(0, min(row, len(plan.operations) - 1))
         op = plan.operations[row]
-        pane.border_title = f"{row + 1}. {op.action} {op.key}"
+        pane.border_title = escape(f"{row + 1}. {op.action} {clean(op.key)}")
         header = Text()
         header.append(
             f"phase {op.phase}: {PHASE_NAMES[op.phase]} · alone it {op.effect.summary()}\n"

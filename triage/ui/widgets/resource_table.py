@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from triage.model.untrusted import clean
 from triage.ui.filtering import Row
 
 
@@ -204,7 +205,8 @@ class ResourceTable(ScrollView, can_focus=True):
     def _line(self, cells: Sequence[str], style: Any, dim_style: Any) -> list[Segment]:
         segments: list[Segment] = []
         last = len(self.columns) - 1
-        for i, (cell, width) in enumerate(zip(cells, self._widths, strict=False)):
+        for i, (raw, width) in enumerate(zip(cells, self._widths, strict=False)):
+            cell = clean(raw)  # outside data, drawn as segments: no control characters
             if len(cell) > width:
                 text = set_cell_size(cell, width - 1) + "…"
             elif i == last:
