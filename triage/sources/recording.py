@@ -32,15 +32,11 @@ YAML, the old way. A valid file is checked against the schema by a compiled chec
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import json
 import math
-import os
 import re
-import stat
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from importlib import resources
@@ -49,6 +45,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 import yaml
 
+from triage.files import write_private_stream
 from triage.model import (
     Endpoint,
     FlowSyntaxError,
@@ -983,52 +980,19 @@ def incident_to_document(incident: Incident) -> dict[str, Any]:
 
 
 def write_incident(incident: Incident, path: Path | str) -> None:
-    """Write the recording atomically: a temporary file in the same directory, flushed to
-    disk, then renamed over `path`. An interrupted write leaves the old file as it was and
-    no temporary file behind. Refuses (SourceError) an incident the schema would refuse."""
+    """Write the recording privately and atomically (`triage.files.write_private`: mode
+    0600, a temporary file in the same directory, never through a symbolic link). An
+    interrupted write leaves the old file as it was. Refuses (SourceError) an incident the
+    schema would refuse."""
     path = Path(path)
     with gc_paused():
         document = incident_to_document(incident)
         validate_document(document, str(path))
-    directory = path.parent
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        mode = 0o644
+        with gc_paused():
+            write_private_stream(path, lambda stream: _dump(document, stream))
     except OSError as exc:
         raise SourceError.single(str(path), f"cannot write: {exc.strerror or exc}") from None
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise SourceError.single(str(path), f"cannot write: {exc.strerror or exc}") from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream, gc_paused():
-            _dump(document, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError):
-            raise SourceError.single(str(path), f"cannot write: {exc.strerror or exc}") from None
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); harmless where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------- bundled incidents

@@ -28,6 +28,7 @@ from triage.checklist import (
     run_step,
 )
 from triage.errors import error_line
+from triage.files import write_private
 from triage.model import Flow
 from triage.ui.messages import StepFinished
 from triage.ui.session import Session
@@ -53,9 +54,7 @@ def report_name(flow: Flow) -> str:
 def write_report(directory: Path, name: str, text: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / name
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_private(path, text)  # 0600, atomic, never through a planted symbolic link
     return path
 
 

@@ -35,6 +35,7 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from triage.errors import error_line
+from triage.files import write_private
 from triage.model.untrusted import clean
 from triage.rollback.apply import ApplyResult, DryRunResult, Progress, Run
 from triage.rollback.delta import Delta
@@ -850,9 +851,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         def job() -> None:
             directory.mkdir(parents=True, exist_ok=True)
             path = directory / report_name(plan)
-            tmp = path.with_suffix(".md.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
+            write_private(path, text)  # 0600, atomic, never through a planted symbolic link
             self.app.call_from_thread(self.notify, str(path), title="runbook written")
 
         self.run_worker(job, thread=True, group="rollback-export", exit_on_error=False)
