@@ -76,8 +76,9 @@ def _reach_table(title: str, reaches: Any, far: str) -> Any:
     from rich.text import Text
 
     table = Table(title=title, title_justify="left", title_style="bold", show_lines=False)
-    table.add_column("namespace")
-    table.add_column(far)
+    # Names fold onto more lines, never cut: `triage exposure ... | grep NAME` must find it.
+    table.add_column("namespace", overflow="fold")
+    table.add_column(far, overflow="fold")
     table.add_column("pods", justify="right")
     table.add_column("ports (destination)")
     table.add_column("egress allowed by")

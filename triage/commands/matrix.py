@@ -120,7 +120,7 @@ def matrix_renderable(matrix: Any, grid_limit: int = GRID_LIMIT) -> Any:
     n = len(matrix.workloads)
     if 0 < n <= grid_limit:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-        table.add_column("from \\ to", no_wrap=True)
+        table.add_column("from \\ to", overflow="fold")  # names fold, never cut
         for j in range(n):
             table.add_column(str(j + 1), justify="center", no_wrap=True)
         for i, w in enumerate(matrix.workloads):
@@ -144,8 +144,8 @@ def matrix_renderable(matrix: Any, grid_limit: int = GRID_LIMIT) -> Any:
             )
         )
     listing = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    listing.add_column("from")
-    listing.add_column("to")
+    listing.add_column("from", overflow="fold")
+    listing.add_column("to", overflow="fold")
     listing.add_column("allowed")
     for cell in sorted_cells(matrix):
         kind = cell_kind(cell)
