@@ -39,7 +39,7 @@ _CHUNK = 1 << 20
 
 try:  # libyaml; PyYAML without it still works, slowly
     _CLoader: Any = yaml.CSafeLoader
-    _CParser: Any = yaml.cyaml.CParser
+    _CParser: Any = yaml.cyaml.CParser  # type: ignore[attr-defined]
 except AttributeError:  # pragma: no cover - PyYAML without libyaml
     _CLoader = yaml.SafeLoader
     _CParser = None
