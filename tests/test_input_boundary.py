@@ -331,3 +331,8 @@ def test_error_lines_are_bounded_and_clean(tmp_path: Path) -> None:
     )
     (line,) = refusal(path)
     assert len(line) < 700 and "\x1b" not in line and "\x07" not in line
+
+
+def test_the_reader_runs_on_libyaml() -> None:
+    """A silent fallback to the pure-Python parser would make a 10k-pod load ~10x slower."""
+    assert reader._CParser is not None and reader._CLoader is __import__("yaml").CSafeLoader
