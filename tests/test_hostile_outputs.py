@@ -221,7 +221,7 @@ def assert_pastable(command: str, *expected_args: str) -> None:
 
 def test_checklist_kubectl_lines_are_quoted() -> None:
     from triage.checklist import ChecklistContext, load_runbook
-    from triage.checklist.runbook import render_kubectl
+    from triage.checklist.kubectl import render_kubectl
     from triage.model import PodRef
 
     snapshot = hostile_snapshot()

@@ -15,8 +15,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from triage.checklist.yamlout import dump_yaml
 from triage.model import NAMESPACE_NAME_LABEL, Flow, Pod, Protocol, Snapshot
+from triage.model.manifest import dump_yaml
 from triage.model.untrusted import shell_join
 from triage.policy import Explanation, Verdict, explain
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from triage.checklist.model import ChecklistContext, StepResult
+from triage.checklist.runbook import runbook_for
 from triage.model.untrusted import markdown_code, markdown_fence, markdown_text
 from triage.policy import UnknownEndpoint
+from triage.policy.describe import misses_clause
 
 STATUS_MARK = {
     "pass": "pass",
@@ -41,15 +43,15 @@ def _verdict_line(ctx: ChecklistContext) -> str:
         text += " by " + " and ".join(
             f"{s.direction.lower()} at {markdown_code(s.endpoint)}" for s in sides
         )
-        if primary.nearest_miss is not None:
-            text += f"; nearest miss: {_md(primary.nearest_miss.text)}"
+        if primary.nearest_misses:
+            text += f"; {_md(misses_clause(primary.nearest_misses))}"
     return text
 
 
 def export_report(ctx: ChecklistContext, results: Iterable[StepResult]) -> str:
     """Markdown: the flow, each step with status/evidence/kubectl, the verdict, the fix."""
     results = list(results)
-    runbook = ctx.effective_runbook
+    runbook = runbook_for(ctx)
     titles = {s.id: s.title for s in runbook.steps}
     flow = markdown_code(ctx.flow)
     lines = [f"# {_md(runbook.title)}: {flow}", ""]

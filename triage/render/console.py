@@ -5,9 +5,9 @@ them may carry terminal escapes (OSC 52 writes the clipboard, OSC 8 makes links,
 the screen) or Rich markup. Two mechanisms, installed by `triage.cli.main` around every
 command but the TUI, keep every byte of it inert:
 
-- `CleanStream` wraps `sys.stdout` and `sys.stderr`: every plain `print`/`write` (JSON, CSV,
-  DOT, Markdown, YAML, plain text) goes through `clean_lines` (control characters become
-  U+FFFD; newline and tab stay).
+- `CleanStream` (`triage/render/streams.py`) wraps `sys.stdout` and `sys.stderr`: every
+  plain `print`/`write` (JSON, CSV, DOT, Markdown, YAML, plain text) goes through
+  `clean_lines` (control characters become U+FFFD; newline and tab stay).
 - `cli_console()` is the Rich console every command prints with. It writes to the stream
   under the wrapper (so Rich's own colours survive), cleans the text of every segment before
   styling it (`SafeConsole`), reads no markup in strings unless asked, and, when the output
@@ -17,72 +17,22 @@ command but the TUI, keep every byte of it inert:
 
 from __future__ import annotations
 
-import io
 import re
 import sys
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
-from typing import IO, Any
+from collections.abc import Iterable
+from typing import Any
 
 from rich.console import Console
 from rich.segment import Segment
 from rich.text import Text
 
 from triage.model.untrusted import clean_lines
+from triage.render.streams import raw_stream
 
 # Width of a console that is not a terminal: wide enough for any row of names (a Pod name
 # is at most 253 characters), so tables never truncate; rows are not padded to it.
 PIPE_WIDTH = 4096
 _TRAILING_SPACES = re.compile(r" +$", re.MULTILINE)
-
-
-class CleanStream(io.TextIOBase):
-    """A text stream that writes `clean_lines(text)` to the stream it wraps."""
-
-    def __init__(self, raw: IO[str]) -> None:
-        self.raw = raw
-
-    def write(self, text: str) -> int:
-        self.raw.write(clean_lines(text))
-        return len(text)
-
-    def flush(self) -> None:
-        self.raw.flush()
-
-    def isatty(self) -> bool:
-        return self.raw.isatty()
-
-    def fileno(self) -> int:
-        return self.raw.fileno()
-
-    @property
-    def encoding(self) -> str:  # type: ignore[override]
-        return getattr(self.raw, "encoding", "utf-8")
-
-    def writable(self) -> bool:
-        return True
-
-
-@contextmanager
-def clean_streams() -> Iterator[None]:
-    """sys.stdout and sys.stderr wrapped in CleanStream inside, as they were after."""
-    saved = sys.stdout, sys.stderr
-    if not isinstance(sys.stdout, CleanStream):
-        sys.stdout = CleanStream(sys.stdout)
-    if not isinstance(sys.stderr, CleanStream):
-        sys.stderr = CleanStream(sys.stderr)
-    try:
-        yield
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            with suppress(Exception):
-                stream.flush()
-        sys.stdout, sys.stderr = saved
-
-
-def raw_stream(stream: IO[str]) -> IO[str]:
-    """The stream under a CleanStream (Rich writes there, after SafeConsole cleaned it)."""
-    return stream.raw if isinstance(stream, CleanStream) else stream
 
 
 class SafeConsole(Console):
@@ -116,12 +66,4 @@ def warning_text(text: str) -> Text:
     return Text.assemble(("warning:", "yellow"), " ", text)
 
 
-__all__ = [
-    "PIPE_WIDTH",
-    "CleanStream",
-    "SafeConsole",
-    "clean_streams",
-    "cli_console",
-    "raw_stream",
-    "warning_text",
-]
+__all__ = ["PIPE_WIDTH", "SafeConsole", "cli_console", "warning_text"]

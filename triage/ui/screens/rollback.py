@@ -49,6 +49,7 @@ from triage.ui.widgets.source_bar import SourceBar
 
 if TYPE_CHECKING:
     from triage.rollback.api import PolicyApi
+    from triage.rollback.session import FollowUp, RollbackSession
     from triage.sources.live import LiveTarget
 
 ApiFactory = Callable[[], "PolicyApi"]
@@ -167,12 +168,6 @@ def op_effect(op: Operation) -> str:
     return " ".join(parts)
 
 
-def _close(api: object) -> None:
-    close = getattr(api, "close", None)
-    if callable(close):
-        close()
-
-
 def report_name(plan: Plan) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", (plan.context or "plan").lower()).strip("-")
     return f"rollback-plan-{slug}.md"
@@ -266,13 +261,12 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
             target = dataclasses.replace(target, context=self.session.context)
         return target
 
-    def make_api(self) -> PolicyApi:
-        if self.api_factory is not None:
-            return self.api_factory()
-        from triage.rollback.api import KubePolicyApi
+    def rollback_session(self) -> RollbackSession:
+        """The cluster-touching half (planning from the live set, dry-run, apply, resume,
+        revert), Textual-free and shared with `triage rollback`."""
+        from triage.rollback.session import RollbackSession
 
-        target = self.live_target()
-        return KubePolicyApi.connect(self.context, target.kubeconfig, target.timeout)
+        return RollbackSession(self.live_target(), self.state_dir, self.api_factory)
 
     def open_store(self) -> Any:
         from triage.rollback.store import Store
@@ -486,19 +480,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
                 live_source=f"recording: {session.label}",
                 simulation=True,
             )
-        from triage.sources.live import load_live
-
-        live_target = self.live_target()
-        loaded = load_live(live_target)
-        scope = tuple(sorted(set(live_target.namespaces))) or None
-        return make_plan(
-            loaded.snapshot,
-            target,
-            context=loaded.context,
-            live_scope=scope,
-            live_source=f"context {loaded.context}",
-            server=loaded.server,
-        )
+        return self.rollback_session().plan(target).plan
 
     def on_plan_computed(self, message: PlanComputed) -> None:
         self.run_ = message.run
@@ -606,7 +588,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         if run.action == "apply" and self.target is not None:
             target = self.target
             self.start_plan(lambda: Run.apply(self._make_plan(target)))
-        elif run.parent_id is not None:
+        elif run.action != "apply" and run.parent_id is not None:
             self._plan_follow_up(run.action, run.parent_id)
 
     def _start_job(self, what: str, job: Callable[[], None]) -> None:
@@ -629,14 +611,9 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         self.add_log(f"dry-run of {len(plan.operations)} step(s) on {self.context}", "bold")
 
         def job() -> None:
-            from triage.rollback.apply import Applier
-
-            api = self.make_api()
-            try:
-                with self.open_store() as store:
-                    results = Applier(api, store, progress=self._progress).dry_run(plan)
-            finally:
-                _close(api)
+            session = self.rollback_session()
+            with self.open_store() as store:
+                results = session.dry_run(store, plan, progress=self._progress)
             self.post_message(DryRunFinished(results))
 
         self._start_job("dry-run", job)
@@ -686,15 +663,11 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         self.add_log(f"{run.action}: {len(run.plan.operations)} step(s) on {typed}", "bold")
 
         def job() -> None:
-            from triage.rollback.apply import Applier
-
-            api = self.make_api()
-            try:
-                with self.open_store() as store:
-                    applier = Applier(api, store, progress=self._progress)
-                    result = applier.run(run, confirmed_context=typed)
-            finally:
-                _close(api)
+            session = self.rollback_session()
+            with self.open_store() as store:
+                result = session.execute(
+                    store, run, confirmed_context=typed, progress=self._progress
+                )
             self.post_message(ApplyFinished(result))
 
         self._start_job(run.action, job)
@@ -760,26 +733,11 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
             self.query_one("#plan-summary", Static).update(Text(f"cannot plan: {text}", "bold red"))
         self.post_message(JobFailed(what, text))
 
-    def _plan_follow_up(self, action: str, journal_id: int) -> None:
-        from triage.rollback.apply import resume_run, revert_run
-
+    def _plan_follow_up(self, action: FollowUp, journal_id: int) -> None:
         def job() -> Run:
-            from triage.sources.live import load_live
-
-            live_target = self.live_target()
-            loaded = load_live(live_target)
-            scope = tuple(sorted(set(live_target.namespaces))) or None
-            make = resume_run if action == "resume" else revert_run
+            session = self.rollback_session()
             with self.open_store() as store:
-                return make(
-                    store,
-                    journal_id,
-                    loaded.snapshot,
-                    context=loaded.context,
-                    live_scope=scope,
-                    live_source=f"context {loaded.context}",
-                    server=loaded.server,
-                )
+                return session.follow_up(store, action, journal_id)
 
         self.start_plan(job, f"planning the {action} of journal #{journal_id}")
 
