@@ -19,18 +19,14 @@ def mode(path: Path) -> int:
 
 
 def test_a_new_file_is_0600_whatever_the_umask(tmp_path: Path) -> None:
-    old = os.umask(0o022)
-    try:
-        write_private(tmp_path / "a.md", "x")
-    finally:
-        os.umask(old)
-    assert mode(tmp_path / "a.md") == 0o600
-    old = os.umask(0o077)
-    try:
-        write_private(tmp_path / "b.md", "x")
-    finally:
-        os.umask(old)
-    assert mode(tmp_path / "b.md") == 0o600
+    for umask in (0o022, 0o077, 0o000):
+        path = tmp_path / f"{umask:o}.md"
+        old = os.umask(umask)
+        try:
+            write_private(path, "x")
+        finally:
+            os.umask(old)
+        assert mode(path) == 0o600
 
 
 def test_an_existing_file_is_narrowed_never_widened(tmp_path: Path) -> None:

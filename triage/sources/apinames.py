@@ -22,37 +22,41 @@ _valid_keys: set[str] = set()
 _valid_values: set[str] = {""}
 
 
+def _dns_name(value: str, limit: int, pattern: re.Pattern[str], what: str) -> str | None:
+    if len(value) > limit:
+        return f"longer than {limit} characters ({len(value)})"
+    return None if pattern.fullmatch(value) else f"not a {what}"
+
+
 def dns1123_label(value: str) -> str | None:
     """Namespace names, container names, Service port names."""
-    if len(value) > 63:
-        return f"longer than 63 characters ({len(value)})"
-    if not _DNS1123_LABEL.fullmatch(value):
-        return "not a DNS-1123 label (lowercase letters, digits and '-', alphanumeric at both ends)"
-    return None
+    return _dns_name(
+        value,
+        63,
+        _DNS1123_LABEL,
+        "DNS-1123 label (lowercase letters, digits and '-', alphanumeric at both ends)",
+    )
 
 
 def dns1123_subdomain(value: str) -> str | None:
     """Pod and NetworkPolicy names, label key prefixes."""
-    if len(value) > 253:
-        return f"longer than 253 characters ({len(value)})"
-    if not _DNS1123_SUBDOMAIN.fullmatch(value):
-        return (
-            "not a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', "
-            "alphanumeric at both ends)"
-        )
-    return None
+    return _dns_name(
+        value,
+        253,
+        _DNS1123_SUBDOMAIN,
+        "DNS-1123 subdomain (lowercase letters, digits, '-' and '.', alphanumeric at both ends)",
+    )
 
 
 def dns1035_label(value: str) -> str | None:
     """Service names: a DNS-1123 label that starts with a letter."""
-    if len(value) > 63:
-        return f"longer than 63 characters ({len(value)})"
-    if not _DNS1035_LABEL.fullmatch(value):
-        return (
-            "not a DNS-1035 label (lowercase letters, digits and '-', starting with a letter, "
-            "alphanumeric at the end)"
-        )
-    return None
+    return _dns_name(
+        value,
+        63,
+        _DNS1035_LABEL,
+        "DNS-1035 label (lowercase letters, digits and '-', starting with a letter, "
+        "alphanumeric at the end)",
+    )
 
 
 def label_key(key: str) -> str | None:
