@@ -21,6 +21,7 @@ from triage.model.untrusted import clean
 from triage.policy import policies_selecting
 from triage.ui.cluster_index import ClusterIndex, describe_ports
 from triage.ui.filtering import FilterSyntaxError, Query, apply, format_labels, parse_query
+from triage.ui.safe_text import data_block
 from triage.ui.widgets.inputs import TriageInput
 from triage.ui.widgets.resource_table import Column, ResourceTable
 from triage.ui.widgets.source_bar import SourceBar
@@ -39,7 +40,8 @@ def _names(items: list[str]) -> str:
 
 
 class _Grid:
-    """Two columns, name and value; values are plain text (labels may hold `[`)."""
+    """Two columns, name and value; values are plain text (labels may hold `[`), cleaned of
+    control characters (an owner's name or a node's is free text in a recording)."""
 
     def __init__(self) -> None:
         self.table = Table.grid(padding=(0, 2))
@@ -47,7 +49,7 @@ class _Grid:
         self.table.add_column()
 
     def add_row(self, name: str, value: str | Text) -> None:
-        self.table.add_row(Text(name), value if isinstance(value, Text) else Text(value))
+        self.table.add_row(Text(name), value if isinstance(value, Text) else data_block(value))
 
 
 class ClusterScreen(Screen[None]):

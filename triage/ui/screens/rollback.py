@@ -42,7 +42,7 @@ from triage.rollback.delta import Delta
 from triage.rollback.plan import ORDERING_RULE, PHASE_NAMES, Operation, Plan
 from triage.rollback.policyset import PolicySet, scope_text
 from triage.rollback.store import SavedSnapshot
-from triage.ui.safe_text import data_text
+from triage.ui.safe_text import data_block, data_text
 from triage.ui.session import Session
 from triage.ui.widgets.confirm import ConfirmContextModal
 from triage.ui.widgets.source_bar import SourceBar
@@ -335,7 +335,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
             banner.update(
                 Text.assemble(
                     (" LIVE ", "bold reverse"),
-                    f" context {self.context}: applying needs the context name typed",
+                    f" context {clean(self.context)}: applying needs the context name typed",
                     no_wrap=True,
                     overflow="ellipsis",
                 )
@@ -420,7 +420,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
                         "\n",
                         (
                             f"  {len(snap.policies)} policies · {scope_text(snap.scope)}"
-                            + (f" · {snap.note}" if snap.note else ""),
+                            + (f" · {clean(snap.note)}" if snap.note else ""),
                             "dim",
                         ),
                     )
@@ -497,10 +497,10 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         ]
         summary = Text(no_wrap=False)
         summary.append(f"{kind} toward ", "bold")
-        summary.append(plan.target.description)
-        summary.append(f"\n{scope_text(plan.scope)} · {plan.summary()}")
+        summary.append(clean(plan.target.description))
+        summary.append(f"\n{clean(scope_text(plan.scope))} · {plan.summary()}")
         for warning in plan.warnings:
-            summary.append(f"\nwarning: {warning}", "yellow")
+            summary.append(f"\nwarning: {clean(warning)}", "yellow")
         self.query_one("#plan-summary", Static).update(summary)
         table = self.query_one("#rollback-steps", DataTable)
         table.clear()
@@ -558,7 +558,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
     # ------------------------------------------------------------------ the log
 
     def add_log(self, text: str, style: str = "") -> None:
-        self.log_lines.append(Text(text, style))
+        self.log_lines.append(data_block(text, style))  # names, contexts, API messages
         self.query_one("#rollback-log-text", Static).update(Text("\n").join(self.log_lines))
         self.query_one("#rollback-log", VerticalScroll).scroll_end(animate=False)
 
