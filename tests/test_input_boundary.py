@@ -336,3 +336,20 @@ def test_error_lines_are_bounded_and_clean(tmp_path: Path) -> None:
 def test_the_reader_runs_on_libyaml() -> None:
     """A silent fallback to the pure-Python parser would make a 10k-pod load ~10x slower."""
     assert reader._CParser is not None and reader._CLoader is __import__("yaml").CSafeLoader
+
+
+def test_known_good_labels_follow_label_syntax(tmp_path: Path) -> None:
+    from triage.sources.recording import incident_from_document
+
+    document = {
+        "apiVersion": "triage/v1",
+        "kind": "Incident",
+        "metadata": {"title": "t"},
+        "knownGood": [{"name": "k", "podLabels": {"prod/web": {"app": "web server"}}}],
+    }
+    with pytest.raises(SourceError) as err:
+        incident_from_document(document, "r.yaml")
+    assert str(err.value) == (
+        'r.yaml: knownGood[0].podLabels["prod/web"]["app"]: invalid label: not a valid label '
+        "value (empty, or letters, digits, '-', '_' and '.', alphanumeric at both ends)"
+    )

@@ -991,7 +991,12 @@ def test_short_mappings_and_lists_stay_on_one_line() -> None:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(title=st.text(min_size=1), note=st.text(), label=st.text())
+@given(
+    title=st.text(min_size=1),
+    note=st.text(),
+    # Label values follow the apiserver's syntax (checked on load): any text is refused.
+    label=st.from_regex(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,20}[A-Za-z0-9])?)?", fullmatch=True),
+)
 def test_any_text_reads_back_the_same_through_json_and_yaml(
     title: str, note: str, label: str
 ) -> None:

@@ -71,7 +71,8 @@ from triage.model.manifest import (
     policy_manifest_from_model,
     service_manifest,
 )
-from triage.model.untrusted import clean, clean_lines
+from triage.model.untrusted import clean, clean_lines, preview
+from triage.sources.apinames import label_key, label_value
 from triage.sources.assemble import Document, Origins, assemble, flatten, gc_paused
 from triage.sources.errors import Problem, SourceError
 from triage.sources.parse import (
@@ -569,8 +570,18 @@ def load_incident(path: Path | str) -> Incident:
         raise SourceError.single(str(path), "nested too deeply") from None
 
 
-def _labels(value: Any) -> dict[str, str]:
-    return {str(k): str(v) for k, v in (value or {}).items()}
+def _labels(
+    value: Any, where: str, owner: str, file: str, problems: list[Problem]
+) -> dict[str, str]:
+    """A known-good label set (strings, the schema says), its syntax checked as the
+    apiserver checks labels: a selector judged against it must see what a cluster could."""
+    labels = {str(k): str(v) for k, v in (value or {}).items()}
+    for key, text in labels.items():
+        for why in (label_key(key), label_value(text)):
+            if why is not None:
+                field = f"{where}[{json.dumps(owner)}][{json.dumps(key)}]"
+                problems.append(Problem(file, preview(field, 160), "", f"invalid label: {why}"))
+    return labels
 
 
 def incident_from_document(document: Any, file: str) -> Incident:
@@ -612,11 +623,12 @@ def incident_from_document(document: Any, file: str) -> Incident:
                 captured_at=clean(entry.get("capturedAt", "")),
                 policies=tuple(policies),
                 namespace_labels={
-                    ns: _labels(labels)
+                    ns: _labels(labels, f"knownGood[{k}].namespaceLabels", ns, file, problems)
                     for ns, labels in (entry.get("namespaceLabels") or {}).items()
                 },
                 pod_labels={
-                    pod: _labels(labels) for pod, labels in (entry.get("podLabels") or {}).items()
+                    pod: _labels(labels, f"knownGood[{k}].podLabels", pod, file, problems)
+                    for pod, labels in (entry.get("podLabels") or {}).items()
                 },
             )
         )
