@@ -383,3 +383,15 @@ async def test_markup_in_names_neither_crashes_nor_styles(tmp_path: Path) -> Non
         await settle(pilot)
         text = rendered(app)
         assert "[link=file:///etc/passwd]x" in text
+
+
+def test_a_file_with_many_bad_objects_prints_a_bounded_number_of_lines(tmp_path: Path) -> None:
+    docs = "\n---\n".join(
+        f"apiVersion: v1\nkind: Namespace\nmetadata: {{name: Bad_{i}}}" for i in range(80)
+    )
+    path = tmp_path / "many.yaml"
+    path.write_text(docs)
+    result = triage("lint", "--manifests", str(path))
+    lines = result.stderr.decode().splitlines()
+    assert result.returncode == 2 and len(lines) == 51
+    assert lines[-1] == "triage: error: … and 30 more problems"

@@ -92,8 +92,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         with guard:
             return int(args.run(args))
     except usage_errors() as exc:
-        for line in error_line(exc).splitlines()[:MAX_ERROR_LINES]:
+        lines = error_line(exc).splitlines()
+        for line in lines[:MAX_ERROR_LINES]:
             print(f"triage: error: {preview(line, 600)}", file=sys.stderr)
+        if len(lines) > MAX_ERROR_LINES:
+            more = len(lines) - MAX_ERROR_LINES
+            print(f"triage: error: … and {more} more problems", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # `triage explain -o json | head`: the reader left; not an error of ours.
