@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from tests.live_cluster import Cluster, cluster
 from triage.model import (
     Container,
     ContainerPort,
@@ -30,6 +31,8 @@ from triage.model import (
     parse_flow,
 )
 from triage.model.untrusted import markdown_text, shell_join
+
+__all__ = ["cluster"]  # a fixture, imported for pytest
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
 RECORDING = HOSTILE / "escapes-recording.yaml"
@@ -395,3 +398,31 @@ def test_a_file_with_many_bad_objects_prints_a_bounded_number_of_lines(tmp_path:
     lines = result.stderr.decode().splitlines()
     assert result.returncode == 2 and len(lines) == 51
     assert lines[-1] == "triage: error: … and 30 more problems"
+
+
+# ------------------------------------------------------------------ a pod's tools print escapes
+
+
+@pytest.mark.live
+def test_probe_output_with_escapes_is_recorded_and_printed_clean(
+    cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The image in the pod decides what `nslookup` and `nc` print."""
+    from triage.cli import main
+    from triage.sources.recording import load_incident
+
+    web = "checkout-web-7c9d8f6b5-8hx2p"
+    escape = "\x1b]52;c;dG91Y2ggeA==\x07\x1b[2J\x9b31m"
+    cluster.server.script_exec("checkout", web, ["nslookup"], stdout=f"Server: x{escape}\n")
+    cluster.server.script_exec("checkout", web, ["nc"], stderr=f"nc: {escape}\n", exit_code=1)
+    out = tmp_path / "probed.yaml"
+    flow = ["--flow", f"checkout/{web}", "checkout/svc/checkout-api", "80"]
+    code = main(["record", "-o", str(out), *cluster.cli_args(), "--probe", *flow])
+    assert code == 0
+    captured = capsys.readouterr()
+    assert CONTROL.search((captured.out + captured.err).encode()) is None
+    assert CONTROL.search(out.read_bytes()) is None
+    probes = load_incident(out).probes
+    assert probes and all("\x1b" not in p.output for p in probes)
+    assert any("\ufffd]52;c;dG91Y2ggeA==" in p.output for p in probes)
+    assert out.stat().st_mode & 0o777 == 0o600
