@@ -426,3 +426,10 @@ def test_probe_output_with_escapes_is_recorded_and_printed_clean(
     assert probes and all("\x1b" not in p.output for p in probes)
     assert any("\ufffd]52;c;dG91Y2ggeA==" in p.output for p in probes)
     assert out.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_flow_log_line_nested_too_deep_is_a_warning_not_a_traceback() -> None:
+    result = triage("flows", "--recording", str(RECORDING), str(HOSTILE / "deep.json"))
+    assert result.returncode == 2
+    assert_clean(result)
+    assert b"not JSON: maximum recursion depth exceeded" in result.stderr

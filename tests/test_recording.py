@@ -157,6 +157,7 @@ def test_schema_is_valid_draft_2020_12() -> None:
         "probes",
         "knownGood",
         "notes",
+        "datapath",
     }
 
 

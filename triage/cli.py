@@ -31,6 +31,7 @@ COMMANDS = (
     "replay",
     "demo",
     "explain",
+    "flows",
     "record",
     "snapshot",
     "rollback",

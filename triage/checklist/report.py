@@ -43,8 +43,9 @@ def _verdict_line(ctx: ChecklistContext) -> str:
         text += " by " + " and ".join(
             f"{s.direction.lower()} at {markdown_code(s.endpoint)}" for s in sides
         )
-        if primary.nearest_misses:
-            text += f"; {_md(misses_clause(primary.nearest_misses))}"
+        clause = misses_clause(primary)
+        if clause:
+            text += f"; {_md(clause)}"
     return text
 
 
@@ -104,4 +105,11 @@ def export_report(ctx: ChecklistContext, results: Iterable[StepResult]) -> str:
                 *_fence(r.details["fix_yaml"], "yaml"),
                 "",
             ]
+            if r.details.get("fix_delta"):
+                lines += [
+                    "What it changes (verified):",
+                    "",
+                    *_fence(r.details["fix_delta"], ""),
+                    "",
+                ]
     return "\n".join(lines).rstrip("\n") + "\n"
