@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from tests.live_cluster import Cluster, cluster
+from tests.live_cluster import Cluster, cluster, empty_server
 from triage.model import (
     Container,
     ContainerPort,
@@ -32,7 +32,7 @@ from triage.model import (
 )
 from triage.model.untrusted import markdown_text, shell_join
 
-__all__ = ["cluster"]  # a fixture, imported for pytest
+__all__ = ["cluster", "empty_server"]  # fixtures, imported for pytest
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
 RECORDING = HOSTILE / "escapes-recording.yaml"
@@ -433,3 +433,22 @@ def test_a_flow_log_line_nested_too_deep_is_a_warning_not_a_traceback() -> None:
     assert result.returncode == 2
     assert_clean(result)
     assert b"not JSON: maximum recursion depth exceeded" in result.stderr
+
+
+@pytest.mark.live
+def test_a_live_object_out_of_syntax_is_a_warning_and_still_used(empty_server: Cluster) -> None:
+    """What the cluster holds is what it enforces: the live load keeps the object and says
+    what a file would have been refused for (through the real client and HTTP)."""
+    from tests.kubeapi.builders import namespace, pod
+    from triage.sources.live import load_live
+
+    server = empty_server.server
+    server.add(namespace("prod"))
+    server.add(pod("Web_1", "prod", labels={"app": "v" * 64}))
+    result = load_live(empty_server.target())
+    assert [p.name for p in result.snapshot.pods] == ["Web_1"]
+    assert dict(result.snapshot.pods[0].labels) == {"app": "v" * 64}
+    problems = [w for w in result.warnings if "Pod prod/Web_1" in w]
+    assert len(problems) == 2
+    assert "metadata.name: 'Web_1' is not a DNS-1123 subdomain" in problems[0]
+    assert "metadata.labels.app: invalid label value" in problems[1]
