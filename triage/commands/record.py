@@ -444,7 +444,10 @@ def run(args: argparse.Namespace) -> int:
     )
     debug_context = debug_container_context(args, target)
     from triage.render.console import cli_console
+    from triage.sources.kubeclient import check_kubeconfig
 
+    # A bad kubeconfig is one line, before the progress display starts.
+    check_kubeconfig(target.context, target.kubeconfig)
     # Markup is read here (progress, status), with every piece of data escaped; SafeConsole
     # cleans control characters from all of it.
     err = cli_console(stderr=True, markup=True, soft_wrap=True)

@@ -45,6 +45,7 @@ class ProbeResult:
     via: ProbeVia
     note: str = ""
     addresses: tuple[str, ...] = ()
+    container: str = ""  # the container `command` ran in (exec or ephemeral); "" if none
 
     def __post_init__(self) -> None:
         # What a pod's tools print is outside data (its image decides): no control

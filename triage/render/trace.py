@@ -112,13 +112,19 @@ def verdict_renderable(verdict: Verdict) -> RenderableType:
     return Group(*parts)
 
 
+def _state_text(explanation: Explanation) -> Text:
+    if explanation.unknown is not None:
+        return Text("UNKNOWN", style="bold yellow")
+    return Text("ALLOWED", style=OK) if explanation.allowed else Text("DENIED", style=BAD)
+
+
 def explanation_renderable(explanation: Explanation) -> RenderableType:
     parts: list[RenderableType] = [
         Text.assemble(
             ("Flow ", "bold"),
             str(explanation.flow),
             ("  →  ", DIM),
-            ("ALLOWED" if explanation.allowed else "DENIED", OK if explanation.allowed else BAD),
+            _state_text(explanation),
         )
     ]
     if explanation.service is not None:

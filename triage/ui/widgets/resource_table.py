@@ -23,6 +23,7 @@ from textual.strip import Strip
 
 from triage.model.untrusted import clean
 from triage.ui.filtering import Row
+from triage.ui.fit import elide_middle
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +31,9 @@ class Column:
     label: str
     max_width: int = 40
     dim: bool = False  # secondary information (labels): drawn in the muted style
+    # How a cell too wide is cut: "end" (prose) or "middle" (identifiers: a pod name's end
+    # tells replicas apart).
+    elide: str = "end"
 
 
 GAP = 2
@@ -207,7 +211,9 @@ class ResourceTable(ScrollView, can_focus=True):
         last = len(self.columns) - 1
         for i, (raw, width) in enumerate(zip(cells, self._widths, strict=False)):
             cell = clean(raw)  # outside data, drawn as segments: no control characters
-            if len(cell) > width:
+            if len(cell) > width and self.columns[i].elide == "middle":
+                text = elide_middle(cell, width)
+            elif len(cell) > width:
                 text = set_cell_size(cell, width - 1) + "…"
             elif i == last:
                 text = cell
