@@ -563,5 +563,6 @@ def describe_snapshot(snap: SavedSnapshot) -> str:
     return (
         f"#{snap.id}  {snap.created_at}  context={snap.context}  kind={snap.kind}  good={good}  "
         f"policies={len(snap.policies)}  scope={scope_text(snap.scope)}  source={snap.source}"
+        + (f"  admin={len(snap.admin_policies)}" if snap.admin_policies is not None else "")
         + (f"  note={snap.note}" if snap.note else "")
     )
