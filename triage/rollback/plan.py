@@ -65,7 +65,7 @@ PHASE_NAMES: Mapping[int, str] = {
 }
 
 ORDERING_RULE = (
-    "Each step's effect is judged alone against the live set, and the steps run in three "
+    "Each step's effect is judged alone against the live set, and the steps run in four "
     "phases: (1) changes that only open flows: creates and replaces that add allowances, "
     "then deletes of policies that only isolate (a default deny, an egress lockdown); "
     "(2) creates and replaces that close flows, fewest closed flows first; "
