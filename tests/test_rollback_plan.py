@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from tests.test_rollback_helpers import (
+from tests.rollback_helpers import (
     ALLOW_API,
     DEFAULT_DENY,
     FAILED_ROLLOUT,

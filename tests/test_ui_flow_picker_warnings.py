@@ -9,7 +9,7 @@ import dataclasses
 
 from textual.widgets import Static
 
-from tests.test_ui_support import SIZE
+from tests.ui_support import SIZE
 from triage.sources.recording import bundled_incident, load_incident
 from triage.ui.app import TriageApp, make_app
 from triage.ui.screens.flow_picker import FlowPickerScreen

@@ -14,7 +14,7 @@ from rich.console import Console
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from tests.test_ui_support import SIZE, app_for, first_reported_flow, settle
+from tests.ui_support import SIZE, app_for, first_reported_flow, settle
 from triage.checklist import StepResult, runbook_for
 from triage.sources.recording import bundled_incident
 from triage.ui.messages import StepFinished
