@@ -9,18 +9,12 @@ from typing import Any
 
 import pytest
 
-from tests.test_checklist_classic import CANARY, CLASSIC, FRONTEND, TRAEFIK
+from tests.checklist_support import CANARY, FRONTEND, TRAEFIK
 from triage.checklist import CandidateFlow, candidate_flows
 from triage.model import Snapshot, parse_flow
 from triage.model.incident import Incident, IncidentMeta, KnownGood, ReportedFlow
 from triage.policy import is_allowed
 from triage.sources.assemble import assemble
-from triage.sources.manifests import load_manifests
-
-
-@pytest.fixture(scope="module")
-def classic() -> Snapshot:
-    return load_manifests([CLASSIC])[0]
 
 
 def by_source(candidates: list[CandidateFlow]) -> dict[str, list[str]]:

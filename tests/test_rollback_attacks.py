@@ -14,13 +14,18 @@ import yaml
 from tests.rollback_helpers import (
     ALLOW_API,
     ALLOW_WEB_ANY,
-    SHOP_LIVE,
+    CONTEXT,
+    ORIGINAL,
     SHOP_OBJECTS,
     SHOP_TARGET,
+    TARGET,
+    any_writes,
     expected_set,
     netpol,
     ns,
     policies,
+    real_writes,
+    seed_shop,
     server_policy_set,
 )
 from triage.cli import main
@@ -34,28 +39,8 @@ from triage.sources.live import LiveTarget, load_live
 
 pytestmark = pytest.mark.live
 
-CONTEXT = "triage-test"
-WRITES = ("POST", "PUT", "PATCH", "DELETE")
-ORIGINAL = expected_set(SHOP_LIVE)
-TARGET = expected_set(SHOP_TARGET)
 
 BILLING_POLICY = netpol("billing", "billing-deny", {"podSelector": {}, "policyTypes": ["Ingress"]})
-
-
-def seed_shop(server: Any, extra_policies: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
-    server.seed(
-        namespaces=[o for o in SHOP_OBJECTS if o["kind"] == "Namespace"],
-        pods=[o for o in SHOP_OBJECTS if o["kind"] == "Pod"],
-        network_policies=[*SHOP_LIVE, *extra_policies],
-    )
-
-
-def real_writes(server: Any) -> list[Any]:
-    return [r for r in server.requests if r.method in WRITES and not r.dry_run]
-
-
-def any_writes(server: Any) -> list[Any]:
-    return [r for r in server.requests if r.method in WRITES]
 
 
 def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:

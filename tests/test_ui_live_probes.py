@@ -23,8 +23,7 @@ from textual.widgets import Button, Static
 
 from tests.kubeapi import KubeApiServer
 from tests.kubeapi.podexec import PROTOCOLS
-from tests.test_ui_pilot import text_of
-from tests.ui_support import SIZE, settle
+from tests.ui_support import SIZE, settle, text_of
 from triage.probes.live import EphemeralRequest
 from triage.sources.live import LiveTarget
 from triage.sources.recording import bundled_incident

@@ -3,9 +3,12 @@ the same factory as the CLI, and the settle helper."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
+from rich.console import Console
 from textual.pilot import Pilot
+from textual.widgets import Static
 
 from triage.model import Flow
 from triage.sources.recording import bundled_incident, bundled_incidents, load_incident
@@ -47,3 +50,14 @@ async def settle(pilot: Pilot[None]) -> None:
     while any(not w.is_finished for w in pilot.app.workers):
         await pilot.pause(0.01)
     await pilot.pause()
+
+
+def text_of(widget: Static) -> str:
+    """What a Static shows, as plain text (Rich renderables printed without styles)."""
+    content = widget.content
+    if isinstance(content, str):
+        return content
+    console = Console(width=200, file=io.StringIO(), color_system=None)
+    with console.capture() as capture:
+        console.print(content)
+    return capture.get()
