@@ -1,14 +1,19 @@
 """Shared set-up of the UI tests (no tests here): one deterministic app per test, built by
-the same factory as the CLI, and the settle helper."""
+the same factory as the CLI, the settle helper (every worker finished, with a deadline) and
+`text_of` (what a Static shows)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
+import time
 from pathlib import Path
 
 from rich.console import Console
 from textual.pilot import Pilot
 from textual.widgets import Static
+from textual.worker import WorkerCancelled, WorkerFailed
 
 from triage.model import Flow
 from triage.sources.recording import bundled_incident, bundled_incidents, load_incident
@@ -44,11 +49,26 @@ def first_reported_flow(path: Path) -> Flow:
     return load_incident(path).flows[0].flow
 
 
-async def settle(pilot: Pilot[None]) -> None:
-    """Wait until every worker is finished (a cancelled one included), then one refresh."""
+SETTLE_DEADLINE = 60.0  # seconds; a worker still running then is a hang, not slowness
+
+
+async def settle(pilot: Pilot[None], deadline: float = SETTLE_DEADLINE) -> None:
+    """Wait until every worker is finished (cancelled and failed ones included; workers that
+    finishing ones start are waited for too), then one refresh. Fails naming the workers
+    still running after `deadline` seconds, instead of hanging until the test timeout.
+
+    `app.workers.wait_for_complete()` raises at once when one worker was cancelled (a rerun
+    cancels the previous one) while the others still run, hence the loop around it."""
     await pilot.pause()
-    while any(not w.is_finished for w in pilot.app.workers):
-        await pilot.pause(0.01)
+    give_up = time.monotonic() + deadline
+    while running := [w for w in pilot.app.workers if not w.is_finished]:
+        left = give_up - time.monotonic()
+        if left <= 0:
+            names = ", ".join(w.description or w.name or repr(w) for w in running)
+            raise AssertionError(f"workers still running after {deadline:.0f} s: {names}")
+        with contextlib.suppress(WorkerCancelled, WorkerFailed, TimeoutError):
+            await asyncio.wait_for(pilot.app.workers.wait_for_complete(running), left)
+        await pilot.pause()
     await pilot.pause()
 
 
