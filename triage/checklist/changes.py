@@ -65,7 +65,9 @@ def then_snapshot(snapshot: Snapshot, known_good: KnownGood) -> Snapshot:
         dataclasses.replace(p, labels=dict(pod_labels[p.key])) if p.key in pod_labels else p
         for p in snapshot.pods
     )
-    return Snapshot(namespaces, pods, snapshot.services, known_good.policies, snapshot.warnings)
+    return dataclasses.replace(
+        snapshot, namespaces=namespaces, pods=pods, policies=known_good.policies
+    )
 
 
 def changes_between(snapshot: Snapshot, known_good: KnownGood) -> list[Change]:
@@ -144,12 +146,11 @@ def revert(snapshot: Snapshot, then: Snapshot, changes: Iterable[Change]) -> Sna
             pods[change.key] = then.pod_by_key[change.key]
         else:
             namespaces[change.key] = then.namespace_by_name[change.key]
-    return Snapshot(
-        tuple(namespaces.values()),
-        tuple(pods.values()),
-        snapshot.services,
-        tuple(policies[k] for k in sorted(policies)),
-        snapshot.warnings,
+    return dataclasses.replace(
+        snapshot,
+        namespaces=tuple(namespaces.values()),
+        pods=tuple(pods.values()),
+        policies=tuple(policies[k] for k in sorted(policies)),
     )
 
 

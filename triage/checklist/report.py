@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from triage.checklist.model import ChecklistContext, StepResult
 from triage.checklist.runbook import runbook_for
 from triage.policy import UnknownEndpoint
+from triage.policy.describe import misses_clause
 
 STATUS_MARK = {
     "pass": "pass",
@@ -40,8 +41,8 @@ def _verdict_line(ctx: ChecklistContext) -> str:
     if primary is not None:
         sides = [s for s in (primary.egress, primary.ingress) if not s.allowed]
         text += " by " + " and ".join(f"{s.direction.lower()} at `{s.endpoint}`" for s in sides)
-        if primary.nearest_miss is not None:
-            text += f"; nearest miss: {primary.nearest_miss.text}"
+        if primary.nearest_misses:
+            text += f"; {misses_clause(primary.nearest_misses)}"
     return text
 
 

@@ -35,22 +35,24 @@ from triage.policy import (
     selecting_policies,
     selector_failures,
 )
+from triage.policy.describe import misses_clause, near_miss_text, side_summary
 from triage.policy.exposure import External, Reach
 from triage.probes.base import ProbeResult
 
 Check = Callable[[ChecklistContext], StepResult]
 
-_NAMESPACE_CODES = frozenset({"namespace-not-own", "namespace-name-label-missing"})
-_PORT_CODES = frozenset({"protocol", "port", "port-range", "named-port-unresolved", "port-unknown"})
-_POLICY_ENGINE_WORDS = (
-    "ciliumnetworkpolicy",
-    "ciliumclusterwidenetworkpolicy",
-    "globalnetworkpolicy",
-    "calico",
-    "adminnetworkpolicy",
-    "baselineadminnetworkpolicy",
-    "antrea",
-    "policy engine",  # triage.sources.live: "other policy engines are installed: ..."
+_NAMESPACE_CODES = frozenset(
+    {"namespace-not-own", "namespace-name-label-missing", "wrong-namespace"}
+)
+_PORT_CODES = frozenset(
+    {
+        "protocol",
+        "port",
+        "port-range",
+        "named-port-unresolved",
+        "port-unknown",
+        "named-port-ambiguous",
+    }
 )
 
 
@@ -69,7 +71,7 @@ def _result(
 
 
 def _is_namespace_reason(reason: Reason) -> bool:
-    return reason.code in _NAMESPACE_CODES or reason.subject.startswith("namespace ")
+    return reason.code in _NAMESPACE_CODES or reason.term == "namespace-selector"
 
 
 def _is_label_reason(reason: Reason) -> bool:
@@ -175,10 +177,8 @@ def check_flow(ctx: ChecklistContext) -> StepResult:
             evidence.append(
                 f"backend {v.destination.name} (IP {v.destination.ip or 'none'}): port {port}"
             )
-    warnings = list(exp.warnings)
-    for v in exp.verdicts:
-        warnings.extend(w for w in v.warnings if w not in warnings)
-    evidence.extend(f"warning: {w}" for w in warnings)
+    warnings = exp.all_warnings
+    evidence.extend(f"warning: {w.text}" for w in warnings)
     src_ns = flow.source.namespace if isinstance(flow.source, PodRef) else "-"
     dst_ns = exp.verdicts[0].destination.namespace if exp.verdicts else None
     evidence.append(f"namespaces: {src_ns} → {dst_ns or '-'}")
@@ -261,9 +261,9 @@ def _static_dns(ctx: ChecklistContext, source: PodRef) -> tuple[Status, str, lis
         if primary is not None:
             for side in (primary.egress, primary.ingress):
                 if not side.allowed or side.decision is not None:
-                    evidence.append(f"  {side.summary}")
+                    evidence.append(f"  {side_summary(side)}")
             if primary.nearest_miss is not None and not verdict.allowed:
-                evidence.append(f"  nearest miss: {primary.nearest_miss.text}")
+                evidence.append(f"  nearest miss: {near_miss_text(primary.nearest_miss)}")
     egress_isolated = bool(selecting_policies(snapshot, pod, "Egress"))
     if not egress_isolated:
         evidence.insert(0, f"{pod.key} is not isolated for egress: all egress is allowed")
@@ -505,7 +505,7 @@ def check_namespaces(ctx: ChecklistContext) -> StepResult:
                 "it from 1.21 on, so a namespaceSelector on it never matches this namespace "
                 "(an older cluster, or a hand-made recording)"
             )
-    strong: list[str] = []
+    strong: list[tuple[Reason, str]] = []  # (the namespace miss, the rule it is in)
     for side in _sides(primary):
         trace = side.trace
         if not trace.isolated:
@@ -515,11 +515,11 @@ def check_namespaces(ctx: ChecklistContext) -> StepResult:
             for rule in _relevant_rules(pol):
                 where = _rule_name(pol, side.verb, rule)
                 for peer in rule.peers:
-                    if peer.description.startswith("ipBlock"):
+                    if peer.ip_block:
                         continue
                     ns_reasons = [r for r in peer.reasons if _is_namespace_reason(r)]
                     rest = [r for r in peer.reasons if not _is_namespace_reason(r)]
-                    if "namespaceSelector" in peer.description:
+                    if peer.namespace_selector:
                         mark = "✗" if ns_reasons else "✓"
                         text = "; ".join(r.text for r in ns_reasons) or (
                             f"namespace {other.namespace} matches"
@@ -533,28 +533,31 @@ def check_namespaces(ctx: ChecklistContext) -> StepResult:
                         )
                     if not ns_reasons or rest or trace.allowed:
                         continue
-                    has_pod_part = "podSelector" in peer.description
                     cross = other.namespace != pol.namespace
                     if (
                         any(r.code == "namespace-name-label-missing" for r in ns_reasons)
-                        or has_pod_part
+                        or peer.pod_selector
                         or cross
                     ):
-                        strong.append(f"{ns_reasons[0].text} ({where})")
+                        strong.append((ns_reasons[0], where))
     hint = ""
-    if any(
-        r.startswith("source is in namespace") or "only selects pods of namespace" in r
-        for r in strong
-    ):
+    codes = {reason.code for reason, _ in strong}
+    if "namespace-not-own" in codes:
         hint = (
             "add a namespaceSelector (kubernetes.io/metadata.name: <the peer's namespace>) to "
             "the SAME peer entry as the podSelector; as a separate entry it would admit every "
             "pod of that namespace"
         )
+    elif codes == {"wrong-namespace"}:
+        hint = (
+            "name the peer's namespace in the namespaceSelector (kubernetes.io/metadata.name "
+            "is set by the API server to the namespace's name and cannot be relabeled)"
+        )
     elif strong:
         hint = "label the namespace, or change the namespaceSelector to a label it has"
     if strong:
-        return _result("fail", strong[0], evidence + [f"pitfall: {p}" for p in pitfalls], hint)
+        first = f"{strong[0][0].text} ({strong[0][1]})"
+        return _result("fail", first, evidence + [f"pitfall: {p}" for p in pitfalls], hint)
     if pitfalls:
         return _result(
             "warn",
@@ -609,6 +612,12 @@ def check_ports(ctx: ChecklistContext) -> StepResult:
                 )
         if v.blocked_by is not None:
             failures.append(v.blocked_by.text)
+    for w in exp.warnings:
+        if w.code == "service-not-backend":
+            # Pods the Service selects but does not forward this port to (a named targetPort
+            # they do not declare, not ready): the verdict leaves them out.
+            evidence.append(w.text)
+            warnings.append(w.text)
     primary = exp.primary
     if primary is not None:
         for side in _sides(primary):
@@ -667,8 +676,8 @@ def check_verdict(ctx: ChecklistContext) -> StepResult:
     if primary is None:
         return _result("error", "the engine returned no verdict")
     evidence = [
-        f"egress: {primary.egress.summary}",
-        f"ingress: {primary.ingress.summary}",
+        f"egress: {side_summary(primary.egress)}",
+        f"ingress: {side_summary(primary.ingress)}",
     ]
     for side in (primary.egress, primary.ingress):
         if side.decision is not None:
@@ -679,24 +688,22 @@ def check_verdict(ctx: ChecklistContext) -> StepResult:
     if len(exp.verdicts) > 1:
         for v in exp.verdicts:
             evidence.append(f"backend {v.destination.name}: {'allowed' if v.allowed else 'denied'}")
-    warnings = list(exp.warnings)
-    for v in exp.verdicts:
-        warnings.extend(w for w in v.warnings if w not in warnings)
-    evidence.extend(f"warning: {w}" for w in warnings)
+    warnings = exp.all_warnings
+    evidence.extend(f"warning: {w.text}" for w in warnings)
     if exp.allowed:
         return _result(
             "warn" if warnings else "pass", f"allowed: {_allowed_summary(primary)}", evidence
         )
-    if primary.nearest_miss is not None:
-        evidence.append(f"nearest miss: {primary.nearest_miss.text}")
+    evidence.extend(f"nearest miss: {near_miss_text(m)}" for m in primary.nearest_misses)
     if primary.blocked_by is not None:
         evidence.append(f"blocked before policy: {primary.blocked_by.text}")
     denied_sides = [s for s in (primary.egress, primary.ingress) if not s.allowed]
     if denied_sides:
         where = " and ".join(f"{s.direction.lower()} at {s.endpoint}" for s in denied_sides)
         summary = f"denied by {where}"
-        if primary.nearest_miss is not None:
-            summary += f"; nearest miss: {primary.nearest_miss.text}"
+        if primary.nearest_misses:
+            # Both sides deny: one miss each, as fixing one side alone does not open it.
+            summary += f"; {misses_clause(primary.nearest_misses)}"
     else:
         blocked = primary.blocked_by.text if primary.blocked_by is not None else "?"
         summary = f"the policies allow it, but it cannot connect: {blocked}"
@@ -785,10 +792,7 @@ def _mismatch_causes(ctx: ChecklistContext, predicted_allowed: bool) -> list[str
         pod = _pod_of(ctx.snapshot, pod_name)
         if pod is not None and pod.host_network:
             causes.append(f"{pod.key} uses hostNetwork: most CNIs do not apply NetworkPolicy to it")
-    engines = [
-        w for w in ctx.snapshot.warnings if any(word in w.lower() for word in _POLICY_ENGINE_WORDS)
-    ]
-    causes.extend(f"another policy engine: {w}" for w in engines)
+    causes.extend(f"another policy engine: {e}" for e in ctx.snapshot.policy_engines)
     if predicted_allowed:
         causes.append(
             "something outside NetworkPolicy drops it: another policy engine's rules "

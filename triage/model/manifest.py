@@ -133,6 +133,8 @@ def pod_manifest(pod: Pod) -> dict[str, Any]:
         if pod.owner.kind in _OWNER_API_VERSIONS:
             ref = {"apiVersion": _OWNER_API_VERSIONS[pod.owner.kind], **ref}
         meta["ownerReferences"] = [ref]
+    if pod.deletion_timestamp is not None:
+        meta["deletionTimestamp"] = pod.deletion_timestamp
     containers = []
     for container in pod.containers:
         entry: dict[str, Any] = {"name": container.name}
@@ -156,6 +158,8 @@ def pod_manifest(pod: Pod) -> dict[str, Any]:
     status: dict[str, Any] = {}
     if pod.phase is not None:
         status["phase"] = pod.phase
+    if pod.ready is not None:
+        status["conditions"] = [{"type": "Ready", "status": "True" if pod.ready else "False"}]
     if pod.ips:
         status["podIP"] = pod.ips[0]
         status["podIPs"] = [{"ip": ip} for ip in pod.ips]
@@ -174,6 +178,8 @@ def service_manifest(service: Service) -> dict[str, Any]:
         spec["clusterIP"] = service.cluster_ip
     if service.cluster_ips:
         spec["clusterIPs"] = list(service.cluster_ips)
+    if service.publish_not_ready:
+        spec["publishNotReadyAddresses"] = True
     spec["ports"] = [
         {
             **({"name": p.name} if p.name is not None else {}),
