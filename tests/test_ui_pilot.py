@@ -12,21 +12,15 @@ import pytest
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from tests.ui_support import SIZE, app_for, first_reported_flow, settle, text_of
-from triage.checklist import StepResult, runbook_for
+from tests.ui_support import SIZE, app_for, finished, first_reported_flow, settle, text_of
+from triage.checklist import runbook_for
 from triage.sources.recording import bundled_incident
-from triage.ui.messages import StepFinished
 from triage.ui.screens.checklist import ChecklistScreen
 from triage.ui.screens.cluster import ClusterScreen
 from triage.ui.screens.flow_picker import FlowPickerScreen
 from triage.ui.screens.help import HelpScreen
 from triage.ui.widgets.resource_table import ResourceTable
 from triage.ui.widgets.steps import StepList
-
-
-def finished(messages: list[Message]) -> dict[str, StepResult]:
-    unique = {id(m): m for m in messages if isinstance(m, StepFinished)}
-    return {m.step_id: m.result for m in unique.values()}
 
 
 async def test_demo_keyboard_path(tmp_path: Path) -> None:

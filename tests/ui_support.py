@@ -1,6 +1,6 @@
 """Shared set-up of the UI tests (no tests here): one deterministic app per test, built by
-the same factory as the CLI, the settle helper (every worker finished, with a deadline) and
-`text_of` (what a Static shows)."""
+the same factory as the CLI; the settle helper (every worker finished, with a deadline);
+`text_of` (what a Static shows); `finished` (the StepFinished results of recorded messages)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,16 @@ import time
 from pathlib import Path
 
 from rich.console import Console
+from textual.message import Message
 from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.worker import WorkerCancelled, WorkerFailed
 
+from triage.checklist import StepResult
 from triage.model import Flow
 from triage.sources.recording import bundled_incident, bundled_incidents, load_incident
 from triage.ui.app import TriageApp, make_app
+from triage.ui.messages import StepFinished
 from triage.ui.session import ReplaySource
 
 SIZE = (120, 40)
@@ -81,3 +84,8 @@ def text_of(widget: Static) -> str:
     with console.capture() as capture:
         console.print(content)
     return capture.get()
+
+
+def finished(messages: list[Message]) -> dict[str, StepResult]:
+    unique = {id(m): m for m in messages if isinstance(m, StepFinished)}
+    return {m.step_id: m.result for m in unique.values()}

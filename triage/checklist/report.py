@@ -41,8 +41,9 @@ def _verdict_line(ctx: ChecklistContext) -> str:
     if primary is not None:
         sides = [s for s in (primary.egress, primary.ingress) if not s.allowed]
         text += " by " + " and ".join(f"{s.direction.lower()} at `{s.endpoint}`" for s in sides)
-        if primary.nearest_misses:
-            text += f"; {misses_clause(primary.nearest_misses)}"
+        clause = misses_clause(primary)
+        if clause:
+            text += f"; {clause}"
     return text
 
 
@@ -98,4 +99,11 @@ def export_report(ctx: ChecklistContext, results: Iterable[StepResult]) -> str:
                 *_fence(r.details["fix_yaml"], "yaml"),
                 "",
             ]
+            if r.details.get("fix_delta"):
+                lines += [
+                    "What it changes (verified):",
+                    "",
+                    *_fence(r.details["fix_delta"], ""),
+                    "",
+                ]
     return "\n".join(lines).rstrip("\n") + "\n"

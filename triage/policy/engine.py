@@ -33,7 +33,7 @@ from triage.policy.selection import (
     trace_side,
 )
 from triage.policy.service_flow import explain_service
-from triage.policy.services import container_port_name
+from triage.policy.services import container_port_name, service_backends
 from triage.policy.trace import EngineWarning, Explanation, Reason
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "policies_selecting",
     "selecting",
     "selecting_policies",
+    "service_backends",
     "trace_peer",
     "trace_port",
     "trace_rule",
@@ -73,7 +74,7 @@ def explain(
         else ip_party(comp, flow.source, "source", notes)
     )
     if isinstance(flow.destination, ServiceRef):
-        return explain_service(comp, flow, source, flow.destination, tuple(notes))
+        return explain_service(snapshot, comp, flow, source, flow.destination, tuple(notes))
     if isinstance(flow.destination, IPRef):
         service = comp.service_by_ip.get(flow.destination.ip)
         if service is not None and flow.destination.ip not in snapshot.pods_by_ip:
@@ -88,7 +89,7 @@ def explain(
             )
             ref = ServiceRef(service.namespace, service.name)
             family = parsed_ip(flow.destination.ip).version
-            return explain_service(comp, flow, source, ref, tuple(notes), family)
+            return explain_service(snapshot, comp, flow, source, ref, tuple(notes), family)
     dest = (
         pod_party(snapshot, flow.destination, "destination")
         if isinstance(flow.destination, PodRef)
