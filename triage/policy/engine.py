@@ -63,7 +63,19 @@ def explain(
 ) -> Explanation:
     """The verdict for `flow` with its full trace. Raises UnknownEndpoint for names the
     snapshot lacks. `policies`: the snapshot's compiled form, when the caller holds it
-    (else the one the snapshot holds is used)."""
+    (else the one the snapshot holds is used). On a partial snapshot (`-n`), an end outside
+    the loaded namespaces makes the verdict unknown rather than DENIED
+    (`Explanation.unknown`, triage.policy.scope)."""
+    if snapshot.scope is not None:
+        from triage.policy.scope import explain_partial
+
+        return explain_partial(snapshot, flow, lambda snap, fl: _explain_loaded(snap, fl, policies))
+    return _explain_loaded(snapshot, flow, policies)
+
+
+def _explain_loaded(
+    snapshot: Snapshot, flow: Flow, policies: CompiledPolicies | None = None
+) -> Explanation:
     comp = policies if policies is not None else compiled(snapshot)
     if isinstance(flow.source, ServiceRef):
         raise UnknownEndpoint(f"source {flow.source}: a Service cannot be a source; name a pod")

@@ -12,9 +12,11 @@ snapshot), and proposes a tighter rule or policy as a manifest fragment. Checks:
 - `no-ports`         a rule without ports: every port and protocol
 - `broad-dns`        a DNS allowance broader than the DNS pods and port 53
 - `selects-nothing`  a policy whose podSelector selects no pod
-- `matches-nothing`  a selector peer that matches no pod
+- `matches-nothing`  a selector peer that matches no pod (high when it nearly matches one)
 - `no-default-deny`  a namespace without a default-deny (per direction)
 - `shadowed-rule`    a rule whose connections another rule already allows
+
+and, for the admin tiers, the `tier-*` checks of `lint_tiers.py`.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from triage.model.manifest import peer_manifest
 from triage.policy.classes import ClusterModel, PortSpec, compile_snapshot, iter_bits
 from triage.policy.dns import dns_target
 from triage.policy.generate import default_deny, dns_rule_manifest, tighter_rule
+from triage.policy.lint_tiers import tier_findings
 from triage.policy.portset import PortSet, declared_ports
 from triage.policy.verify import Baseline, Verification, baseline, verify
 
@@ -377,15 +380,19 @@ class _Linter:
         ns_sel, pod_sel = peer.namespace_selector, peer.pod_selector
         bits = model.peer_bits(peer, pol.namespace)
         if not bits and not (ns_sel is not None and ns_sel.is_empty and pod_sel is None):
+            near = self._nearest_labels(pod_sel, pol.namespace if ns_sel is None else None)
+            # A selector one typo away from a live workload is the classic outage (the rule
+            # was meant for those pods and admits nothing): high, not a curiosity.
             self.add(
                 code="matches-nothing",
-                severity="info",
-                title="peer matches no pod",
+                severity="high" if near else "info",
+                title="peer matches no pod but nearly matches a live workload"
+                if near
+                else "peer matches no pod",
                 why=f"{peer.describe()} matches no pod of this snapshot: a typo, a missing "
                 "namespace label (kubernetes.io/metadata.name needs Kubernetes 1.21+), or "
                 "pods not running yet",
-                suggestion=self._nearest_labels(pod_sel, pol.namespace if ns_sel is None else None)
-                or "check the selector's labels against the pods and namespaces",
+                suggestion=near or "check the selector's labels against the pods and namespaces",
                 peer=pi,
                 **base,
             )
@@ -693,9 +700,11 @@ def lint(
         if not wanted or cp.policy.namespace in wanted:
             linter.policy_checks(cp.policy)
     linter.shadow_checks()
+    tier = [Finding(**fields) for fields in tier_findings(snapshot, model)]
     all_ns = sorted({ns.name for ns in snapshot.namespaces} | {p.namespace for p in snapshot.pods})
     linter.namespace_checks(ns for ns in all_ns if not wanted or ns in wanted)
-    findings = [f for f in linter.findings if not wanted or f.namespace in wanted]
+    # Cluster-scoped (admin tier) findings concern every namespace: always kept.
+    findings = [f for f in linter.findings if not wanted or f.namespace in wanted] + tier
     findings.sort(
         key=lambda f: (
             -severity_rank(f.severity),
