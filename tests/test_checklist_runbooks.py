@@ -10,7 +10,7 @@ import yaml
 
 from tests.checklist_support import CANARY, ctx_for
 from triage.checklist import PLACEHOLDERS, bundled_runbooks, load_runbook, render_kubectl
-from triage.checklist.steps import CHECKS
+from triage.checklist.registry import CHECKS
 from triage.sources.errors import SourceError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -41,7 +41,7 @@ CandidateSource = Literal[
 class StepSpec:
     """One step of a runbook, as written in the YAML.
 
-    `id` names the check that runs (see `triage.checklist.steps.CHECKS`); `text` is what the
+    `id` names the check that runs (see `triage.checklist.registry.CHECKS`); `text` is what the
     operator reads; `kubectl` is a template of the command that shows the same evidence, with
     `{src_ns}`-style placeholders (`triage.checklist.runbook.PLACEHOLDERS`); `live` says the
     step runs a probe in the cluster when a live prober is available.
