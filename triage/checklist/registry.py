@@ -13,8 +13,8 @@ from triage.checklist.checks.history import check_changes, check_regressions, ch
 from triage.checklist.checks.lateral import check_containment, check_default_deny, check_exposure
 from triage.checklist.checks.probe import check_probe
 from triage.checklist.checks.selection import check_labels, check_namespaces, check_ports
+from triage.checklist.checks.tiers import check_tiers
 from triage.checklist.checks.verdict import check_verdict
-from triage.checklist.tiers_step import check_tiers
 
 # ---------------------------------------------------------------- running
 
