@@ -1,4 +1,4 @@
-"""Benchmark: write and load a 10k-pod recording (triage/sources/recording.py). One command:
+"""Benchmark: write and load a 10k-pod recording (triage/sources/recording/). One command:
 
     .venv/bin/python benchmarks/bench_recording_io.py [--pods 10000] [--policies 2000] [--runs 5]
 

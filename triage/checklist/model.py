@@ -5,7 +5,7 @@ dataclasses and plain types only. The logic lives in the sibling modules:
 
 - `load_runbook(name_or_path) -> Runbook`, `runbook_for(ctx)`  (runbook.py)
 - `render_kubectl(template, ctx) -> str`, `PLACEHOLDERS`   (kubectl.py)
-- the checks, by step id: `CHECKS`                        (steps.py)
+- the checks, one module per group (checks/); by step id: `CHECKS` (registry.py)
 - `run_step(ctx, step_id) -> StepResult`, `run_all(ctx)`   (run.py)
 - `candidate_flows(snapshot, incident) -> list[CandidateFlow]`  (candidates.py)
 - `least_privilege_fix(snapshot, flow_or_verdict) -> str`  (fix.py)
