@@ -7,26 +7,16 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from typing import IO, Any, ClassVar
+from typing import IO, Any
 
 import yaml
 
+from triage.sources.reader import no_duplicate_keys
+
 try:  # libyaml is ~8x faster on a large recording
-    _BaseLoader: Any = yaml.CSafeLoader
     _BaseDumper: Any = yaml.CSafeDumper
 except AttributeError:  # pragma: no cover - PyYAML without libyaml
-    _BaseLoader = yaml.SafeLoader
     _BaseDumper = yaml.SafeDumper
-
-
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """Safe loading, but timestamps stay strings: `capturedAt: 2024-05-14T09:12:00Z` must
-    round-trip as written, not come back as a datetime."""
-
-    yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, Any]]]] = {
-        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
-    }
 
 
 class _Dumper(_BaseDumper):  # type: ignore[misc]
@@ -210,7 +200,11 @@ def _yaml_float(text: str) -> float | str:
 
 
 # `NaN` and `Infinity` are plain strings to YAML, and so to this reader.
-_JSON = json.JSONDecoder(parse_float=_yaml_float, parse_constant=str)
+# A key given twice raises InputError (a ValueError): the file then goes to the YAML reader,
+# which names the line.
+_JSON = json.JSONDecoder(
+    parse_float=_yaml_float, parse_constant=str, object_pairs_hook=no_duplicate_keys
+)
 
 
 _PREAMBLE = re.compile(r"(?:[ \r\n]*#[^\r\n]*)*[ \r\n]*")  # comment lines and blank lines

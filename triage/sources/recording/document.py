@@ -3,18 +3,14 @@ building for the recorder from manifests or a snapshot, writing atomically."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
-import os
-import stat
-import tempfile
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-import yaml
-
+from triage.files import write_private_stream
 from triage.model import (
     Endpoint,
     FlowSyntaxError,
@@ -41,6 +37,8 @@ from triage.model.manifest import (
     policy_manifest_from_model,
     service_manifest,
 )
+from triage.model.untrusted import clean, clean_lines, preview
+from triage.sources.apinames import label_key, label_value
 from triage.sources.assemble import Document, Origins, assemble, flatten, gc_paused
 from triage.sources.datapath_doc import datapath_from_document, datapath_to_document
 from triage.sources.errors import Problem, SourceError
@@ -52,7 +50,8 @@ from triage.sources.parse import (
     parse_service,
 )
 from triage.sources.parse_admin import admin_policy_manifest, parse_admin_policy
-from triage.sources.recording.codec import _dump, _Loader, _read_json
+from triage.sources.reader import InputError, load_yaml, read_text
+from triage.sources.recording.codec import _dump, _read_json
 from triage.sources.recording.schema import API_VERSION, KIND, validate_document
 from triage.sources.redact import RECORDABLE_KINDS, redact_manifest
 
@@ -92,24 +91,18 @@ def dump_incident(incident: Incident) -> str:
 
 def read_incident_document(path: Path) -> Any:
     """The one document of a recording, timestamps kept as strings: JSON (what triage
-    writes) by the fast path, anything else by YAML."""
+    writes) by the fast path, anything else by YAML. Both bounded (`sources.reader`)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
+        with gc_paused():
+            document = _read_json(text)
+        if document is not None:
+            return document
+        documents = load_yaml(text, timestamps=False)
     except OSError as exc:
         raise SourceError.single(str(path), f"cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise SourceError.single(str(path), "not UTF-8 text") from None
-    with gc_paused():
-        document = _read_json(text)
-    if document is not None:
-        return document
-    try:
-        documents = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SourceError.single(str(path), f"invalid YAML{where}: {problem}") from None
+    except InputError as exc:
+        raise SourceError.single(str(path), str(exc)) from None
     if not documents:
         raise SourceError.single(str(path), f"empty; expected an {API_VERSION} {KIND}")
     if len(documents) > 1:
@@ -122,12 +115,25 @@ def read_incident_document(path: Path) -> Any:
 def load_incident(path: Path | str) -> Incident:
     """Read, validate and parse one recording. Raises SourceError, one line per problem."""
     path = Path(path)
-    with gc_paused():
-        return incident_from_document(read_incident_document(path), str(path))
+    try:
+        with gc_paused():
+            return incident_from_document(read_incident_document(path), str(path))
+    except RecursionError:  # a structure the reader let through, too deep for a walk
+        raise SourceError.single(str(path), "nested too deeply") from None
 
 
-def _labels(value: Any) -> dict[str, str]:
-    return {str(k): str(v) for k, v in (value or {}).items()}
+def _labels(
+    value: Any, where: str, owner: str, file: str, problems: list[Problem]
+) -> dict[str, str]:
+    """A known-good label set (strings, the schema says), its syntax checked as the
+    apiserver checks labels: a selector judged against it must see what a cluster could."""
+    labels = {str(k): str(v) for k, v in (value or {}).items()}
+    for key, text in labels.items():
+        for why in (label_key(key), label_value(text)):
+            if why is not None:
+                field = f"{where}[{json.dumps(owner)}][{json.dumps(key)}]"
+                problems.append(Problem(file, preview(field, 160), "", f"invalid label: {why}"))
+    return labels
 
 
 def incident_from_document(document: Any, file: str) -> Incident:
@@ -152,7 +158,7 @@ def incident_from_document(document: Any, file: str) -> Incident:
         except FlowSyntaxError as exc:
             problems.append(Problem(file, f"flows[{i}]", "", str(exc)))
             continue
-        flows.append(ReportedFlow(flow, entry.get("note", "")))
+        flows.append(ReportedFlow(flow, clean_lines(entry.get("note", ""))))
 
     known_good: list[KnownGood] = []
     for k, entry in enumerate(doc.get("knownGood") or ()):
@@ -172,15 +178,16 @@ def incident_from_document(document: Any, file: str) -> Incident:
                 admin_policies.append(admin)
         known_good.append(
             KnownGood(
-                name=entry["name"],
-                captured_at=entry.get("capturedAt", ""),
+                name=clean(entry["name"]),
+                captured_at=clean(entry.get("capturedAt", "")),
                 policies=tuple(policies),
                 namespace_labels={
-                    ns: _labels(labels)
+                    ns: _labels(labels, f"knownGood[{k}].namespaceLabels", ns, file, problems)
                     for ns, labels in (entry.get("namespaceLabels") or {}).items()
                 },
                 pod_labels={
-                    pod: _labels(labels) for pod, labels in (entry.get("podLabels") or {}).items()
+                    pod: _labels(labels, f"knownGood[{k}].podLabels", pod, file, problems)
+                    for pod, labels in (entry.get("podLabels") or {}).items()
                 },
                 admin_policies=tuple(sorted(admin_policies, key=lambda a: a.key)),
             )
@@ -192,24 +199,29 @@ def incident_from_document(document: Any, file: str) -> Incident:
         ProbeRecord(
             kind=cast(ProbeKind, entry["kind"]),
             source=entry["source"],
-            target=entry["target"],
+            target=clean(entry["target"]),
             port=entry.get("port"),
             protocol=entry.get("protocol") or ("UDP" if entry["kind"] == "dns" else "TCP"),
             outcome=cast(ProbeOutcome, entry["outcome"]),
-            output=entry.get("output", ""),
+            output=clean_lines(entry.get("output", "")),
             duration_ms=entry.get("durationMs", 0),
-            at=entry.get("at", ""),
+            at=clean(entry.get("at", "")),
         )
         for entry in doc.get("probes") or ()
     )
-    notes = tuple(Note(entry.get("at", ""), entry["text"]) for entry in doc.get("notes") or ())
+    notes = tuple(
+        Note(clean(entry.get("at", "")), clean_lines(entry["text"]))
+        for entry in doc.get("notes") or ()
+    )
     meta = doc["metadata"]
+    # Free text is untrusted: its control characters (terminal escapes) become U+FFFD here,
+    # once, so that no output path meets them; the output boundary cleans again anyway.
     incident_meta = IncidentMeta(
-        title=meta["title"],
-        cluster=meta.get("cluster", ""),
-        context=meta.get("context", ""),
-        captured_at=meta.get("capturedAt", ""),
-        summary=meta.get("summary", ""),
+        title=clean(meta["title"]),
+        cluster=clean(meta.get("cluster", "")),
+        context=clean(meta.get("context", "")),
+        captured_at=clean(meta.get("capturedAt", "")),
+        summary=clean_lines(meta.get("summary", "")),
         runbook=meta.get("runbook", ""),
     )
     warnings = _flow_warnings(snapshot, flows, file)
@@ -473,49 +485,16 @@ def incident_to_document(incident: Incident) -> dict[str, Any]:
 
 
 def write_incident(incident: Incident, path: Path | str) -> None:
-    """Write the recording atomically: a temporary file in the same directory, flushed to
-    disk, then renamed over `path`. An interrupted write leaves the old file as it was and
-    no temporary file behind. Refuses (SourceError) an incident the schema would refuse."""
+    """Write the recording privately and atomically (`triage.files.write_private`: mode
+    0600, a temporary file in the same directory, never through a symbolic link). An
+    interrupted write leaves the old file as it was. Refuses (SourceError) an incident the
+    schema would refuse."""
     path = Path(path)
     with gc_paused():
         document = incident_to_document(incident)
         validate_document(document, str(path))
-    directory = path.parent
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        mode = 0o644
+        with gc_paused():
+            write_private_stream(path, lambda stream: _dump(document, stream))
     except OSError as exc:
         raise SourceError.single(str(path), f"cannot write: {exc.strerror or exc}") from None
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise SourceError.single(str(path), f"cannot write: {exc.strerror or exc}") from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream, gc_paused():
-            _dump(document, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError):
-            raise SourceError.single(str(path), f"cannot write: {exc.strerror or exc}") from None
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); harmless where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
