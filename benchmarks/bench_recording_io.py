@@ -1,4 +1,4 @@
-"""Benchmark: write and load a 10k-pod recording (triage/sources/recording.py). One command:
+"""Benchmark: write and load a 10k-pod recording (triage/sources/recording/). One command:
 
     .venv/bin/python benchmarks/bench_recording_io.py [--pods 10000] [--policies 2000] [--runs 5]
 
@@ -77,12 +77,13 @@ def build_incident(pods: int, policies: int, seed: int, known_good: bool) -> Any
 def one_run(incident: Any, path: Path, timings: dict[str, list[float]]) -> Any:
     """write_incident and load_incident once, each with its phases; the loaded incident."""
     from triage.sources import recording
+    from triage.sources.recording import codec as recording_codec
 
     document = timed(
         timings, "write: incident_to_document", lambda: recording.incident_to_document(incident)
     )
     timed(timings, "write: validate_document", lambda: recording.validate_document(document, "x"))
-    timed(timings, "write: render text", lambda: recording._dump(document, io.StringIO()))
+    timed(timings, "write: render text", lambda: recording_codec._dump(document, io.StringIO()))
     timed(timings, "write_incident", lambda: recording.write_incident(incident, path))
     raw = timed(timings, "load: read + parse text", lambda: recording.read_incident_document(path))
     timed(timings, "load: validate_document", lambda: recording.validate_document(raw, "x"))

@@ -1,7 +1,7 @@
 """Whole-process `triage matrix` and start-up: where a short command's time goes.
 
     .venv/bin/python benchmarks/bench_startup.py [--sizes 1000,5000,10000] [--repeat 3]
-        [--format json|yaml] [--tree PATH]
+        [--format json|yaml] [--tree PATH]...
 
 Per size (pods; policies = pods / 5, `benchmarks/generator.py`, seed 0): the wall-clock
 median of `python -m triage matrix --manifests FILE > /dev/null` run `--repeat` times in
@@ -11,7 +11,8 @@ validate, assemble), the matrix, the text output. The floor is `python -m triage
 
 `--tree PATH` measures another checkout of the source (e.g. `git archive main | tar -x -C
 /tmp/before`): its `triage` is imported instead of this one's, bytecode compiled first as
-`benchmarks/run` does. Figures and the before/after table: benchmarks/README.md.
+`benchmarks/run` does. Several `--tree`s alternate run by run, so that a busy machine slows
+them alike. Figures and the before/after table: benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -124,45 +125,70 @@ def child(path: str) -> None:
     print(json.dumps(figures))
 
 
+def _row(label: str, whole: float, cpu: float, split: dict[str, float]) -> str:
+    return (
+        f"{label:<16} {whole:>7.2f}s {cpu:>7.2f}s | {split['interpreter']:>6.2f}s "
+        f"{split['imports+parser']:>7.2f}s {split['load']:>6.2f}s {split['matrix']:>6.2f}s "
+        f"{split['output']:>6.2f}s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,5000,10000")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--format", choices=("json", "yaml"), default="json")
-    parser.add_argument("--tree", type=Path, default=ROOT)
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        action="append",
+        help="a source tree to measure (repeatable: the runs of several trees alternate, so "
+        "a busy machine slows them alike); default: this checkout",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child)
         return
-    tree = args.tree.resolve()
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", "triage"], cwd=tree, check=True, timeout=300
-    )
-    python = [sys.executable]
-    floor, floor_cpu = wall([*python, "-m", "triage", "--help"], tree, args.repeat)
+    trees = [t.resolve() for t in (args.tree or [ROOT])]
+    for tree in trees:
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", "triage"], cwd=tree, check=True, timeout=300
+        )
+    names = {tree: f"[{i}]" for i, tree in enumerate(trees, start=1)}
     print(
-        f"tree {tree}, python {sys.version.split()[0]}, nproc {os.cpu_count()}, "
-        f"median of {args.repeat}"
+        f"python {sys.version.split()[0]}, nproc {os.cpu_count()}, load average "
+        f"{os.getloadavg()[0]:.1f}, median of {args.repeat}, --manifests .{args.format}"
     )
-    print(f"triage --help: {floor * 1000:.0f} ms wall, {floor_cpu * 1000:.0f} ms CPU")
+    for tree in trees:
+        floor, floor_cpu = wall([sys.executable, "-m", "triage", "--help"], tree, args.repeat)
+        print(
+            f"{names[tree]} {tree}: triage --help {floor * 1000:.0f} ms wall, "
+            f"{floor_cpu * 1000:.0f} ms CPU"
+        )
     print(
-        f"{'pods/policies':>14} {'wall':>8} {'CPU':>8} | CPU by phase: {'start':>7} "
-        f"{'imports':>8} {'load':>7} {'matrix':>7} {'output':>7}"
+        f"{'pods/policies':<16} {'wall':>8} {'CPU':>8} | CPU by phase: start, imports, load, "
+        "matrix, output"
     )
     for size in (int(s) for s in args.sizes.split(",")):
         path = cluster_file(size, args.format)
-        whole, cpu = wall(
-            [*python, "-m", "triage", "matrix", "--manifests", str(path)], tree, args.repeat
-        )
-        split = phases(path, tree, args.repeat)
-        print(
-            f"{size:>8}/{size // 5:<5} {whole:>7.2f}s {cpu:>7.2f}s |{'':>14}"
-            f"{split['interpreter']:>6.2f}s "
-            f"{split['imports+parser']:>7.2f}s {split['load']:>6.2f}s {split['matrix']:>6.2f}s "
-            f"{split['output']:>6.2f}s",
-            flush=True,
-        )
+        argv = [sys.executable, "-m", "triage", "matrix", "--manifests", str(path)]
+        walls: dict[Path, list[float]] = {t: [] for t in trees}
+        cpus: dict[Path, list[float]] = {t: [] for t in trees}
+        splits: dict[Path, list[dict[str, float]]] = {t: [] for t in trees}
+        for _ in range(args.repeat):
+            for tree in trees:
+                whole, cpu = wall(argv, tree, 1)
+                walls[tree].append(whole)
+                cpus[tree].append(cpu)
+                splits[tree].append(phases(path, tree, 1))
+        for tree in trees:
+            split = {k: statistics.median(r[k] for r in splits[tree]) for k in splits[tree][0]}
+            label = f"{size}/{size // 5} {names[tree] if len(trees) > 1 else ''}"
+            print(
+                _row(label, statistics.median(walls[tree]), statistics.median(cpus[tree]), split),
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

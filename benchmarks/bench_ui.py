@@ -4,9 +4,9 @@ redraw on the cluster screen. One command, prints medians:
     .venv/bin/python benchmarks/bench_ui.py [--pods 10000] [--policies 500] [--runs 3]
 
 The recording is generated (benchmarks/generator.py, fixed seed), wrapped into an Incident
-by recording.py and written to a temporary file, so the start figure includes reading and
-validating the file, as `triage replay FILE` does. Timings are wall clock on this machine;
-the budgets are the issue's: first screen ≤ 2 s, keystroke ≤ 100 ms.
+by triage.sources.recording and written to a temporary file, so the start figure includes
+reading and validating the file, as `triage replay FILE` does. Timings are wall clock on this
+machine; the budgets are the issue's: first screen ≤ 2 s, keystroke ≤ 100 ms.
 """
 
 from __future__ import annotations

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from pathlib import Path
+
+import pytest
+
+from triage.model import Snapshot
 
 # NO_COLOR and a user's theme would change every snapshot (the App reads a copy of the
 # environment when it is built, so this must happen before any App exists).
@@ -14,3 +19,14 @@ os.environ.pop("TEXTUAL_THEME", None)
 pytest_plugins = (
     ["tests.kubeapi.fixtures"] if importlib.util.find_spec("tests.kubeapi.fixtures") else []
 )
+
+
+@pytest.fixture(scope="session")
+def classic() -> Snapshot:
+    """The classic scenario (tests/data/classic.yaml) as a snapshot: immutable, loaded once.
+    Its pods and helpers: tests/checklist_support.py."""
+    from triage.sources.manifests import load_manifests
+
+    snapshot, report = load_manifests([Path(__file__).parent / "data" / "classic.yaml"])
+    assert report.skipped_kinds == {}
+    return snapshot

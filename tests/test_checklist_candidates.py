@@ -4,23 +4,16 @@ outside pod can reach; and fast on 10k pods."""
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Any
 
 import pytest
 
-from tests.test_checklist_classic import CANARY, CLASSIC, FRONTEND, TRAEFIK
+from tests.checklist_support import CANARY, FRONTEND, TRAEFIK
 from triage.checklist import CandidateFlow, candidate_flows
 from triage.model import Snapshot, parse_flow
 from triage.model.incident import Incident, IncidentMeta, KnownGood, ReportedFlow
 from triage.policy import is_allowed
 from triage.sources.assemble import assemble
-from triage.sources.manifests import load_manifests
-
-
-@pytest.fixture(scope="module")
-def classic() -> Snapshot:
-    return load_manifests([CLASSIC])[0]
 
 
 def by_source(candidates: list[CandidateFlow]) -> dict[str, list[str]]:
@@ -236,7 +229,7 @@ def _big_cluster(n_ns: int = 50, n_wl: int = 20, n_pods: int = 10) -> Snapshot:
 
 
 @pytest.mark.timeout(120)
-def test_candidates_stay_fast_on_10k_pods() -> None:
+def test_candidates_on_10k_pods() -> None:
     snapshot = _big_cluster()
     assert len(snapshot.pods) == 10_001
     # The rollout removed ns0's same-namespace policy: ns0's workloads lost each other.
@@ -244,15 +237,10 @@ def test_candidates_stay_fast_on_10k_pods() -> None:
     incident = Incident(
         IncidentMeta("big"), now, known_good=(KnownGood("kg", "", snapshot.policies),)
     )
-    started = time.perf_counter()
-    found = candidate_flows(now, incident)
-    elapsed = time.perf_counter() - started
-    assert elapsed < 20, f"candidate_flows took {elapsed:.1f}s on 10k pods"
+    found = candidate_flows(now, incident)  # how long: benchmarks/bench_guards.py
     regressed = [c for c in found if c.source == "regressed"]
     assert {c.source for c in found} == {"regressed"}
     # 20 source workloads in ns0, at most 10 listed each
     assert len(regressed) == 200
     assert all(str(c.flow).startswith("ns0/") and "ns0/svc/" in str(c.flow) for c in regressed)
-    started = time.perf_counter()
     assert candidate_flows(snapshot) == []
-    assert time.perf_counter() - started < 10

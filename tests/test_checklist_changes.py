@@ -7,19 +7,13 @@ import dataclasses
 
 import pytest
 
-from tests.test_checklist_classic import BACKEND, CANARY, CLASSIC, FRONTEND, TRAEFIK
+from tests.checklist_support import BACKEND, CANARY, FRONTEND, TRAEFIK
 from triage.checklist import ChecklistContext, candidate_flows, load_runbook, run_all, run_step
 from triage.checklist.candidates import regressed_flows
 from triage.checklist.changes import changes_between, flow_change, then_snapshot
 from triage.model import NetworkPolicy, Snapshot, parse_flow
 from triage.model.incident import Incident, IncidentMeta, KnownGood
-from triage.sources.manifests import load_manifests
 from triage.sources.parse import parse_network_policy
-
-
-@pytest.fixture(scope="module")
-def classic() -> Snapshot:
-    return load_manifests([CLASSIC])[0]
 
 
 def _policy(snapshot: Snapshot, name: str) -> NetworkPolicy:

@@ -8,18 +8,12 @@ import itertools
 import pytest
 import yaml
 
-from tests.test_checklist_classic import BACKEND, CANARY, CLASSIC, FRONTEND, TRAEFIK
+from tests.checklist_support import BACKEND, CANARY, FRONTEND, TRAEFIK
 from triage.checklist import least_privilege_fix
 from triage.model import Flow, NetworkPolicy, PodRef, Snapshot, parse_flow
 from triage.policy import explain, is_allowed
 from triage.policy.generate import SELECT_LABEL, select_pods
-from triage.sources.manifests import load_manifests
 from triage.sources.parse import parse_network_policy
-
-
-@pytest.fixture(scope="module")
-def classic() -> Snapshot:
-    return load_manifests([CLASSIC])[0]
 
 
 def parse_fix(text: str) -> list[NetworkPolicy]:

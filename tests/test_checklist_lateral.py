@@ -3,20 +3,12 @@ containment, computed with triage.policy.exposure."""
 
 from __future__ import annotations
 
-import pytest
 import yaml
 
-from tests.test_checklist_classic import CLASSIC
 from triage.checklist import ChecklistContext, StepResult, load_runbook, run_all
 from triage.model import Snapshot, parse_flow
 from triage.policy import is_allowed
-from triage.sources.manifests import load_manifests
 from triage.sources.parse import parse_network_policy
-
-
-@pytest.fixture(scope="module")
-def classic() -> Snapshot:
-    return load_manifests([CLASSIC])[0]
 
 
 def lateral(snapshot: Snapshot, src: str) -> dict[str, StepResult]:
@@ -122,7 +114,7 @@ def test_pod_in_a_namespace_without_policies(classic: Snapshot) -> None:
 
 def test_containment_names_what_keeps_paths_open(classic: Snapshot) -> None:
     # An allow-all egress policy with podSelector {} keeps the quarantined pod's egress open.
-    from tests.test_checklist_classic import with_manifests
+    from tests.checklist_support import with_manifests
 
     allow_all = {
         "apiVersion": "networking.k8s.io/v1",

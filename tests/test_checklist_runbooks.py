@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.test_checklist_classic import CANARY, classic, ctx_for  # noqa: F401
+from tests.checklist_support import CANARY, ctx_for
 from triage.checklist import PLACEHOLDERS, bundled_runbooks, load_runbook, render_kubectl
-from triage.checklist.steps import CHECKS
+from triage.checklist.registry import CHECKS
 from triage.sources.errors import SourceError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -95,7 +95,7 @@ def test_runbook_top_level_checks(tmp_path: Path) -> None:
         load_runbook(str(broken))
 
 
-def test_render_kubectl_fills_every_placeholder(classic) -> None:  # noqa: F811
+def test_render_kubectl_fills_every_placeholder(classic) -> None:
     ctx = ctx_for(classic, CANARY, "develop/svc/backend", "80")
     template = " ".join("{" + k + "}" for k in PLACEHOLDERS)
     rendered = render_kubectl(template, ctx)
@@ -123,7 +123,7 @@ def test_runbooks_ship_in_the_wheel_package_data() -> None:
     assert '"data/**/*"' in pyproject
 
 
-def test_a_command_repeated_for_one_namespace_is_rendered_once(classic) -> None:  # noqa: F811
+def test_a_command_repeated_for_one_namespace_is_rendered_once(classic) -> None:
     ctx = ctx_for(classic, CANARY, "develop/svc/backend", "80")
     template = "kubectl get netpol -n {src_ns} -o yaml && kubectl get netpol -n {dst_ns} -o yaml"
     assert render_kubectl(template, ctx) == "kubectl get netpol -n develop -o yaml"

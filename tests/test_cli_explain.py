@@ -333,10 +333,10 @@ def test_missing_manifests_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[
 
 def test_recording_source(capsys: pytest.CaptureFixture[str]) -> None:
     """`--recording`: the first flow the incident itself reports, answered from it."""
-    incidents = Path(__file__).parent.parent / "runbooks" / "incidents"
-    path = incidents / "frontend-canary-label-mismatch.yaml"
-    if not path.exists():
-        pytest.skip("the bundled incident is not in this checkout")
+    from triage.sources.recording import bundled_incident
+
+    # A bundled incident that went missing fails here (bundled_incident raises), never skips.
+    path = bundled_incident("frontend-canary-label-mismatch")
     flow = yaml.safe_load(path.read_text(encoding="utf-8"))["flows"][0]
     code, out, err = run(
         capsys,

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.engine_builders import CLASSIC, ask, cluster, netpol
+from tests.engine_builders import ask, cluster, netpol
 from triage.model import Snapshot
 from triage.policy.describe import near_miss_text, side_summary
-from triage.sources.manifests import load_manifests
 
 FRONTEND = "develop/frontend-7d4b9c-x2kq"
 CANARY = "develop/frontend-canary-5f6d7-p9zz"
@@ -31,13 +30,6 @@ ALLOW_FRONTEND_EGRESS = netpol(
         {"to": [{"podSelector": {"matchLabels": {"app": "backend"}}}], "ports": [{"port": 8080}]}
     ],
 )
-
-
-@pytest.fixture(scope="module")
-def classic() -> Snapshot:
-    snapshot, report = load_manifests([CLASSIC])
-    assert report.skipped_kinds == {}
-    return snapshot
 
 
 @pytest.fixture(scope="module")

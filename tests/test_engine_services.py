@@ -142,7 +142,7 @@ def test_no_ready_backend_at_all_is_blocked_before_policy() -> None:
 
 
 def test_readiness_and_deletion_survive_the_recording_round_trip() -> None:
-    from triage.sources.recording import pod_manifest, service_manifest
+    from triage.model.manifest import pod_manifest, service_manifest
     from triage.sources.redact import redact_pod, redact_service
 
     snap = _readiness_world(_terminating(_ready(_web("web-1", "10.0.0.2"), False)), publish=True)

@@ -201,8 +201,7 @@ def test_cli(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_bundled_lateral_movement_incident(capsys: pytest.CaptureFixture[str]) -> None:
-    if not INCIDENT.exists():
-        pytest.skip("incident not bundled")
+    assert INCIDENT.is_file(), f"{INCIDENT} is bundled and must stay so"
     args = ["exposure", "develop/debug-shell", "--recording", str(INCIDENT), "-o", "json"]
     assert main(args) == 0
     data = json.loads(capsys.readouterr().out)

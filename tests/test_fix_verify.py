@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.engine_builders import Manifest, cluster, netpol, ns, pod
-from tests.test_properties import SETTINGS, build, clusters
+from tests.property_support import SETTINGS, build, clusters
 from triage.model import Flow, LabelSelector, PodRef, Requirement, Snapshot, parse_flow
 from triage.policy import explain, is_allowed
 from triage.policy.dns import dns_target

@@ -297,7 +297,7 @@ def test_markdown_data_is_escaped() -> None:
 
 
 def rendered(app: object) -> str:
-    from tests.test_ui_support import SIZE
+    from tests.ui_support import SIZE
 
     console = Console(file=io.StringIO(), width=SIZE[0], height=SIZE[1], color_system=None)
     console.print(app.screen._compositor.render_update(full=True))  # type: ignore[attr-defined]
@@ -307,7 +307,7 @@ def rendered(app: object) -> str:
 async def test_replaying_a_hostile_recording_shows_no_escape_and_no_markup(
     tmp_path: Path,
 ) -> None:
-    from tests.test_ui_support import SIZE, app_for, settle
+    from tests.ui_support import SIZE, app_for, settle
 
     app = app_for(RECORDING, tmp_path)
     copied: list[str] = []
@@ -353,7 +353,7 @@ async def test_markup_in_names_neither_crashes_nor_styles(tmp_path: Path) -> Non
     """Names no apiserver accepts, as a lenient live load could still hand over."""
     from textual.widgets import Input
 
-    from tests.test_ui_support import SIZE, settle
+    from tests.ui_support import SIZE, settle
     from triage.model.incident import Incident, IncidentMeta
     from triage.ui.app import make_app
     from triage.ui.session import ReplaySource

@@ -191,8 +191,7 @@ def test_lint_reads_a_recording(capsys: pytest.CaptureFixture[str]) -> None:
     recording = (
         Path(__file__).parent.parent / "runbooks" / "incidents" / "lateral-movement-debug-pod.yaml"
     )
-    if not recording.exists():
-        pytest.skip("incident not bundled")
+    assert recording.is_file(), f"{recording} is bundled and must stay so"
     assert main(["lint", str(recording), "-o", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     where = {(f["code"], f["where"]) for f in data["findings"]}

@@ -169,7 +169,7 @@ def test_report_carries_context_server_capture_time_and_operator() -> None:
 async def test_exposure_command_suggests_pods_and_reports_avoid_the_cwd(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.test_ui_support import SIZE, app_for, settle
+    from tests.ui_support import SIZE, app_for, settle
     from triage.ui.screens.exposure import ExposureScreen
 
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))

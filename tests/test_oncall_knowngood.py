@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.test_rollback_helpers import (
+from tests.rollback_helpers import (
     ALLOW_API,
     SHOP_LIVE,
     SHOP_OBJECTS,
     SHOP_TARGET,
     policies,
 )
-from tests.test_ui_support import SIZE, settle
+from tests.ui_support import SIZE, settle
 from triage.checklist import ChecklistContext, candidate_flows, run_step
 from triage.cli import main
 from triage.errors import UsageError
@@ -141,7 +141,7 @@ async def test_live_what_changed_uses_the_stores_known_good(
 
 
 def test_regressed_candidates_follow_the_given_known_good(tmp_path: Path) -> None:
-    from tests.test_rollback_helpers import SHOP_OBJECTS as objects
+    from tests.rollback_helpers import SHOP_OBJECTS as objects
     from triage.sources.assemble import assemble
 
     snapshot, _ = assemble(("t.yaml", i, d) for i, d in enumerate([*objects, *SHOP_LIVE]))

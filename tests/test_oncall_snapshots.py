@@ -14,7 +14,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from tests.test_ui_support import INCIDENTS, app_for, first_reported_flow, settle
+from tests.ui_support import INCIDENTS, app_for, first_reported_flow, settle
 from triage.sources.recording import bundled_incident, load_incident
 from triage.ui.screens.rollback import RollbackScreen
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from tests.test_ui_support import SIZE, settle
+from tests.ui_support import SIZE, settle
 from triage.cli import main
 from triage.model import parse_flow
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from tests.test_rollback_helpers import DEFAULT_DENY, SHOP_LIVE, SHOP_OBJECTS
-from tests.test_ui_support import SIZE, app_for, first_reported_flow, settle
+from tests.rollback_helpers import DEFAULT_DENY, SHOP_LIVE, SHOP_OBJECTS
+from tests.ui_support import SIZE, app_for, first_reported_flow, settle
 from triage.model import parse_flow
 from triage.sources.kubeclient import connect
 from triage.sources.live import LiveTarget

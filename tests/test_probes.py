@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.test_checklist_classic import CLASSIC
+from tests.checklist_support import CLASSIC
 from triage.model import PodRef
 from triage.model.incident import Incident, IncidentMeta, ProbeRecord
 from triage.probes import ProbeInputError, RecordedProber

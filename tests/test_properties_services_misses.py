@@ -18,7 +18,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.engine_builders import ns, pod, svc
-from tests.test_properties import (
+from tests.property_support import (
     KEYS,
     NAMESPACES,
     SETTINGS,

@@ -47,7 +47,6 @@ from triage.model.incident import (
     ReportedFlow,
 )
 from triage.model.untrusted import clean, clean_lines
-from triage.sources import recording
 from triage.sources.errors import SourceError
 from triage.sources.recording import (
     DEMO_INCIDENT,
@@ -65,6 +64,8 @@ from triage.sources.recording import (
     read_incident_document,
     write_incident,
 )
+from triage.sources.recording import codec as recording_codec
+from triage.sources.recording import schema as recording_schema
 from triage.sources.redact import (
     ALLOWED_ANNOTATIONS,
     UnrecordableKind,
@@ -336,7 +337,7 @@ def test_the_fast_check_never_passes_what_jsonschema_refuses(data: st.DataObject
     )
     if compile_check(schema)(doc):
         assert expected == []
-    split = sorted((path, e.message) for path, e in recording._schema_errors(doc))
+    split = sorted((path, e.message) for path, e in recording_schema._schema_errors(doc))
     assert split == expected
 
 
@@ -970,7 +971,7 @@ class _Plain(yaml.CSafeLoader):
 
 def _read_both(text: str) -> tuple[Any, Any]:
     """What the JSON fast path and the YAML loader make of the same text."""
-    return recording._read_json(text), yaml.load(text, Loader=_Plain)
+    return recording_codec._read_json(text), yaml.load(text, Loader=_Plain)
 
 
 @pytest.mark.parametrize("path", bundled_incidents(), ids=lambda p: p.stem)
@@ -1028,7 +1029,7 @@ def test_any_text_reads_back_the_same_through_json_and_yaml(
 def test_numbers_read_as_yaml_reads_them() -> None:
     """JSON numbers YAML 1.1 takes for strings (`1e5`, `NaN`) are strings here too; the
     writer gives every float a dot so that it stays a float."""
-    from triage.sources.recording import _render_json
+    from triage.sources.recording.codec import _render_json
 
     numbers = {"big": 1e16, "small": 1.5e-07, "half": 0.5, "minus": -2.0}
     text = _render_json({"apiVersion": "triage/v1", "x-numbers": numbers})
@@ -1061,7 +1062,7 @@ def test_numbers_read_as_yaml_reads_them() -> None:
     ],
 )
 def test_anything_but_plain_json_is_read_by_yaml(tmp_path: Path, text: str) -> None:
-    assert recording._read_json(text) is None
+    assert recording_codec._read_json(text) is None
     path = tmp_path / "x.yaml"
     path.write_text(text, encoding="utf-8")
     try:
@@ -1092,11 +1093,11 @@ def test_values_json_cannot_carry_are_written_as_block_yaml() -> None:
     written the old way, and reads back the same. (A valid incident cannot carry one
     since policy specs are checked field by field; this is the writer's safety net.)"""
     for odd_value in ({"x-long": {"k" * 2000: 1}}, {"x-weight": math.nan}):
-        with pytest.raises(recording._NotPlain):
-            recording._render_json({"apiVersion": "triage/v1", "spec": odd_value})
+        with pytest.raises(recording_codec._NotPlain):
+            recording_codec._render_json({"apiVersion": "triage/v1", "spec": odd_value})
     document = {"apiVersion": "triage/v1", "x-weight": math.inf, "x-by-number": {7: "seven"}}
     stream = io.StringIO()
-    recording._dump(document, stream)
+    recording_codec._dump(document, stream)
     text = stream.getvalue()
     assert "\napiVersion: triage/v1\n" in "\n" + text  # block YAML
     assert yaml.load(text, Loader=_Plain) == document
@@ -1251,7 +1252,7 @@ def test_runbook_round_trips_through_block_yaml_and_json(tmp_path: Path) -> None
     out = tmp_path / "written.yaml"
     write_incident(by_yaml, out)
     text = out.read_text(encoding="utf-8")
-    assert recording._read_json(text) is not None  # the JSON fast path reads it
+    assert recording_codec._read_json(text) is not None  # the JSON fast path reads it
     assert '"runbook": "lateral-movement"' in text
     by_json = load_incident(out)
     assert by_json == by_yaml
@@ -1273,7 +1274,7 @@ def test_an_unknown_runbook_is_one_line_naming_the_field(tmp_path: Path, name: s
     assert load_error(tmp_path, doc) == expected  # YAML path
     as_json = tmp_path / "incident.json"
     as_json.write_text("# written by hand\n" + json.dumps(doc, indent=2), encoding="utf-8")
-    assert recording._read_json(as_json.read_text(encoding="utf-8")) is not None
+    assert recording_codec._read_json(as_json.read_text(encoding="utf-8")) is not None
     with pytest.raises(SourceError) as info:
         load_incident(as_json)  # JSON fast path
     assert str(info.value) == f"{as_json}: {UNKNOWN_RUNBOOK.format(name=name)}"

@@ -8,19 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.test_checklist_classic import CANARY, CLASSIC
+from tests.checklist_support import CANARY
 from triage.checklist import ChecklistContext, StepResult, export_report, run_all
 from triage.model import Snapshot, parse_flow
 from triage.probes import RecordedProber
-from triage.sources.manifests import load_manifests
 from triage.sources.recording import load_incident
 
 INCIDENTS = Path(__file__).resolve().parent.parent / "triage" / "data" / "incidents"
-
-
-@pytest.fixture(scope="module")
-def classic() -> Snapshot:
-    return load_manifests([CLASSIC])[0]
 
 
 @pytest.fixture(scope="module")

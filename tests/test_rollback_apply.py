@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_rollback_helpers import (
+from tests.rollback_helpers import (
     ALLOW_WEB_ANY,
     SHOP_LIVE,
     SHOP_OBJECTS,
@@ -437,7 +437,7 @@ def test_a_killed_process_leaves_a_journal_that_resume_finishes(env: Env) -> Non
         import os, signal, sys
         sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})
         from pathlib import Path
-        from tests.test_rollback_helpers import SHOP_TARGET, policies
+        from tests.rollback_helpers import SHOP_TARGET, policies
         from triage.rollback.api import KubePolicyApi
         from triage.rollback.apply import Applier, Run
         from triage.rollback.plan import make_plan

@@ -11,16 +11,21 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.test_rollback_helpers import (
+from tests.rollback_helpers import (
     ALLOW_API,
     ALLOW_WEB_ANY,
-    SHOP_LIVE,
+    CONTEXT,
+    ORIGINAL,
     SHOP_OBJECTS,
     SHOP_TARGET,
+    TARGET,
+    any_writes,
     expected_set,
     netpol,
     ns,
     policies,
+    real_writes,
+    seed_shop,
     server_policy_set,
 )
 from triage.cli import main
@@ -34,28 +39,8 @@ from triage.sources.live import LiveTarget, load_live
 
 pytestmark = pytest.mark.live
 
-CONTEXT = "triage-test"
-WRITES = ("POST", "PUT", "PATCH", "DELETE")
-ORIGINAL = expected_set(SHOP_LIVE)
-TARGET = expected_set(SHOP_TARGET)
 
 BILLING_POLICY = netpol("billing", "billing-deny", {"podSelector": {}, "policyTypes": ["Ingress"]})
-
-
-def seed_shop(server: Any, extra_policies: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
-    server.seed(
-        namespaces=[o for o in SHOP_OBJECTS if o["kind"] == "Namespace"],
-        pods=[o for o in SHOP_OBJECTS if o["kind"] == "Pod"],
-        network_policies=[*SHOP_LIVE, *extra_policies],
-    )
-
-
-def real_writes(server: Any) -> list[Any]:
-    return [r for r in server.requests if r.method in WRITES and not r.dry_run]
-
-
-def any_writes(server: Any) -> list[Any]:
-    return [r for r in server.requests if r.method in WRITES]
 
 
 def run_cli(capsys: Any, *argv: str) -> tuple[int, str, str]:
@@ -649,7 +634,7 @@ def test_simulation_from_the_cli_sends_nothing(
     kube_api: Any, kubeconfig: Path, tmp_path: Path, capsys: Any, monkeypatch: Any
 ) -> None:
     """A replay plan with a kubeconfig at hand (and KUBECONFIG set) never calls the API."""
-    from tests.test_rollback_helpers import FAILED_ROLLOUT
+    from tests.rollback_helpers import FAILED_ROLLOUT
 
     seed_shop(kube_api)
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
@@ -709,7 +694,7 @@ def _live_app(target: LiveTarget, tmp_path: Path) -> Any:
 
 
 async def _open_rollback(pilot: Any, state: Path) -> Any:
-    from tests.test_ui_support import settle
+    from tests.ui_support import settle
     from triage.ui.screens.rollback import RollbackScreen
 
     await settle(pilot)
@@ -725,7 +710,7 @@ async def test_tui_confirmation_with_spaces_or_another_case_applies_nothing(
 ) -> None:
     from textual.widgets import Button
 
-    from tests.test_ui_support import SIZE, settle
+    from tests.ui_support import SIZE, settle
     from triage.ui.widgets.confirm import ConfirmContextModal
 
     env.store.save_snapshot(
@@ -766,7 +751,7 @@ async def test_tui_plans_and_applies_on_the_sessions_context_after_a_context_swi
     """The session was loaded on the current context; then `kubectl config use-context
     other` ran in another terminal. The plan, the backup and the writes stay on the session's
     cluster; the other is never even read."""
-    from tests.test_ui_support import SIZE, settle
+    from tests.ui_support import SIZE, settle
 
     current, other = kube_api_factory(), kube_api_factory()
     seed_shop(current)
@@ -798,7 +783,7 @@ async def test_tui_plans_and_applies_on_the_sessions_context_after_a_context_swi
 
 
 async def test_tui_says_loudly_when_a_plan_deletes_everything(env: Env, tmp_path: Path) -> None:
-    from tests.test_ui_support import SIZE, settle
+    from tests.ui_support import SIZE, settle
     from triage.ui.widgets.confirm import ConfirmContextModal
 
     env.store.save_snapshot(context=CONTEXT, source="t", policies=(), scope=("shop",), good=True)
@@ -824,7 +809,7 @@ async def test_tui_replay_never_sends_a_request(
 ) -> None:
     """A replay with a reachable cluster configured: every key of the rollback screen, and
     not one request (let alone a write)."""
-    from tests.test_ui_support import SIZE, app_for, settle
+    from tests.ui_support import SIZE, app_for, settle
 
     seed_shop(kube_api)
     monkeypatch.setenv("KUBECONFIG", str(kubeconfig))

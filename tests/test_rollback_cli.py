@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_rollback_helpers import (
+from tests.rollback_helpers import (
     FAILED_ROLLOUT,
     SHOP_LIVE,
     SHOP_OBJECTS,

@@ -9,8 +9,16 @@ from typing import Any
 
 import pytest
 
-from tests.test_rollback_attacks import CONTEXT, ORIGINAL, TARGET, any_writes, seed_shop
-from tests.test_rollback_helpers import SHOP_TARGET, policies, server_policy_set
+from tests.rollback_helpers import (
+    CONTEXT,
+    ORIGINAL,
+    SHOP_TARGET,
+    TARGET,
+    any_writes,
+    policies,
+    seed_shop,
+    server_policy_set,
+)
 from triage.errors import UsageError
 from triage.rollback.apply import Progress, RollbackRefused
 from triage.rollback.policyset import PolicySet

@@ -10,7 +10,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Button, DataTable, Input
 
-from tests.test_rollback_helpers import (
+from tests.rollback_helpers import (
     SHOP_LIVE,
     SHOP_OBJECTS,
     SHOP_TARGET,
@@ -18,7 +18,7 @@ from tests.test_rollback_helpers import (
     policies,
     server_policy_set,
 )
-from tests.test_ui_support import SIZE, app_for, settle
+from tests.ui_support import SIZE, app_for, settle
 from triage.rollback.store import Store
 from triage.sources.live import LiveTarget
 from triage.ui.app import make_app

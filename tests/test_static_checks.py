@@ -145,3 +145,17 @@ def test_no_pointer_to_design_notes_outside_the_repository() -> None:
             text = path.read_text(encoding="utf-8", errors="replace")
             hits += [f"{path.relative_to(ROOT)}: {word}" for word in outside if word in text]
     assert hits == []
+
+
+def test_test_modules_do_not_import_each_other() -> None:
+    """Shared set-up lives in conftest.py and plain helper modules (tests/*_support.py,
+    tests/*_helpers.py, tests/engine_builders.py), never in a module that holds tests."""
+    hits = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            words = line.split()
+            if words[:1] in (["from"], ["import"]) and len(words) > 1:
+                module = words[1]
+                if module.startswith("tests.") and module.split(".")[-1].startswith("test_"):
+                    hits.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert hits == []

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 
 from tests.engine_builders import cluster
-from tests.test_tiers_property import SETTINGS, tiered_clusters
+from tests.tiers_strategies import SETTINGS, tiered_clusters
 from triage.model import Flow, PodRef
 from triage.policy import explain
 from triage.policy.classes import compile_snapshot

@@ -15,6 +15,7 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable, Static, TabbedContent
 
+from tests.ui_support import settle
 from triage.model import Snapshot
 from triage.policy.matrix import PortQuery
 from triage.sources.manifests import load_manifests
@@ -41,13 +42,6 @@ class Host(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(self.make_screen())
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    await pilot.pause()
-    while any(not w.is_finished for w in pilot.app.workers):
-        await pilot.pause(0.01)
-    await pilot.pause()
 
 
 def plain(widget: Static) -> str:

@@ -9,7 +9,7 @@ import dataclasses
 
 from textual.widgets import Static
 
-from tests.test_ui_support import SIZE
+from tests.ui_support import SIZE, settle
 from triage.sources.recording import bundled_incident, load_incident
 from triage.ui.app import TriageApp, make_app
 from triage.ui.screens.flow_picker import FlowPickerScreen
@@ -30,9 +30,7 @@ def _app_with_warnings(*warnings: str) -> TriageApp:
 async def _message(*warnings: str) -> tuple[bool, str]:
     app = _app_with_warnings(*warnings)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, FlowPickerScreen)
         message = app.screen.query_one("#flow-message", Static)
         content = message.content

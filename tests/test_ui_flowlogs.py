@@ -10,8 +10,7 @@ from textual.message import Message
 from textual.pilot import Pilot
 
 from tests.flowlog_builders import hubble, policy, write
-from tests.test_ui_pilot import finished
-from tests.test_ui_support import SIZE, app_for, settle
+from tests.ui_support import SIZE, app_for, finished, settle
 from triage.cli import main
 from triage.model import PodRef
 from triage.sources.recording import bundled_incident, load_incident

@@ -23,8 +23,7 @@ from textual.widgets import Button, Static
 
 from tests.kubeapi import KubeApiServer
 from tests.kubeapi.podexec import PROTOCOLS
-from tests.test_ui_pilot import text_of
-from tests.test_ui_support import SIZE, settle
+from tests.ui_support import SIZE, settle, text_of
 from triage.probes.live import EphemeralRequest
 from triage.sources.live import LiveTarget
 from triage.sources.recording import bundled_incident
@@ -277,7 +276,7 @@ async def test_pre_approved_debug_container_says_which_context(
 
 
 async def test_a_replay_never_asks(tmp_path: Path) -> None:
-    from tests.test_ui_support import app_for
+    from tests.ui_support import app_for
 
     app = app_for(INCIDENT, tmp_path)
     request = EphemeralRequest(CONTEXT, NS, CANARY, "web", "img", ("nc",), "connect")

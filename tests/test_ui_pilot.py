@@ -6,40 +6,21 @@ it), not on pixels: the snapshots cover those.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
-from rich.console import Console
 from textual.message import Message
 from textual.widgets import Input, Static
 
-from tests.test_ui_support import SIZE, app_for, first_reported_flow, settle
-from triage.checklist import StepResult, runbook_for
+from tests.ui_support import SIZE, app_for, finished, first_reported_flow, settle, text_of
+from triage.checklist import runbook_for
 from triage.sources.recording import bundled_incident
-from triage.ui.messages import StepFinished
 from triage.ui.screens.checklist import ChecklistScreen
 from triage.ui.screens.cluster import ClusterScreen
 from triage.ui.screens.flow_picker import FlowPickerScreen
 from triage.ui.screens.help import HelpScreen
 from triage.ui.widgets.resource_table import ResourceTable
 from triage.ui.widgets.steps import StepList
-
-
-def text_of(widget: Static) -> str:
-    """What a Static shows, as plain text (Rich renderables printed without styles)."""
-    content = widget.content
-    if isinstance(content, str):
-        return content
-    console = Console(width=200, file=io.StringIO(), color_system=None)
-    with console.capture() as capture:
-        console.print(content)
-    return capture.get()
-
-
-def finished(messages: list[Message]) -> dict[str, StepResult]:
-    unique = {id(m): m for m in messages if isinstance(m, StepFinished)}
-    return {m.step_id: m.result for m in unique.values()}
 
 
 async def test_demo_keyboard_path(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from textual.pilot import Pilot
 
-from tests.test_ui_support import INCIDENTS, SIZE, app_for, first_reported_flow, settle
+from tests.ui_support import INCIDENTS, SIZE, app_for, first_reported_flow, settle
 from triage.sources.recording import bundled_incident
 
 

@@ -5,7 +5,7 @@ dataclasses and plain types only. The logic lives in the sibling modules:
 
 - `load_runbook(name_or_path) -> Runbook`, `runbook_for(ctx)`  (runbook.py)
 - `render_kubectl(template, ctx) -> str`, `PLACEHOLDERS`   (kubectl.py)
-- the checks, by step id: `CHECKS`                        (steps.py)
+- the checks, one module per group (checks/); by step id: `CHECKS` (registry.py)
 - `run_step(ctx, step_id) -> StepResult`, `run_all(ctx)`   (run.py)
 - `candidate_flows(snapshot, incident) -> list[CandidateFlow]`  (candidates.py)
 - `least_privilege_fix(snapshot, flow_or_verdict) -> str`  (fix.py)
@@ -41,7 +41,7 @@ CandidateSource = Literal[
 class StepSpec:
     """One step of a runbook, as written in the YAML.
 
-    `id` names the check that runs (see `triage.checklist.steps.CHECKS`); `text` is what the
+    `id` names the check that runs (see `triage.checklist.registry.CHECKS`); `text` is what the
     operator reads; `kubectl` is a template of the command that shows the same evidence, with
     `{src_ns}`-style placeholders (`triage.checklist.runbook.PLACEHOLDERS`); `live` says the
     step runs a probe in the cluster when a live prober is available.

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from triage.checklist.datapath import with_datapath
 from triage.checklist.kubectl import render_kubectl
 from triage.checklist.model import ChecklistContext, Status, StepResult
+from triage.checklist.registry import CHECKS
 from triage.checklist.runbook import runbook_for
-from triage.checklist.steps import CHECKS
 from triage.policy import UnknownEndpoint
 from triage.probes.base import ProbeInputError
 

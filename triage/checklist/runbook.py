@@ -18,7 +18,7 @@ import yaml
 
 from triage.checklist.kubectl import PLACEHOLDERS
 from triage.checklist.model import ChecklistContext, Runbook, StepSpec
-from triage.checklist.steps import CHECKS
+from triage.checklist.registry import CHECKS
 from triage.sources.errors import Problem, SourceError
 
 _STEP_FIELDS = {"id", "title", "text", "kubectl", "help", "live"}

@@ -5,6 +5,9 @@ applier with its journal, and verification. No Textual, no Rich (docs/architectu
     target = store.latest_good(context).policy_set()     # or targets.from_manifests(...)
     plan = make_plan(live_snapshot, target, context=ctx) # diff, order, delta
     result = Applier(api, store).run(Run.apply(plan), confirmed_context=typed_name)
+
+Against a live cluster, `session.RollbackSession` does the reading, planning, connecting and
+applying for `triage rollback` and the TUI alike (progress by callback).
 """
 
 from triage.rollback.apply import (

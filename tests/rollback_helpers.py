@@ -197,3 +197,27 @@ def expected_set(docs: list[Manifest]) -> dict[str, Any]:
         f"{d['metadata']['namespace']}/{d['metadata']['name']}": semantic(parse_policy(d))
         for d in docs
     }
+
+
+# ---------------------------------------------------------------- the shop on the API test server
+
+CONTEXT = "triage-test"
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
+ORIGINAL = expected_set(SHOP_LIVE)
+TARGET = expected_set(SHOP_TARGET)
+
+
+def seed_shop(server: Any, extra_policies: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
+    server.seed(
+        namespaces=[o for o in SHOP_OBJECTS if o["kind"] == "Namespace"],
+        pods=[o for o in SHOP_OBJECTS if o["kind"] == "Pod"],
+        network_policies=[*SHOP_LIVE, *extra_policies],
+    )
+
+
+def real_writes(server: Any) -> list[Any]:
+    return [r for r in server.requests if r.method in WRITES and not r.dry_run]
+
+
+def any_writes(server: Any) -> list[Any]:
+    return [r for r in server.requests if r.method in WRITES]
