@@ -12,7 +12,7 @@ import pytest
 
 from tests.admin_builders import cnp, ns_peer, rule, tcp
 from tests.engine_builders import cluster, ns, pod
-from tests.test_rollback_helpers import SHOP_OBJECTS
+from tests.rollback_helpers import SHOP_OBJECTS
 from triage.model import Flow, PodRef
 from triage.policy import explain
 from triage.rollback.api import KubePolicyApi
