@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -94,15 +94,19 @@ def sets_equal(
     live: Iterable[NetworkPolicy], target: Iterable[NetworkPolicy]
 ) -> tuple[bool, list[str]]:
     """Compare two policy sets; the differences, one line each, sorted."""
-    a = {p.key: p for p in live}
-    b = {p.key: p for p in target}
+    return _compare({p.key: p for p in live}, {p.key: p for p in target}, semantically_equal)
+
+
+def _compare(
+    a: Mapping[str, Any], b: Mapping[str, Any], equal: Callable[[Any, Any], bool]
+) -> tuple[bool, list[str]]:
     out: list[str] = []
     for key in sorted(a.keys() | b.keys()):
         if key not in a:
             out.append(f"{key}: missing on the cluster")
         elif key not in b:
             out.append(f"{key}: on the cluster but not in the target")
-        elif not semantically_equal(a[key], b[key]):
+        elif not equal(a[key], b[key]):
             out.append(f"{key}: spec differs from the target")
     return not out, out
 
@@ -271,14 +275,4 @@ def admin_sets_equal(
     live: Iterable[AdminPolicy], target: Iterable[AdminPolicy]
 ) -> tuple[bool, list[str]]:
     """Compare two admin sets; the differences, one line each, sorted."""
-    a = {p.key: p for p in live}
-    b = {p.key: p for p in target}
-    out: list[str] = []
-    for key in sorted(a.keys() | b.keys()):
-        if key not in a:
-            out.append(f"{key}: missing on the cluster")
-        elif key not in b:
-            out.append(f"{key}: on the cluster but not in the target")
-        elif not admin_equal(a[key], b[key]):
-            out.append(f"{key}: spec differs from the target")
-    return not out, out
+    return _compare({p.key: p for p in live}, {p.key: p for p in target}, admin_equal)
