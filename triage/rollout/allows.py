@@ -1,0 +1,318 @@
+"""The policies a default-deny rollout adds: one module, so that the shared policy builder
+can replace these functions one by one.
+
+- `default_deny(ns)`: every pod of the namespace isolated for Ingress and Egress.
+- `dns_guardrail(snapshot, ns)`: egress UDP and TCP 53 to the cluster's DNS pods, found the
+  way the engine's containment finds them (`policy.exposure.dns_egress_rule`); and, when the
+  DNS pods' own namespace is rolled out, `dns_ingress(...)`: ingress on 53 to them from
+  every namespace.
+- `least_privilege_allows(snapshot, namespaces, connections)`: per workload of the rollout
+  namespaces, one policy allowing exactly what was observed to and from it — selectors on
+  stable workload labels (never pod-template-hash and the like), a namespaceSelector on
+  kubernetes.io/metadata.name for other namespaces, ports as observed (named where every pod
+  of the destination names the number so), outside addresses as ipBlocks, the observed
+  addresses collapsed without widening (the narrowest CIDRs that hold exactly them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from triage.checklist.fix import VOLATILE_LABELS, _dns_name, distinguishing_labels
+from triage.model import (
+    NAMESPACE_NAME_LABEL,
+    Direction,
+    IPBlock,
+    LabelSelector,
+    NetworkPolicy,
+    Peer,
+    Pod,
+    PolicyPort,
+    Protocol,
+    Requirement,
+    Rule,
+    Snapshot,
+)
+from triage.model.manifest import policy_manifest_from_model
+from triage.policy import selector_matches
+from triage.policy.exposure import dns_egress_rule, dns_target
+from triage.rollout.observed import Connection
+
+MANAGED_BY = ("app.kubernetes.io/managed-by", "netpol-triage")
+ROLE_LABEL = "netpol-triage/rollout"  # default-deny | dns | allow
+DENY_NAME = "rollout-default-deny"
+DNS_NAME = "rollout-allow-dns"
+DNS_INGRESS_NAME = "rollout-allow-dns-ingress"
+ALLOW_PREFIX = "rollout-allow-"
+
+WorkloadKey = tuple[str, str]  # (namespace, workload)
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A generated policy and why it exists (`role`: default-deny, dns or allow)."""
+
+    policy: NetworkPolicy
+    role: str
+    workload: str = ""  # the workload an allow is for
+    notes: tuple[str, ...] = ()
+
+
+def _with_manifest(policy: NetworkPolicy, role: str) -> NetworkPolicy:
+    manifest = policy_manifest_from_model(policy)
+    manifest["metadata"]["labels"] = {MANAGED_BY[0]: MANAGED_BY[1], ROLE_LABEL: role}
+    return dataclasses.replace(policy, manifest=manifest)
+
+
+def is_generated(policy: NetworkPolicy) -> bool:
+    """A policy an earlier rollout created (it may be replaced by a new plan)."""
+    meta = policy.manifest.get("metadata") if policy.manifest else None
+    labels = meta.get("labels") if isinstance(meta, Mapping) else None
+    return isinstance(labels, Mapping) and labels.get(MANAGED_BY[0]) == MANAGED_BY[1]
+
+
+def is_default_deny(policy: NetworkPolicy) -> bool:
+    return (
+        policy.pod_selector.is_empty
+        and not policy.ingress
+        and not policy.egress
+        and set(policy.policy_types) == {"Ingress", "Egress"}
+    )
+
+
+def default_deny(namespace: str) -> Generated:
+    policy = NetworkPolicy(namespace, DENY_NAME, LabelSelector(), ("Ingress", "Egress"))
+    return Generated(_with_manifest(policy, "default-deny"), "default-deny")
+
+
+def dns_guardrail(snapshot: Snapshot, namespace: str) -> Generated:
+    rule, _manifest, notes = dns_egress_rule(snapshot)
+    policy = NetworkPolicy(namespace, DNS_NAME, LabelSelector(), ("Egress",), egress=(rule,))
+    return Generated(_with_manifest(policy, "dns"), "dns", notes=tuple(notes))
+
+
+def dns_ingress(snapshot: Snapshot, namespace: str) -> Generated | None:
+    """When `namespace` holds the DNS pods: let every namespace's pods ask them (53)."""
+    dns_ns, labels, _ = dns_target(snapshot)
+    if dns_ns != namespace:
+        return None
+    rule = Rule(
+        (Peer(namespace_selector=LabelSelector()),),
+        (PolicyPort("UDP", 53), PolicyPort("TCP", 53)),
+    )
+    policy = NetworkPolicy(
+        namespace,
+        DNS_INGRESS_NAME,
+        LabelSelector(tuple(sorted(labels.items()))),
+        ("Ingress",),
+        ingress=(rule,),
+    )
+    return Generated(_with_manifest(policy, "dns"), "dns")
+
+
+# ---------------------------------------------------------------- selectors
+
+
+def workload_pods(snapshot: Snapshot, key: WorkloadKey) -> list[Pod]:
+    ns, workload = key
+    return [p for p in snapshot.pods_by_namespace.get(ns, ()) if p.workload == workload]
+
+
+def workload_selector(
+    snapshot: Snapshot, pods: Sequence[Pod]
+) -> tuple[LabelSelector | None, tuple[str, ...]]:
+    """A selector on stable labels that selects, in the pods' namespace, the pods of their
+    workload(s) and no other pod (matchExpressions exclude look-alikes: `key DoesNotExist`
+    or `key NotIn (...)` on a label only they carry). None when the pods share no stable
+    label; notes name the pods no label can tell apart."""
+    labels = distinguishing_labels(snapshot, pods)
+    if not labels:
+        names = ", ".join(sorted(p.key for p in pods)[:3])
+        return None, (f"{names}: no stable label to select by (label the workload first)",)
+    namespace = pods[0].namespace
+    workloads = {p.workload for p in pods}
+    neighbours = snapshot.pods_by_namespace.get(namespace, ())
+    own = [p for p in neighbours if p.workload in workloads]
+    base = LabelSelector(tuple(sorted(labels.items())))
+    extras = [
+        p for p in neighbours if p.workload not in workloads and selector_matches(base, p.labels)
+    ]
+    if not extras:
+        return base, ()
+    absent: set[str] = set()
+    not_in: dict[str, set[str]] = defaultdict(set)
+    inseparable: list[str] = []
+    for extra in sorted(extras, key=lambda p: p.key):
+        for key in sorted(extra.labels):
+            if key in VOLATILE_LABELS:
+                continue
+            ours = {p.labels.get(key) for p in own}
+            if extra.labels[key] in ours:
+                continue
+            if ours == {None}:
+                absent.add(key)
+            else:
+                not_in[key].add(extra.labels[key])
+            break
+        else:
+            inseparable.append(extra.key)
+    reqs = [Requirement(k, "DoesNotExist") for k in sorted(absent)]
+    reqs += [Requirement(k, "NotIn", tuple(sorted(v))) for k, v in sorted(not_in.items())]
+    selector = LabelSelector(base.match_labels, tuple(reqs))
+    notes: tuple[str, ...] = ()
+    if inseparable:
+        notes = (
+            f"the selector for {namespace}/{', '.join(sorted(workloads))} also selects "
+            f"{', '.join(inseparable[:3])}: no stable label tells them apart",
+        )
+    return selector, notes
+
+
+# ---------------------------------------------------------------- least privilege
+
+
+class _Selectors:
+    """Workload selectors, computed once per workload."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self._cache: dict[WorkloadKey, tuple[LabelSelector | None, tuple[str, ...]]] = {}
+        self._pods: dict[WorkloadKey, list[Pod]] = {}
+        by: dict[WorkloadKey, list[Pod]] = defaultdict(list)
+        for pod in snapshot.pods:
+            by[(pod.namespace, pod.workload)].append(pod)
+        self._pods = dict(by)
+
+    def pods(self, key: WorkloadKey) -> list[Pod]:
+        return self._pods.get(key, [])
+
+    def get(self, key: WorkloadKey) -> tuple[LabelSelector | None, tuple[str, ...]]:
+        found = self._cache.get(key)
+        if found is None:
+            found = workload_selector(self.snapshot, self.pods(key))
+            self._cache[key] = found
+        return found
+
+
+def _port(pods: Sequence[Pod], number: int, protocol: Protocol) -> PolicyPort:
+    """The port as the destination pods name it, when every one names `number` the same."""
+    names: set[str | None] = set()
+    for pod in pods:
+        name = next(
+            (cp.name for cp in pod.ports if cp.port == number and cp.protocol == protocol), None
+        )
+        names.add(name)
+        if name is None or len(names) > 1:
+            return PolicyPort(protocol, number)
+    (name,) = names
+    if name is None or any(p.named_port(name, protocol) != number for p in pods):
+        return PolicyPort(protocol, number)
+    return PolicyPort(protocol, name)
+
+
+def _port_order(pp: PolicyPort) -> tuple[str, int, str]:
+    return (pp.protocol, pp.port if isinstance(pp.port, int) else -1, str(pp.port))
+
+
+PeerKey = tuple[str, str, str]  # ("pod", ns, workload) | ("ip", ip, "")
+
+
+def _rules(
+    subject_ns: str,
+    wanted: Mapping[PeerKey, set[PolicyPort]],
+    selectors: _Selectors,
+    notes: list[str],
+) -> tuple[Rule, ...]:
+    by_ports: dict[tuple[PolicyPort, ...], list[PeerKey]] = defaultdict(list)
+    for peer, wanted_ports in wanted.items():
+        by_ports[tuple(sorted(wanted_ports, key=_port_order))].append(peer)
+    rules = []
+    for ports, peers in sorted(by_ports.items(), key=lambda kv: [_port_order(p) for p in kv[0]]):
+        out: list[Peer] = []
+        ips: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        for kind, a, b in sorted(peers):
+            if kind == "ip":
+                ips.append(ipaddress.ip_network(a))
+                continue
+            selector, why = selectors.get((a, b))
+            notes.extend(why)
+            if selector is None:
+                continue
+            if a == subject_ns:
+                out.append(Peer(pod_selector=selector))
+            else:
+                ns_sel = LabelSelector(((NAMESPACE_NAME_LABEL, a),))
+                out.append(Peer(pod_selector=selector, namespace_selector=ns_sel))
+        for family in (4, 6):
+            nets = [n for n in ips if n.version == family]
+            out.extend(
+                Peer(ip_block=IPBlock(str(net)))
+                for net in ipaddress.collapse_addresses(nets)  # type: ignore[type-var]
+            )
+        if out:
+            rules.append(Rule(tuple(out), ports))
+    return tuple(rules)
+
+
+def least_privilege_allows(
+    snapshot: Snapshot, namespaces: Sequence[str], connections: Iterable[Connection]
+) -> list[Generated]:
+    """One allow policy per workload of `namespaces` that observed connections start or end
+    at: egress to what it reached, ingress from what reached it, nothing else."""
+    rollout = set(namespaces)
+    selectors = _Selectors(snapshot)
+    wanted: dict[tuple[WorkloadKey, Direction], dict[PeerKey, set[PolicyPort]]] = defaultdict(
+        lambda: defaultdict(set)
+    )
+    for c in connections:
+        if c.destination is not None:
+            dst_key: PeerKey = ("pod", c.destination.namespace, c.destination.workload)
+            dst_pods = selectors.pods((c.destination.namespace, c.destination.workload))
+            port = _port(dst_pods, c.port, c.protocol)
+        else:
+            dst_key = ("ip", str(ipaddress.ip_address(str(c.destination_ip))), "")
+            port = PolicyPort(c.protocol, c.port)
+        if c.source is not None:
+            src_key: PeerKey = ("pod", c.source.namespace, c.source.workload)
+        else:
+            src_key = ("ip", str(ipaddress.ip_address(str(c.source_ip))), "")
+        if c.source is not None and c.source.namespace in rollout:
+            wanted[((c.source.namespace, c.source.workload), "Egress")][dst_key].add(port)
+        if c.destination is not None and c.destination.namespace in rollout:
+            subject = (c.destination.namespace, c.destination.workload)
+            wanted[(subject, "Ingress")][src_key].add(port)
+    out: list[Generated] = []
+    subjects = sorted({key for key, _ in wanted})
+    for key in subjects:
+        notes: list[str] = []
+        selector, why = selectors.get(key)
+        notes.extend(why)
+        if selector is None:
+            continue
+        ns = key[0]
+        ingress = _rules(ns, wanted.get((key, "Ingress"), {}), selectors, notes)
+        egress = _rules(ns, wanted.get((key, "Egress"), {}), selectors, notes)
+        types = tuple(d for d, rules in (("Ingress", ingress), ("Egress", egress)) if rules)
+        if not types:
+            continue
+        policy = NetworkPolicy(
+            ns,
+            ALLOW_PREFIX + _dns_name(key[1], 63 - len(ALLOW_PREFIX)),
+            selector,
+            types,  # type: ignore[arg-type]
+            ingress=ingress,
+            egress=egress,
+        )
+        out.append(
+            Generated(
+                _with_manifest(policy, "allow"),
+                "allow",
+                workload=f"{ns}/{key[1]}",
+                notes=tuple(dict.fromkeys(notes)),
+            )
+        )
+    return out
