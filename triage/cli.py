@@ -23,6 +23,7 @@ COMMANDS = (
     "record",
     "snapshot",
     "rollback",
+    "rollout",
     "lint",
     "exposure",
     "matrix",

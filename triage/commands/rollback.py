@@ -300,7 +300,6 @@ def _execute(
     api: Any = None,
 ) -> int:
     from triage.rollback.api import KubePolicyApi
-    from triage.rollback.apply import Applier
     from triage.rollback.render import plan_to_text
 
     plan = run.plan
@@ -316,6 +315,25 @@ def _execute(
         api = KubePolicyApi.connect(
             context, getattr(args, "kubeconfig", None), float(args.request_timeout)
         )
+    result = apply_journalled(store, context, run, confirmed, api=api, after_step=after_step)
+    return _finish(result)
+
+
+
+def apply_journalled(
+    store: Store,
+    context: str,
+    run: Run,
+    confirmed: str,
+    *,
+    api: Any,
+    after_step: Callable[[int, Any], None] | None = None,
+) -> ApplyResult:
+    """Run `run` through the Applier (progress on stdout), closing `api` afterwards. An
+    interruption names the journal that records what was applied, and how to resume or
+    revert it. `confirmed` is the context name the operator confirmed with."""
+    from triage.rollback.apply import Applier
+
     if api.context != context:
         raise UsageError(
             f"the kubeconfig context in use is {api.context!r}, not {context!r}; nothing applied"
@@ -323,7 +341,7 @@ def _execute(
     applier = Applier(api, store, progress=_print_progress, after_step=after_step)
     before = {j.id for j in store.journals()}
     try:
-        result = applier.run(run, confirmed_context=confirmed)
+        return applier.run(run, confirmed_context=confirmed)
     except BaseException as exc:
         # Interrupted, or the store failed mid-run: steps may have been applied. The
         # journal (if it could be opened) says which; resume and revert re-read the cluster.
@@ -345,7 +363,6 @@ def _execute(
         close = getattr(api, "close", None)
         if callable(close):
             close()
-    return _finish(result)
 
 
 def _finish(result: ApplyResult) -> int:

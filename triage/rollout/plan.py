@@ -257,6 +257,15 @@ def open_paths(snapshot: Snapshot, generation: Generation) -> tuple[OpenPath, ..
             key = (_workload(c.source), _workload(c.destination))
             seen[key] = seen[key] | PortSet.single(c.protocol, c.port)
     out: list[OpenPath] = []
+    outside: dict[tuple[str, str], PortSet] = defaultdict(PortSet.empty)
+    for check in generation.kept:  # observed flows to or from addresses outside the pods
+        c = check.connection
+        if c.source is None or c.destination is None:
+            src = _workload(c.source) if c.source is not None else str(c.source_ip)
+            dst = _workload(c.destination) if c.destination is not None else str(c.destination_ip)
+            outside[(src, dst)] = outside[(src, dst)] | PortSet.single(c.protocol, c.port)
+    for (src, dst), ports in outside.items():
+        out.append(OpenPath(src, dst, ports.describe(), "observed"))
     for s in reps:
         cs = model.class_of[s.key]
         for d in reps:

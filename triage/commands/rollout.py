@@ -1,0 +1,375 @@
+"""`triage rollout`: put namespaces under default-deny without losing what must talk.
+
+    triage rollout plan --namespace develop --observed flows.yaml          # live cluster
+    triage rollout plan --recording incident.yaml -n develop -o yaml | kubectl apply -f -
+    triage rollout apply --context prod-eu -n develop --observed flows.yaml --yes
+
+`--namespace` (`-n`) names the namespaces to roll out; the cluster itself is always read in
+full (the DNS pods and the peers live elsewhere). Observed traffic: `--observed FILE` (a YAML
+list of {from, to, port, protocol}, as `triage explain --flows` reads), the flows and
+successful probes of `--recording` or `--observed-recording FILE`. `--exclude FILE` lists
+observed flows the operator lets close.
+
+`apply` saves the live set as a known-good snapshot, then goes through the rollback applier
+(context check, backup, server-side dry-run, journal, ordered writes, verify), then probes a
+sample of the observed flows and of the flows meant to close. When an observed flow no
+longer connects, `--auto-revert` restores the saved set (otherwise the revert command is
+printed). Nothing is written without `--context NAME` and `--yes` or the typed context.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from triage.commands.common import LoadedSource, add_live_options, add_source_options, require
+from triage.commands.snapshot import add_state_dir_option, open_store
+from triage.errors import ClusterError, UsageError
+
+if TYPE_CHECKING:
+    from triage.rollout.observed import Observed
+    from triage.rollout.plan import Rollout
+    from triage.rollout.verify import ProbeCheck
+
+
+def _add_observed_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("observed traffic")
+    group.add_argument(
+        "--observed",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="YAML list of {from, to, port, protocol} seen working (repeatable)",
+    )
+    group.add_argument(
+        "--observed-recording",
+        dest="observed_recordings",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="a recording whose flows and successful probes count as observed (repeatable)",
+    )
+    group.add_argument(
+        "--exclude",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="FILE",
+        help="YAML list of observed flows to let close (not allowed, not reported as breaking)",
+    )
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "rollout",
+        help="plan or apply a default-deny rollout that keeps the observed traffic",
+        description="Default-deny for namespaces, with the DNS guardrail and least-privilege "
+        "allows generated from observed traffic; previewed by the engine, applied through "
+        "the rollback machinery, verified with probes.",
+    )
+    sub = parser.add_subparsers(dest="rollout_command", metavar="ACTION", required=True)
+
+    plan = sub.add_parser(
+        "plan",
+        help="generate the policies and preview the change (never writes)",
+        description="The generated policies, the observed flows that stay allowed (and any "
+        "that would break), the flows that close, and what stays open.",
+    )
+    add_source_options(plan)
+    _add_observed_options(plan)
+    plan.add_argument(
+        "--output",
+        "-o",
+        choices=("text", "md", "json", "yaml"),
+        default="text",
+        help="text (default), md, json (policies and preview) or yaml (the generated "
+        "NetworkPolicies alone, a List for `kubectl apply -f -`)",
+    )
+    plan.set_defaults(run=run_plan)
+
+    apply = sub.add_parser(
+        "apply",
+        help="apply the rollout: known-good save, dry-run, journalled writes, probes",
+        description="Save the live set as known-good, dry-run, apply allows before denies "
+        "with a journal, re-read, then probe observed flows and flows meant to close.",
+    )
+    add_live_options(apply)
+    add_state_dir_option(apply)
+    _add_observed_options(apply)
+    apply.add_argument(
+        "--yes",
+        action="store_true",
+        help="do not ask; --context must still name the context (required without a terminal)",
+    )
+    apply.add_argument(
+        "--auto-revert",
+        dest="auto_revert",
+        action="store_true",
+        help="when a probe of an observed flow fails after the apply, revert to the saved set",
+    )
+    apply.add_argument(
+        "--sample",
+        type=int,
+        default=8,
+        metavar="N",
+        help="probe up to N observed flows and N flows meant to close (default 8; 0: none)",
+    )
+    apply.add_argument(
+        "--probe-timeout",
+        type=float,
+        default=3.0,
+        metavar="SECONDS",
+        help="timeout of each verification probe (default 3)",
+    )
+    apply.set_defaults(run=run_apply)
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def _namespaces(args: argparse.Namespace) -> tuple[str, ...]:
+    namespaces = tuple(sorted(set(getattr(args, "namespaces", ()) or ())))
+    require(bool(namespaces), "name the namespaces to roll out: --namespace NS (repeatable)")
+    return namespaces
+
+
+def _flows(paths: list[Path]) -> list[Any]:
+    from triage.commands.explain import read_flows_file
+
+    return [flow for path in paths for flow in read_flows_file(path)]
+
+
+def observed_from_args(args: argparse.Namespace, loaded: LoadedSource | None) -> Observed:
+    from triage.rollout.observed import Observed, combine, observed_from_incident
+    from triage.sources.recording import load_incident
+
+    parts = [Observed(tuple(_flows([path])), (), (str(path),)) for path in args.observed]
+    if loaded is not None and loaded.incident is not None:
+        parts.append(observed_from_incident(loaded.incident, loaded.description))
+    for path in args.observed_recordings:
+        parts.append(observed_from_incident(load_incident(path), f"recording {path}"))
+    parts.append(Observed((), tuple(_flows(args.exclude)), ()))
+    return combine(*parts)
+
+
+def _load(args: argparse.Namespace) -> LoadedSource:
+    """The source, read in full: the rollout namespaces are not a read scope."""
+    from triage.commands.common import load_source
+
+    return load_source(argparse.Namespace(**{**vars(args), "namespaces": []}))
+
+
+# ---------------------------------------------------------------- plan
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    from triage.rollout.plan import plan_rollout
+    from triage.rollout.render import (
+        manifests_yaml,
+        rollout_to_dict,
+        rollout_to_markdown,
+        rollout_to_text,
+    )
+
+    namespaces = _namespaces(args)
+    loaded = _load(args)
+    observed = observed_from_args(args, loaded)
+    rollout = plan_rollout(
+        loaded.snapshot,
+        namespaces,
+        observed,
+        context=loaded.context
+        or (loaded.incident.meta.context or None if loaded.incident is not None else None),
+        live_source=loaded.description,
+        simulation=loaded.context is None,
+    )
+    files = [str(p) for p in args.observed]
+    if args.output == "yaml":
+        sys.stdout.write(manifests_yaml(rollout))
+    elif args.output == "json":
+        json.dump(rollout_to_dict(rollout), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    elif args.output == "md":
+        sys.stdout.write(rollout_to_markdown(rollout, files))
+    else:
+        from triage.model.untrusted import clean
+
+        for warning in loaded.warnings:
+            print(f"warning: {clean(warning)}", file=sys.stderr)
+        sys.stdout.write(rollout_to_text(rollout, files))
+    return 0
+
+
+# ---------------------------------------------------------------- apply
+
+
+def _live(args: argparse.Namespace, context: str) -> Any:
+    from triage.sources.live import load_live
+
+    result = load_live(_target(args, context))
+    if result.context != context:
+        raise UsageError(
+            f"the kubeconfig context in use is {result.context!r}, not {context!r}; nothing applied"
+        )
+    return result
+
+
+def _target(args: argparse.Namespace, context: str) -> Any:
+    from triage.sources.live import LiveTarget
+
+    return LiveTarget(
+        context=context,
+        kubeconfig=getattr(args, "kubeconfig", None),
+        namespaces=(),
+        timeout=float(args.request_timeout),
+    )
+
+
+def _connect(args: argparse.Namespace, context: str) -> Any:
+    from triage.rollback.api import KubePolicyApi
+
+    return KubePolicyApi.connect(context, getattr(args, "kubeconfig", None), args.request_timeout)
+
+
+def _print_check(check: ProbeCheck) -> None:
+    mark = {"ok": "ok", "failed": "FAILED", "inconclusive": "?"}[check.verdict]
+    print(
+        f"  probe: expect {check.target.expect} {check.target.text()}: "
+        f"{check.result.outcome} [{mark}]",
+        flush=True,
+    )
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    from triage.commands.rollback import _finish, _require_context, apply_journalled, confirm
+    from triage.rollback.apply import Run
+    from triage.rollout.plan import plan_rollout
+    from triage.rollout.render import rollout_to_text
+
+    context = _require_context(args)
+    namespaces = _namespaces(args)
+    require(args.sample >= 0, "--sample must be 0 or more")
+    observed = observed_from_args(args, None)
+    with open_store(args) as store:
+        live = _live(args, context)
+        rollout = plan_rollout(
+            live.snapshot,
+            namespaces,
+            observed,
+            context=context,
+            live_source=f"context {context}",
+            server=live.server,
+        )
+        plan = rollout.plan
+        sys.stdout.write(rollout_to_text(rollout, [str(p) for p in args.observed]))
+        sys.stdout.flush()
+        if not rollout.safe:
+            raise UsageError(
+                f"{len(rollout.generation.breaks)} observed flow(s) would break under the "
+                "generated set (listed above); nothing applied — fix their resolution or let "
+                "them close with --exclude FILE"
+            )
+        if plan.empty:
+            print("nothing to apply: the live set already is the rollout.")
+            return 0
+        confirmed = confirm(plan, context, yes=args.yes)
+        saved = _save_known_good(store, rollout, context)
+        print(f"  saved the live set of {', '.join(namespaces)} as known-good snapshot #{saved}")
+        result = apply_journalled(
+            store, context, Run.apply(plan), confirmed, api=_connect(args, context)
+        )
+        if not result.ok:
+            return _finish(result)
+        print(f"applied: {result.message} (journal #{result.journal_id})")
+        return _verify_and_maybe_revert(args, store, rollout, context, confirmed, result)
+
+
+def _save_known_good(store: Any, rollout: Rollout, context: str) -> int:
+    plan = rollout.plan
+    snapshot = plan.live_snapshot
+    assert snapshot is not None
+    scope = rollout.namespaces
+    saved = store.save_snapshot(
+        context=context,
+        source=f"known-good before the default-deny rollout of {', '.join(scope)}",
+        policies=tuple(p for p in snapshot.policies if p.namespace in scope),
+        scope=scope,
+        kind="manual",
+        good=True,
+        namespace_labels={ns.name: ns.labels for ns in snapshot.namespaces},
+        pod_labels={p.key: p.labels for p in snapshot.pods if p.namespace in scope},
+    )
+    return int(saved.id)
+
+
+def _verify_and_maybe_revert(
+    args: argparse.Namespace,
+    store: Any,
+    rollout: Rollout,
+    context: str,
+    confirmed: str,
+    result: Any,
+) -> int:
+    from triage.commands.rollback import apply_journalled
+    from triage.model.untrusted import preview
+    from triage.probes.live import LiveProber
+    from triage.rollback.apply import revert_run
+    from triage.rollback.render import plan_to_text
+    from triage.rollout.verify import run_verification, verification_targets
+
+    targets = verification_targets(rollout, args.sample)
+    if not targets:
+        print("verify: no probe to run (no observed flow from a pod, nothing meant to close)")
+        return 0
+    print(f"verify: {len(targets)} probe(s) from inside the source pods")
+    prober = LiveProber(_target(args, context), context=context)
+    verification = run_verification(
+        prober, targets, timeout=args.probe_timeout, progress=_print_check
+    )
+    for check in verification.inconclusive:
+        last = (check.result.output.strip().splitlines() or ["error"])[-1]
+        print(
+            f"warning: probe {check.target.text()} was inconclusive: {preview(last, 160)}",
+            file=sys.stderr,
+        )
+    if verification.still_open:
+        print(
+            f"warning: {len(verification.still_open)} flow(s) meant to close still connect: "
+            "does the CNI enforce NetworkPolicies?",
+            file=sys.stderr,
+        )
+    if not verification.broken:
+        print(f"verified: the observed flows connect (journal #{result.journal_id})")
+        return 1 if verification.still_open else 0
+    broken = ", ".join(c.target.text() for c in verification.broken)
+    print(f"verify FAILED: observed flow(s) no longer connect: {broken}", file=sys.stderr)
+    revert = f"triage rollback revert {result.journal_id} --context {context}"
+    if not args.auto_revert:
+        print(f"revert to the saved set with: {revert} --yes", file=sys.stderr)
+        return 1
+    print("auto-revert: restoring the live set saved before the rollout")
+    live = _live(args, context)
+    run = revert_run(
+        store,
+        result.journal_id,
+        live.snapshot,
+        context=context,
+        live_scope=rollout.namespaces,
+        live_source=f"context {context}",
+        server=live.server,
+    )
+    sys.stdout.write(plan_to_text(run.plan, diffs=False))
+    reverted = apply_journalled(store, context, run, confirmed, api=_connect(args, context))
+    if reverted.status == "dry-run-failed":
+        raise ClusterError(f"auto-revert: {reverted.message} (journal #{reverted.journal_id})")
+    if reverted.ok:
+        print(f"reverted: {reverted.message} (journal #{reverted.journal_id})")
+    else:
+        for line in reverted.report():
+            print(line, file=sys.stderr)
+    return 1
