@@ -15,6 +15,7 @@ from triage.checklist.changes import changes_between, flow_change
 from triage.checklist.fix import least_privilege_fix
 from triage.checklist.hints import LABEL_CODES, format_labels, with_hint
 from triage.checklist.model import ChecklistContext, Status, StepResult
+from triage.checklist.rollout_step import check_rollout
 from triage.checklist.runbook import render_kubectl
 from triage.model import (
     NAMESPACE_NAME_LABEL,
@@ -1199,6 +1200,7 @@ CHECKS: Mapping[str, Check] = {
     "default-deny": check_default_deny,
     "exposure": check_exposure,
     "containment": check_containment,
+    "rollout": check_rollout,
 }
 
 

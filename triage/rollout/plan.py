@@ -196,7 +196,19 @@ def generate(snapshot: Snapshot, namespaces: Sequence[str], observed: Observed) 
         extra = dns_ingress(snapshot, ns)
         if extra is not None:
             generated.append(extra)
-    generated.extend(least_privilege_allows(snapshot, scope, relevant))
+    dns_ns, dns_labels, _ = dns_target(snapshot)
+
+    def dns(c: Connection) -> bool:
+        d = c.destination
+        return (
+            c.port == 53
+            and d is not None
+            and d.namespace == dns_ns
+            and all(d.labels.get(k) == v for k, v in dns_labels.items())
+        )
+
+    # DNS to the DNS pods is the guardrail's: no per-workload allow for it.
+    generated.extend(least_privilege_allows(snapshot, scope, [c for c in relevant if not dns(c)]))
     generated.extend(default_deny(ns) for ns in scope)
     current = tuple(p for p in snapshot.policies if p.namespace in scope)
     generated = _named_apart(generated, current)
