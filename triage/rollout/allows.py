@@ -16,7 +16,6 @@ can replace these functions one by one.
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -40,6 +39,7 @@ from triage.model import (
 from triage.model.manifest import policy_manifest_from_model
 from triage.policy import selector_matches
 from triage.policy.exposure import dns_egress_rule, dns_target
+from triage.rollback.policyset import parse_policy
 from triage.rollout.observed import Connection
 
 MANAGED_BY = ("app.kubernetes.io/managed-by", "netpol-triage")
@@ -63,9 +63,11 @@ class Generated:
 
 
 def _with_manifest(policy: NetworkPolicy, role: str) -> NetworkPolicy:
+    """The policy as the server will hold it: its manifest (with our labels) parsed back,
+    so the model compares equal to what a re-read returns (policyTypes in canonical order)."""
     manifest = policy_manifest_from_model(policy)
     manifest["metadata"]["labels"] = {MANAGED_BY[0]: MANAGED_BY[1], ROLE_LABEL: role}
-    return dataclasses.replace(policy, manifest=manifest)
+    return parse_policy(manifest, "generated")
 
 
 def is_generated(policy: NetworkPolicy) -> bool:
