@@ -99,6 +99,15 @@ EXPECTED: dict[str, list[Expect]] = {
         Expect(True),
         Expect(True),
     ],
+    "default-deny-rollout": [
+        # Before the rollout: only backend is isolated (ingress), and the frontends may call it.
+        Expect(True),
+        Expect(True, policy="production/backend-allow-frontend"),
+        Expect(True, policy="production/backend-allow-frontend"),
+        Expect(True),
+        Expect(True),
+        Expect(True),
+    ],
     "service-targetport-mismatch": [
         # The policies allow it; the Service's named targetPort matches no container port.
         Expect(False, None, "target-port-unresolved", "targetPort http matches no container"),
