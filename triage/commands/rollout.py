@@ -248,6 +248,7 @@ def _print_check(check: ProbeCheck) -> None:
 def run_apply(args: argparse.Namespace) -> int:
     from triage.commands.rollback import _finish, _require_context, apply_journalled, confirm
     from triage.rollback.apply import Run
+    from triage.rollout.apply import save_known_good
     from triage.rollout.plan import plan_rollout
     from triage.rollout.render import rollout_to_text
 
@@ -278,8 +279,8 @@ def run_apply(args: argparse.Namespace) -> int:
             print("nothing to apply: the live set already is the rollout.")
             return 0
         confirmed = confirm(plan, context, yes=args.yes)
-        saved = _save_known_good(store, rollout, context)
-        print(f"  saved the live set of {', '.join(namespaces)} as known-good snapshot #{saved}")
+        saved = save_known_good(store, rollout, context)
+        print(f"  saved the live set of {', '.join(namespaces)} as known-good snapshot #{saved.id}")
         result = apply_journalled(
             store, context, Run.apply(plan), confirmed, api=_connect(args, context)
         )
@@ -287,24 +288,6 @@ def run_apply(args: argparse.Namespace) -> int:
             return _finish(result)
         print(f"applied: {result.message} (journal #{result.journal_id})")
         return _verify_and_maybe_revert(args, store, rollout, context, confirmed, result)
-
-
-def _save_known_good(store: Any, rollout: Rollout, context: str) -> int:
-    plan = rollout.plan
-    snapshot = plan.live_snapshot
-    assert snapshot is not None
-    scope = rollout.namespaces
-    saved = store.save_snapshot(
-        context=context,
-        source=f"known-good before the default-deny rollout of {', '.join(scope)}",
-        policies=tuple(p for p in snapshot.policies if p.namespace in scope),
-        scope=scope,
-        kind="manual",
-        good=True,
-        namespace_labels={ns.name: ns.labels for ns in snapshot.namespaces},
-        pod_labels={p.key: p.labels for p in snapshot.pods if p.namespace in scope},
-    )
-    return int(saved.id)
 
 
 def _verify_and_maybe_revert(
@@ -318,8 +301,8 @@ def _verify_and_maybe_revert(
     from triage.commands.rollback import apply_journalled
     from triage.model.untrusted import preview
     from triage.probes.live import LiveProber
-    from triage.rollback.apply import revert_run
     from triage.rollback.render import plan_to_text
+    from triage.rollout.apply import revert_plan
     from triage.rollout.verify import run_verification, verification_targets
 
     targets = verification_targets(rollout, args.sample)
@@ -354,14 +337,8 @@ def _verify_and_maybe_revert(
         return 1
     print("auto-revert: restoring the live set saved before the rollout")
     live = _live(args, context)
-    run = revert_run(
-        store,
-        result.journal_id,
-        live.snapshot,
-        context=context,
-        live_scope=rollout.namespaces,
-        live_source=f"context {context}",
-        server=live.server,
+    run = revert_plan(
+        store, result.journal_id, live.snapshot, rollout, context=context, server=live.server
     )
     sys.stdout.write(plan_to_text(run.plan, diffs=False))
     reverted = apply_journalled(store, context, run, confirmed, api=_connect(args, context))
