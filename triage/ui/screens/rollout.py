@@ -1,0 +1,556 @@
+"""`RolloutScreen`: the guided default-deny rollout (`:rollout`).
+
+Namespaces on the left (space toggles, `p` plans), the generated policies as YAML and the
+preview on the right: the observed flows that stay allowed (and any that would break), what
+closes, what stays open. Live, `A` applies after the typed confirmation (the rollback's
+ConfirmContextModal): the live set is saved as known-good, then the rollback applier runs
+(re-read, backup, dry-run, journalled writes, allows before denies) and probes verify a
+sample of observed flows and of the flows meant to close; `v` reverts to the saved set, with
+the same confirmation. A replay shows the same plan as a SIMULATION and offers nothing that
+would touch a cluster.
+
+    app.push_screen(RolloutScreen(app.session))                  # what `:rollout` does
+    RolloutScreen(session, state_dir=..., api_factory=...)       # tests
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, SelectionList, Static
+from textual.worker import Worker, WorkerState
+
+from triage.errors import error_line
+from triage.model.untrusted import clean
+from triage.rollback.apply import ApplyResult, Progress
+from triage.ui.session import Session
+from triage.ui.widgets.confirm import ConfirmContextModal
+from triage.ui.widgets.source_bar import SourceBar
+
+if TYPE_CHECKING:
+    from triage.rollback.api import PolicyApi
+    from triage.rollout.plan import Rollout
+    from triage.rollout.verify import Verification
+    from triage.sources.live import LiveTarget
+
+GROUP_PLAN = "rollout-plan"
+GROUP_RUN = "rollout-run"
+
+
+@dataclass
+class RolloutPlanned(Message, bubble=False):
+    rollout: Rollout
+
+
+@dataclass
+class RolloutProgressed(Message, bubble=False):
+    text: str
+    style: str = ""
+
+
+@dataclass
+class RolloutApplied(Message, bubble=False):
+    result: ApplyResult
+    verification: Verification | None
+    reverted: bool = False
+
+
+def default_namespaces(session: Session) -> list[str]:
+    """The namespaces the observed traffic goes to (never the DNS pods' own)."""
+    from triage.policy.exposure import dns_target
+    from triage.rollout.observed import resolve_all
+
+    dns_ns, _, _ = dns_target(session.snapshot)
+    incident = session.incident
+    if incident is None:
+        return []
+    connections, _ = resolve_all(session.snapshot, (rf.flow for rf in incident.flows))
+    found = {c.destination.namespace for c in connections if c.destination is not None}
+    return sorted(found - {dns_ns})
+
+
+class RolloutScreen(Screen[None]):
+    CSS_PATH = "../rollout.tcss"
+
+    HELP = """\
+Default-deny rollout. Toggle namespaces on the left with space, `p` plans: the namespaces'
+current policies stay, and a default-deny (Ingress and Egress), the DNS guardrail (UDP and
+TCP 53 to the cluster DNS pods) and one least-privilege allow per workload, built from the
+observed traffic (the recording's flows and successful probes), are added. The preview is
+the engine's verdict: every observed flow must stay allowed; what closes is allowed today
+and was never observed.
+
+Live: `A` applies after you type the context name: the live set is saved as known-good,
+re-read (a change since the plan refuses), dry-run, applied allows first with a journal,
+re-read, then probes check observed flows and flows meant to close. When an observed flow
+no longer connects, `v` reverts to the saved set (the same confirmation)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="rollout.back"),
+        Binding("p", "plan", "Plan", id="rollout.plan"),
+        Binding("A", "apply", "Apply…", key_display="A", id="rollout.apply"),
+        Binding("v", "revert", "Revert…", id="rollout.revert"),
+        Binding("e", "export", "Export", id="rollout.export"),
+    ]
+
+    def __init__(
+        self,
+        session: Session | None = None,
+        *,
+        state_dir: Path | None = None,
+        live_target: LiveTarget | None = None,
+        api_factory: Callable[[], PolicyApi] | None = None,
+        sample: int = 4,
+    ) -> None:
+        super().__init__()
+        self._session = session
+        self.state_dir = state_dir
+        self._live_target = live_target
+        self.api_factory = api_factory
+        self.sample = sample
+        self.rollout: Rollout | None = None
+        self.busy = ""
+        self.last_result: ApplyResult | None = None
+        self.verification: Verification | None = None
+        self.log_lines: list[Text] = []
+
+    # ------------------------------------------------------------------ context
+
+    @property
+    def session(self) -> Session:
+        session = self._session or getattr(self.app, "session", None)
+        assert session is not None, "RolloutScreen needs a loaded session"
+        return session
+
+    @property
+    def simulation(self) -> bool:
+        return self.session.read_only
+
+    @property
+    def context(self) -> str:
+        return self.session.context or ""
+
+    def live_target(self) -> LiveTarget:
+        """The session's context by name, every namespace (the DNS pods and the peers of
+        the rollout namespaces live elsewhere)."""
+        import dataclasses
+
+        from triage.sources.live import LiveTarget
+
+        target = self._live_target
+        if target is None:
+            source_target = getattr(getattr(self.app, "source", None), "target", None)
+            if isinstance(source_target, LiveTarget):
+                target = source_target
+        if target is None:
+            return LiveTarget(context=self.session.context)
+        return dataclasses.replace(target, context=self.session.context, namespaces=())
+
+    def make_api(self) -> PolicyApi:
+        if self.api_factory is not None:
+            return self.api_factory()
+        from triage.rollback.api import KubePolicyApi
+
+        target = self.live_target()
+        return KubePolicyApi.connect(self.context, target.kubeconfig, target.timeout)
+
+    def open_store(self) -> Any:
+        from triage.rollback.store import Store
+
+        return Store.open(self.state_dir)
+
+    def selected(self) -> tuple[str, ...]:
+        return tuple(sorted(self.query_one("#rollout-namespaces", SelectionList).selected))
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield SourceBar(id="source-bar")
+        yield Static(id="rollout-banner")
+        with Horizontal(id="rollout-main"):
+            with Vertical(id="rollout-side"):
+                chosen = set(default_namespaces(self.session))
+                names = sorted(ns.name for ns in self.session.snapshot.namespaces)
+                namespaces: SelectionList[str] = SelectionList(
+                    *((Text(clean(n)), n, n in chosen) for n in names),
+                    id="rollout-namespaces",
+                )
+                namespaces.border_title = "namespaces"
+                namespaces.border_subtitle = "space toggles · p plans"
+                yield namespaces
+                log = VerticalScroll(id="rollout-log")
+                log.border_title = "simulation" if self.simulation else "apply · verify"
+                with log:
+                    yield Static(id="rollout-log-text")
+            with Vertical(id="rollout-right"):
+                yield Static(id="rollout-summary")
+                with Horizontal(id="rollout-panes"):
+                    policies = VerticalScroll(id="rollout-policies")
+                    policies.border_title = "generated policies"
+                    with policies:
+                        yield Static(id="rollout-policies-text")
+                    preview = VerticalScroll(id="rollout-preview")
+                    preview.border_title = "preview"
+                    with preview:
+                        yield Static(id="rollout-preview-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        banner = self.query_one("#rollout-banner", Static)
+        banner.set_class(self.simulation, "-simulation")
+        banner.set_class(not self.simulation, "-live")
+        if self.simulation:
+            banner.update(
+                Text.assemble(
+                    (" SIMULATION ", "bold reverse"),
+                    " replay of a recording: the rollout its observed traffic calls for; "
+                    "nothing can be applied from here",
+                    no_wrap=True,
+                    overflow="ellipsis",
+                )
+            )
+        else:
+            banner.update(
+                Text.assemble(
+                    (" LIVE ", "bold reverse"),
+                    f" context {clean(self.context)}: applying needs the context name typed",
+                    no_wrap=True,
+                    overflow="ellipsis",
+                )
+            )
+        self.query_one("#rollout-namespaces", SelectionList).focus()
+        if self.selected():
+            self.action_plan()
+        else:
+            self.query_one("#rollout-summary", Static).update(
+                Text("choose namespaces (space), then p", "italic")
+            )
+
+    # ------------------------------------------------------------------ planning
+
+    def _observed(self) -> Any:
+        from triage.rollout.observed import Observed, observed_from_incident
+
+        incident = self.session.incident
+        if incident is None:
+            return Observed()
+        return observed_from_incident(incident, f"recording: {incident.meta.title}")
+
+    def action_plan(self) -> None:
+        namespaces = self.selected()
+        if not namespaces:
+            self.notify("choose at least one namespace (space)", severity="warning")
+            return
+        self.query_one("#rollout-summary", Static).update(Text("planning…", "italic"))
+        observed = self._observed()
+
+        def work() -> None:
+            from triage.rollout.plan import plan_rollout
+
+            session = self.session
+            if self.simulation:
+                rollout = plan_rollout(
+                    session.snapshot,
+                    namespaces,
+                    observed,
+                    context=self.context or None,
+                    live_source=f"recording: {session.label}",
+                    simulation=True,
+                )
+            else:
+                from triage.sources.live import load_live
+
+                loaded = load_live(self.live_target())
+                rollout = plan_rollout(
+                    loaded.snapshot,
+                    namespaces,
+                    observed,
+                    context=loaded.context,
+                    live_source=f"context {loaded.context}",
+                    server=loaded.server,
+                )
+            self.post_message(RolloutPlanned(rollout))
+
+        self.run_worker(
+            work,
+            thread=True,
+            group=GROUP_PLAN,
+            exclusive=True,
+            exit_on_error=False,
+            description="Planning the rollout",
+        )
+
+    def on_rollout_planned(self, message: RolloutPlanned) -> None:
+        from triage.rollout.render import manifests_yaml, preview_lines
+
+        rollout = message.rollout
+        self.rollout = rollout
+        gen, plan = rollout.generation, rollout.plan
+        summary = Text(no_wrap=False)
+        summary.append("default-deny rollout ", "bold")
+        summary.append(", ".join(gen.namespaces))
+        summary.append(
+            f"\n{len(gen.generated)} generated · {plan.summary()}\n"
+            f"observed: {len(gen.observed.flows)} flow(s), {len(gen.kept)} kept, "
+        )
+        summary.append(f"{len(gen.breaks)} would break", "bold red" if gen.breaks else "green")
+        for note in gen.notes[:2]:
+            summary.append(f"\nnote: {clean(note)}", "yellow")
+        self.query_one("#rollout-summary", Static).update(summary)
+        self.query_one("#rollout-policies-text", Static).update(
+            Text(manifests_yaml(rollout), no_wrap=True, overflow="ellipsis")
+        )
+        self.query_one("#rollout-preview-text", Static).update(
+            Text("\n".join(preview_lines(rollout)), no_wrap=True, overflow="ellipsis")
+        )
+        self.query_one(
+            "#rollout-policies", VerticalScroll
+        ).border_subtitle = f"{len(gen.generated)} policies"
+        self.refresh_bindings()
+
+    # ------------------------------------------------------------------ the log
+
+    def add_log(self, text: str, style: str = "") -> None:
+        self.log_lines.append(Text(text, style))
+        self.query_one("#rollout-log-text", Static).update(Text("\n").join(self.log_lines))
+        self.query_one("#rollout-log", VerticalScroll).scroll_end(animate=False)
+
+    def on_rollout_progressed(self, message: RolloutProgressed) -> None:
+        self.add_log(message.text, message.style)
+
+    # ------------------------------------------------------------------ actions
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("apply", "revert") and self.simulation:
+            return False  # a replay never offers what would touch a cluster
+        if action == "apply":
+            ready = self.rollout is not None and not self.rollout.plan.empty
+            return True if ready and self.rollout.safe and not self.busy else None  # type: ignore[union-attr]
+        if action == "revert":
+            return True if self.last_result is not None and not self.busy else None
+        return True
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def _progress(self, event: Progress) -> None:
+        """Thread: the applier's events become log lines."""
+        if event.status == "start" and event.stage in ("dry-run", "apply"):
+            return
+        where = f" {event.position}/{event.total}" if event.position is not None else ""
+        style = {"ok": "green", "failed": "bold red"}.get(event.status, "")
+        self.post_message(RolloutProgressed(f"{event.stage}{where}: {event.text}", style))
+
+    def _confirm(
+        self, title: str, lines: list[str], verb: str, then: Callable[[str], None]
+    ) -> None:
+        modal = ConfirmContextModal(title, lines, self.context, verb=verb)
+
+        def answered(typed: str | None) -> None:
+            if not typed:
+                self.add_log("cancelled: nothing applied", "dim")
+                return
+            then(typed)
+
+        self.app.push_screen(modal, answered)
+
+    def action_apply(self) -> None:
+        rollout = self.rollout
+        if (
+            rollout is None
+            or self.simulation
+            or self.busy
+            or self.check_action("apply", ()) is not True
+        ):
+            return
+        plan = rollout.plan
+        lines = [
+            plan.summary(),
+            f"namespaces: {', '.join(rollout.namespaces)}",
+            "",
+            *(f"{i}. {op.action} {op.key}" for i, op in enumerate(plan.operations, start=1)),
+            "",
+            "The live set is saved as known-good, re-read (any change since this plan",
+            "refuses), dry-run, applied in this order with a journal, then probes verify.",
+        ]
+        title = f"Apply the rollout ({len(plan.operations)} step(s)) to context {self.context}?"
+        self._confirm(title, lines, "Apply", lambda typed: self._apply(rollout, typed))
+
+    def _apply(self, rollout: Rollout, typed: str) -> None:
+        self.add_log(f"apply: {len(rollout.plan.operations)} step(s) on {typed}", "bold")
+        prober = self.session.prober
+
+        def job() -> None:
+            from triage.rollout.apply import apply_rollout, save_known_good
+            from triage.rollout.verify import run_verification, verification_targets
+
+            api = self.make_api()
+            try:
+                with self.open_store() as store:
+                    if api.context != typed:
+                        raise_refused(typed, api.context)
+                    saved = save_known_good(store, rollout, typed)
+                    self.post_message(
+                        RolloutProgressed(f"saved the live set as known-good snapshot #{saved.id}")
+                    )
+                    result = apply_rollout(
+                        api, store, rollout, confirmed_context=typed, progress=self._progress
+                    )
+            finally:
+                close = getattr(api, "close", None)
+                if callable(close):
+                    close()
+            verification = None
+            if result.ok:
+                targets = verification_targets(rollout, self.sample)
+
+                def each(check: Any) -> None:
+                    mark = {"ok": "ok", "failed": "FAILED", "inconclusive": "?"}[check.verdict]
+                    self.post_message(
+                        RolloutProgressed(
+                            f"probe: expect {check.target.expect} {check.target.text()}: "
+                            f"{check.result.outcome} [{mark}]",
+                            "bold red" if check.verdict == "failed" else "",
+                        )
+                    )
+
+                verification = run_verification(prober, targets, progress=each)
+            self.post_message(RolloutApplied(result, verification))
+
+        self._start_job("apply", job)
+
+    def _start_job(self, what: str, job: Callable[[], None]) -> None:
+        self.busy = what
+        self.refresh_bindings()
+        self.run_worker(
+            job, name=what, thread=True, group=GROUP_RUN, exclusive=True, exit_on_error=False
+        )
+
+    def on_rollout_applied(self, message: RolloutApplied) -> None:
+        self.busy = ""
+        result = message.result
+        self.last_result = None if message.reverted else result
+        self.verification = message.verification
+        what = "revert" if message.reverted else "rollout"
+        if not result.ok:
+            for line in result.report():
+                self.add_log(line, "red" if "FAILED" in line else "")
+            self.notify(result.message, title=f"{what} {result.status}", severity="error")
+        elif message.reverted:
+            self.add_log(f"REVERTED: {result.message} (journal #{result.journal_id})", "bold green")
+            self.notify(result.message, title="reverted to the saved set")
+        else:
+            self.add_log(f"applied: {result.message} (journal #{result.journal_id})", "green")
+            verification = message.verification
+            if verification is not None and verification.broken:
+                self.add_log(
+                    f"VERIFY FAILED: {len(verification.broken)} observed flow(s) no longer "
+                    "connect · v reverts to the saved set",
+                    "bold red",
+                )
+                self.notify(
+                    "observed flows no longer connect: v reverts",
+                    title="verification failed",
+                    severity="error",
+                )
+            else:
+                self.add_log("VERIFIED: the observed flows connect", "bold green")
+                self.notify(result.message, title="rollout verified")
+        self.refresh_bindings()
+
+    def action_revert(self) -> None:
+        result = self.last_result
+        rollout = self.rollout
+        if result is None or rollout is None or self.simulation or self.busy:
+            return
+        lines = [
+            f"journal #{result.journal_id}: back to the set saved before it",
+            f"namespaces: {', '.join(rollout.namespaces)}",
+            "",
+            "The live set is re-read, the revert planned against it, backed up, dry-run and",
+            "applied with a journal, like any rollback.",
+        ]
+        title = f"Revert the rollout on context {self.context}?"
+        self._confirm(title, lines, "Revert", lambda typed: self._revert(rollout, result, typed))
+
+    def _revert(self, rollout: Rollout, result: ApplyResult, typed: str) -> None:
+        self.add_log(f"revert of journal #{result.journal_id} on {typed}", "bold")
+
+        def job() -> None:
+            from triage.rollback.apply import Applier
+            from triage.rollout.apply import revert_plan
+            from triage.sources.live import load_live
+
+            loaded = load_live(self.live_target())
+            api = self.make_api()
+            try:
+                with self.open_store() as store:
+                    run = revert_plan(
+                        store,
+                        result.journal_id,
+                        loaded.snapshot,
+                        rollout,
+                        context=loaded.context,
+                        server=loaded.server,
+                    )
+                    applier = Applier(api, store, progress=self._progress)
+                    reverted = applier.run(run, confirmed_context=typed)
+            finally:
+                close = getattr(api, "close", None)
+                if callable(close):
+                    close()
+            self.post_message(RolloutApplied(reverted, None, reverted=True))
+
+        self._start_job("revert", job)
+
+    def action_export(self) -> None:
+        rollout = self.rollout
+        if rollout is None:
+            self.notify("plan first: p", severity="warning")
+            return
+        from triage.rollout.render import rollout_to_markdown
+
+        text = rollout_to_markdown(rollout)
+        directory = Path(getattr(self.app, "report_dir", Path.cwd()))
+        name = "rollout-plan-" + "-".join(rollout.namespaces)[:80] + ".md"
+
+        def job() -> None:
+            directory.mkdir(parents=True, exist_ok=True)
+            path = directory / name
+            tmp = path.with_suffix(".md.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+            self.app.call_from_thread(self.notify, str(path), title="rollout plan written")
+
+        self.run_worker(job, thread=True, group="rollout-export", exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR or event.worker.group not in (GROUP_PLAN, GROUP_RUN):
+            return
+        error = event.worker.error
+        text = error_line(error) if error is not None else "unknown error"
+        self.busy = ""
+        if event.worker.group == GROUP_PLAN:
+            self.query_one("#rollout-summary", Static).update(
+                Text(f"cannot plan: {text}", "bold red")
+            )
+        self.add_log(f"{event.worker.name or event.worker.group}: {text}", "bold red")
+        self.notify(text, severity="error")
+        self.refresh_bindings()
+
+
+def raise_refused(typed: str, context: str) -> None:
+    from triage.rollback.apply import RollbackRefused
+
+    raise RollbackRefused(
+        f"the confirmation {typed!r} does not name the context {context!r}; nothing applied"
+    )
