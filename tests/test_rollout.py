@@ -143,6 +143,15 @@ def test_course_generated_policies(course: Any) -> None:
     assert {op.action for op in rollout.plan.operations} == {"create"}
 
 
+def test_generated_policies_are_what_the_server_will_hold(course: Any) -> None:
+    """Each generated model equals its manifest parsed back (what a re-read returns)."""
+    from triage.rollback.policyset import clean_manifest, parse_policy, semantic
+
+    _, rollout, _ = course
+    for g in rollout.generation.generated:
+        assert semantic(parse_policy(clean_manifest(g.policy))) == semantic(g.policy), g.policy.key
+
+
 def test_allows_apply_before_denies(course: Any) -> None:
     _, rollout, _ = course
     names = [op.name for op in rollout.plan.operations]

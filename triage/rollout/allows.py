@@ -16,6 +16,7 @@ can replace these functions one by one.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,7 +40,6 @@ from triage.model import (
 from triage.model.manifest import policy_manifest_from_model
 from triage.policy import selector_matches
 from triage.policy.exposure import dns_egress_rule, dns_target
-from triage.rollback.policyset import parse_policy
 from triage.rollout.observed import Connection
 
 MANAGED_BY = ("app.kubernetes.io/managed-by", "netpol-triage")
@@ -63,11 +63,13 @@ class Generated:
 
 
 def _with_manifest(policy: NetworkPolicy, role: str) -> NetworkPolicy:
-    """The policy as the server will hold it: its manifest (with our labels) parsed back,
-    so the model compares equal to what a re-read returns (policyTypes in canonical order)."""
+    """The policy as the server will hold it: in the parser's canonical form (policyTypes
+    sorted, as `sources.parse` gives them), so it compares equal to what a re-read returns
+    (tests/test_rollout.py checks the round trip), with its manifest and our labels."""
+    policy = dataclasses.replace(policy, policy_types=tuple(sorted(policy.policy_types)))
     manifest = policy_manifest_from_model(policy)
     manifest["metadata"]["labels"] = {MANAGED_BY[0]: MANAGED_BY[1], ROLE_LABEL: role}
-    return parse_policy(manifest, "generated")
+    return dataclasses.replace(policy, manifest=manifest)
 
 
 def is_generated(policy: NetworkPolicy) -> bool:
@@ -270,11 +272,15 @@ def least_privilege_allows(
     wanted: dict[tuple[WorkloadKey, Direction], dict[PeerKey, set[PolicyPort]]] = defaultdict(
         lambda: defaultdict(set)
     )
+    ports: dict[tuple[str, str, int, Protocol], PolicyPort] = {}
     for c in connections:
         if c.destination is not None:
-            dst_key: PeerKey = ("pod", c.destination.namespace, c.destination.workload)
-            dst_pods = selectors.pods((c.destination.namespace, c.destination.workload))
-            port = _port(dst_pods, c.port, c.protocol)
+            ns, workload = c.destination.namespace, c.destination.workload
+            dst_key: PeerKey = ("pod", ns, workload)
+            port_key = (ns, workload, c.port, c.protocol)
+            port = ports.get(port_key)
+            if port is None:
+                port = ports[port_key] = _port(selectors.pods((ns, workload)), c.port, c.protocol)
         else:
             dst_key = ("ip", str(ipaddress.ip_address(str(c.destination_ip))), "")
             port = PolicyPort(c.protocol, c.port)

@@ -152,9 +152,12 @@ def _named(pod: Pod, port: int | str, protocol: Protocol) -> int | None:
     return port if isinstance(port, int) else pod.named_port(port, protocol)
 
 
-def resolve(snapshot: Snapshot, flow: Flow) -> tuple[list[Connection], str]:
+def resolve(
+    snapshot: Snapshot, flow: Flow, backends: dict[str, tuple[Pod, ...]] | None = None
+) -> tuple[list[Connection], str]:
     """The connections a flow stands for (several for a Service with several backends), or
-    an empty list and why it could not be resolved."""
+    an empty list and why it could not be resolved. `backends` caches each Service's
+    backend pods across calls on the same snapshot."""
     src, src_ip, why = _source(snapshot, flow)
     if why:
         return [], why
@@ -197,11 +200,14 @@ def resolve(snapshot: Snapshot, flow: Flow) -> tuple[list[Connection], str]:
     )
     if sport is None:
         return [], f"Service {service.key} has no {proto} port {flow.port}"
-    backends = service_backends(snapshot, service)
-    if not backends:
+    cache = {} if backends is None else backends
+    found = cache.get(service.key)
+    if found is None:
+        found = cache[service.key] = service_backends(snapshot, service)
+    if not found:
         return [], f"Service {service.key} has no backend pod"
     out = []
-    for pod in backends:
+    for pod in found:
         number = _named(pod, sport.target_port, proto)
         if number is not None and not pod.host_network:
             out.append(Connection(flow, src, src_ip, pod, None, number, proto))
@@ -215,8 +221,9 @@ def resolve_all(
 ) -> tuple[list[Connection], list[Unresolved]]:
     connections: list[Connection] = []
     unresolved: list[Unresolved] = []
+    backends: dict[str, tuple[Pod, ...]] = {}
     for flow in flows:
-        found, why = resolve(snapshot, flow)
+        found, why = resolve(snapshot, flow, backends)
         if found:
             connections.extend(found)
         else:

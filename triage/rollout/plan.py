@@ -136,7 +136,11 @@ class _Judge:
             if c.destination
             else IPRef(str(c.destination_ip))
         )
-        key = (str(src), str(dst), c.port, c.protocol)
+        # Pods of one class are indistinguishable to every policy: one verdict per class.
+        classes = self.model.class_of
+        src_key = f"class {classes[c.source.key]}" if c.source else str(src)
+        dst_key = f"class {classes[c.destination.key]}" if c.destination else str(dst)
+        key = (src_key, dst_key, c.port, c.protocol)
         found = self._explained.get(key)
         if found is None:
             found = self._explained[key] = explain(
