@@ -90,3 +90,31 @@ def test_nothing_beyond_observed_traffic_and_dns(seed: int) -> None:
             assert not extra, f"{s.key} → {d.key}: {extra.describe()} was never observed"
             checked += 1
     assert checked > 1000
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_judge_agrees_with_explain(seed: int) -> None:
+    """The preview's fast verdicts (class model, egress rules to outside addresses) are the
+    engine's: compared with `explain` connection by connection, before and after."""
+    from triage.model import Flow, IPRef, PodRef
+    from triage.policy import explain
+    from triage.rollout.plan import _Judge
+
+    snapshot = cluster(240, 60, seed)
+    scope = scope_of(snapshot, seed)
+    gen = generate(snapshot, scope, Observed(tuple(sample_flows(snapshot, 400, seed))))
+    outside = tuple(p for p in snapshot.policies if p.namespace not in scope)
+    outside_ips = 0
+    for snap in (snapshot, snapshot.with_policies(outside + gen.candidates)):
+        judge = _Judge(snap)
+        for c in gen.connections:
+            src = PodRef(c.source.namespace, c.source.name) if c.source else IPRef(str(c.source_ip))
+            dst = (
+                PodRef(c.destination.namespace, c.destination.name)
+                if c.destination
+                else IPRef(str(c.destination_ip))
+            )
+            expected = explain(snap, Flow(src, dst, c.port, c.protocol)).allowed
+            assert judge.allowed(c) == expected, (c.flow, src, dst)
+            outside_ips += c.destination is None
+    assert outside_ips > 20

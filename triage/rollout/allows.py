@@ -273,26 +273,35 @@ def least_privilege_allows(
         lambda: defaultdict(set)
     )
     ports: dict[tuple[str, str, int, Protocol], PolicyPort] = {}
+    workloads: dict[int, str] = {}  # id(pod) → its workload, computed once per pod
+
+    def workload(pod: Pod) -> str:
+        found = workloads.get(id(pod))
+        if found is None:
+            found = workloads[id(pod)] = pod.workload
+        return found
+
     for c in connections:
-        if c.destination is not None:
-            ns, workload = c.destination.namespace, c.destination.workload
-            dst_key: PeerKey = ("pod", ns, workload)
-            port_key = (ns, workload, c.port, c.protocol)
+        src, dst = c.source, c.destination
+        if dst is not None:
+            dst_wl = (dst.namespace, workload(dst))
+            dst_key: PeerKey = ("pod", *dst_wl)
+            port_key = (*dst_wl, c.port, c.protocol)
             port = ports.get(port_key)
             if port is None:
-                port = ports[port_key] = _port(selectors.pods((ns, workload)), c.port, c.protocol)
+                port = ports[port_key] = _port(selectors.pods(dst_wl), c.port, c.protocol)
         else:
             dst_key = ("ip", str(ipaddress.ip_address(str(c.destination_ip))), "")
             port = PolicyPort(c.protocol, c.port)
-        if c.source is not None:
-            src_key: PeerKey = ("pod", c.source.namespace, c.source.workload)
+        if src is not None:
+            src_wl = (src.namespace, workload(src))
+            src_key: PeerKey = ("pod", *src_wl)
+            if src.namespace in rollout:
+                wanted[(src_wl, "Egress")][dst_key].add(port)
         else:
             src_key = ("ip", str(ipaddress.ip_address(str(c.source_ip))), "")
-        if c.source is not None and c.source.namespace in rollout:
-            wanted[((c.source.namespace, c.source.workload), "Egress")][dst_key].add(port)
-        if c.destination is not None and c.destination.namespace in rollout:
-            subject = (c.destination.namespace, c.destination.workload)
-            wanted[(subject, "Ingress")][src_key].add(port)
+        if dst is not None and dst.namespace in rollout:
+            wanted[(dst_wl, "Ingress")][src_key].add(port)
     out: list[Generated] = []
     subjects = sorted({key for key, _ in wanted})
     for key in subjects:

@@ -119,11 +119,28 @@ def observed_from_incident(incident: Incident, origin: str = "recording") -> Obs
 # ---------------------------------------------------------------- resolution
 
 
-def _service_by_ip(snapshot: Snapshot, ip: str) -> Service | None:
-    for service in snapshot.services:
-        if ip in service.all_cluster_ips:
-            return service
-    return None
+class _Lookups:
+    """What resolving many flows on one snapshot asks again and again: Services by
+    ClusterIP and each Service's backend pods."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self._by_ip: dict[str, Service] | None = None
+        self._backends: dict[str, tuple[Pod, ...]] = {}
+
+    def service_by_ip(self, ip: str) -> Service | None:
+        if self._by_ip is None:
+            self._by_ip = {}
+            for service in self.snapshot.services:
+                for address in service.all_cluster_ips:
+                    self._by_ip.setdefault(address, service)
+        return self._by_ip.get(ip)
+
+    def backends(self, service: Service) -> tuple[Pod, ...]:
+        found = self._backends.get(service.key)
+        if found is None:
+            found = self._backends[service.key] = service_backends(self.snapshot, service)
+        return found
 
 
 def _pod_by_ip(snapshot: Snapshot, ip: str) -> Pod | None:
@@ -153,18 +170,18 @@ def _named(pod: Pod, port: int | str, protocol: Protocol) -> int | None:
 
 
 def resolve(
-    snapshot: Snapshot, flow: Flow, backends: dict[str, tuple[Pod, ...]] | None = None
+    snapshot: Snapshot, flow: Flow, lookups: _Lookups | None = None
 ) -> tuple[list[Connection], str]:
     """The connections a flow stands for (several for a Service with several backends), or
-    an empty list and why it could not be resolved. `backends` caches each Service's
-    backend pods across calls on the same snapshot."""
+    an empty list and why it could not be resolved."""
+    lookups = lookups if lookups is not None else _Lookups(snapshot)
     src, src_ip, why = _source(snapshot, flow)
     if why:
         return [], why
     proto = flow.protocol
     ref = flow.destination
     if isinstance(ref, IPRef):
-        service = _service_by_ip(snapshot, ref.ip)
+        service = lookups.service_by_ip(ref.ip)
         if service is not None:
             ref = ServiceRef(service.namespace, service.name)
         else:
@@ -200,10 +217,7 @@ def resolve(
     )
     if sport is None:
         return [], f"Service {service.key} has no {proto} port {flow.port}"
-    cache = {} if backends is None else backends
-    found = cache.get(service.key)
-    if found is None:
-        found = cache[service.key] = service_backends(snapshot, service)
+    found = lookups.backends(service)
     if not found:
         return [], f"Service {service.key} has no backend pod"
     out = []
@@ -221,9 +235,9 @@ def resolve_all(
 ) -> tuple[list[Connection], list[Unresolved]]:
     connections: list[Connection] = []
     unresolved: list[Unresolved] = []
-    backends: dict[str, tuple[Pod, ...]] = {}
+    lookups = _Lookups(snapshot)
     for flow in flows:
-        found, why = resolve(snapshot, flow, backends)
+        found, why = resolve(snapshot, flow, lookups)
         if found:
             connections.extend(found)
         else:

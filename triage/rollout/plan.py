@@ -11,11 +11,13 @@ change (the same `Plan`, `Delta` and applier).
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from triage.model import Flow, IPRef, NetworkPolicy, Pod, PodRef, Snapshot
+from triage.model import Flow, IPBlock, IPRef, NetworkPolicy, Pod, PodRef, Protocol, Snapshot
+from triage.model.objects import IPAddress
 from triage.policy import explain
 from triage.policy.classes import ClusterModel, compile_snapshot
 from triage.policy.exposure import dns_target
@@ -112,15 +114,49 @@ class Rollout:
 # ---------------------------------------------------------------- evaluation
 
 
+def _egress_allows(
+    policies: Sequence[NetworkPolicy], ip: str, port: int, protocol: Protocol
+) -> bool:
+    if not policies:
+        return True
+    address = ipaddress.ip_address(ip)
+    for policy in policies:
+        for rule in policy.egress:
+            if rule.ports and not any(
+                pp.protocol == protocol
+                and (
+                    pp.port is None
+                    or (isinstance(pp.port, int) and pp.port <= port <= (pp.end_port or pp.port))
+                )
+                for pp in rule.ports
+            ):
+                continue
+            if not rule.peers or any(_block_holds(peer.ip_block, address) for peer in rule.peers):
+                return True
+    return False
+
+
+def _block_holds(block: IPBlock | None, address: IPAddress) -> bool:
+    if block is None:
+        return False
+    network = block.network
+    if address.version != network.version or address not in network:
+        return False
+    return not any(address in ipaddress.ip_network(e, strict=False) for e in block.excepts)
+
+
 class _Judge:
     """Verdicts for connections under one policy set: the compiled class model for pod to
-    pod (it agrees with `explain` pod by pod), `explain` itself for outside addresses."""
+    pod (it agrees with `explain` pod by pod), the source's egress rules for a pod to an
+    outside address, `explain` itself for the rest (tests/test_rollout.py checks that all
+    three agree with `explain`)."""
 
     def __init__(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         self.model: ClusterModel = compile_snapshot(snapshot)
         self._pairs: dict[tuple[int, int], PortSet] = {}
         self._explained: dict[tuple[str, str, int, str], bool] = {}
+        self._outside: dict[tuple[tuple[int, ...], str, int, str], bool] = {}
 
     def allowed(self, c: Connection) -> bool:
         if c.source is not None and c.destination is not None:
@@ -136,16 +172,32 @@ class _Judge:
             if c.destination
             else IPRef(str(c.destination_ip))
         )
-        # Pods of one class are indistinguishable to every policy: one verdict per class.
+        if c.source is not None and c.destination is None:
+            return self._egress_outside(c.source, str(c.destination_ip), c.port, c.protocol)
+        # From outside (or between outside addresses): one explain per destination class
+        # (pods of one class are indistinguishable to every policy).
         classes = self.model.class_of
-        src_key = f"class {classes[c.source.key]}" if c.source else str(src)
         dst_key = f"class {classes[c.destination.key]}" if c.destination else str(dst)
-        key = (src_key, dst_key, c.port, c.protocol)
+        key = (str(src), dst_key, c.port, c.protocol)
         found = self._explained.get(key)
         if found is None:
             found = self._explained[key] = explain(
                 self.snapshot, Flow(src, dst, c.port, c.protocol)
             ).allowed
+        return found
+
+    def _egress_outside(self, source: Pod, ip: str, port: int, protocol: Protocol) -> bool:
+        """A pod to an address outside the pods: only the source's egress is judged. Not
+        isolated: allowed. Else some rule of an isolating policy must name the port (a
+        number: a port name resolves on a destination pod, and there is none) and have no
+        peers or an ipBlock holding the address outside its excepts."""
+        isolating = self.model.isolating["Egress"][self.model.class_of[source.key]]
+        key = (isolating, ip, port, protocol)
+        found = self._outside.get(key)
+        if found is None:
+            found = self._outside[key] = _egress_allows(
+                [self.model.policies[i].policy for i in isolating], ip, port, protocol
+            )
         return found
 
 
