@@ -25,13 +25,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import Footer, SelectionList, Static
 from textual.worker import Worker, WorkerState
 
 from triage.errors import error_line
 from triage.model.untrusted import clean
 from triage.rollback.apply import ApplyResult, Progress
+from triage.ui.live_access import ClusterWriteScreen, close_api, export_in_thread
 from triage.ui.session import Session
 from triage.ui.widgets.confirm import ConfirmContextModal
 from triage.ui.widgets.source_bar import SourceBar
@@ -78,8 +78,13 @@ def default_namespaces(session: Session) -> list[str]:
     return sorted(found - {dns_ns})
 
 
-class RolloutScreen(Screen[None]):
+class RolloutScreen(ClusterWriteScreen):
     CSS_PATH = "../rollout.tcss"
+    BANNER_ID = "rollout-banner"
+    LOG_ID = "rollout-log"
+    LOG_TEXT_ID = "rollout-log-text"
+    # the DNS pods and the peers of the rollout namespaces live elsewhere
+    ALL_NAMESPACES = True
 
     HELP = """\
 Default-deny rollout. Toggle namespaces on the left with space, `p` plans: the namespaces'
@@ -111,62 +116,13 @@ no longer connects, `v` reverts to the saved set (the same confirmation)."""
         api_factory: Callable[[], PolicyApi] | None = None,
         sample: int = 4,
     ) -> None:
-        super().__init__()
-        self._session = session
-        self.state_dir = state_dir
-        self._live_target = live_target
-        self.api_factory = api_factory
+        super().__init__(
+            session, state_dir=state_dir, live_target=live_target, api_factory=api_factory
+        )
         self.sample = sample
         self.rollout: Rollout | None = None
-        self.busy = ""
         self.last_result: ApplyResult | None = None
         self.verification: Verification | None = None
-        self.log_lines: list[Text] = []
-
-    # ------------------------------------------------------------------ context
-
-    @property
-    def session(self) -> Session:
-        session = self._session or getattr(self.app, "session", None)
-        assert session is not None, "RolloutScreen needs a loaded session"
-        return session
-
-    @property
-    def simulation(self) -> bool:
-        return self.session.read_only
-
-    @property
-    def context(self) -> str:
-        return self.session.context or ""
-
-    def live_target(self) -> LiveTarget:
-        """The session's context by name, every namespace (the DNS pods and the peers of
-        the rollout namespaces live elsewhere)."""
-        import dataclasses
-
-        from triage.sources.live import LiveTarget
-
-        target = self._live_target
-        if target is None:
-            source_target = getattr(getattr(self.app, "source", None), "target", None)
-            if isinstance(source_target, LiveTarget):
-                target = source_target
-        if target is None:
-            return LiveTarget(context=self.session.context)
-        return dataclasses.replace(target, context=self.session.context, namespaces=())
-
-    def make_api(self) -> PolicyApi:
-        if self.api_factory is not None:
-            return self.api_factory()
-        from triage.rollback.api import KubePolicyApi
-
-        target = self.live_target()
-        return KubePolicyApi.connect(self.context, target.kubeconfig, target.timeout)
-
-    def open_store(self) -> Any:
-        from triage.rollback.store import Store
-
-        return Store.open(self.state_dir)
 
     def selected(self) -> tuple[str, ...]:
         return tuple(sorted(self.query_one("#rollout-namespaces", SelectionList).selected))
@@ -205,28 +161,11 @@ no longer connects, `v` reverts to the saved set (the same confirmation)."""
         yield Footer()
 
     def on_mount(self) -> None:
-        banner = self.query_one("#rollout-banner", Static)
-        banner.set_class(self.simulation, "-simulation")
-        banner.set_class(not self.simulation, "-live")
-        if self.simulation:
-            banner.update(
-                Text.assemble(
-                    (" SIMULATION ", "bold reverse"),
-                    " replay of a recording: the rollout its observed traffic calls for; "
-                    "nothing can be applied from here",
-                    no_wrap=True,
-                    overflow="ellipsis",
-                )
-            )
-        else:
-            banner.update(
-                Text.assemble(
-                    (" LIVE ", "bold reverse"),
-                    f" context {clean(self.context)}: applying needs the context name typed",
-                    no_wrap=True,
-                    overflow="ellipsis",
-                )
-            )
+        self.show_banner(
+            " replay of a recording: the rollout its observed traffic calls for; "
+            "nothing can be applied from here",
+            f" context {clean(self.context)}: applying needs the context name typed",
+        )
         self.query_one("#rollout-namespaces", SelectionList).focus()
         if self.selected():
             self.action_plan()
@@ -319,11 +258,6 @@ no longer connects, `v` reverts to the saved set (the same confirmation)."""
 
     # ------------------------------------------------------------------ the log
 
-    def add_log(self, text: str, style: str = "") -> None:
-        self.log_lines.append(Text(text, style))
-        self.query_one("#rollout-log-text", Static).update(Text("\n").join(self.log_lines))
-        self.query_one("#rollout-log", VerticalScroll).scroll_end(animate=False)
-
     def on_rollout_progressed(self, message: RolloutProgressed) -> None:
         self.add_log(message.text, message.style)
 
@@ -406,9 +340,7 @@ no longer connects, `v` reverts to the saved set (the same confirmation)."""
                         api, store, rollout, confirmed_context=typed, progress=self._progress
                     )
             finally:
-                close = getattr(api, "close", None)
-                if callable(close):
-                    close()
+                close_api(api)
             verification = None
             if result.ok:
                 targets = verification_targets(rollout, self.sample)
@@ -505,9 +437,7 @@ no longer connects, `v` reverts to the saved set (the same confirmation)."""
                     applier = Applier(api, store, progress=self._progress)
                     reverted = applier.run(run, confirmed_context=typed)
             finally:
-                close = getattr(api, "close", None)
-                if callable(close):
-                    close()
+                close_api(api)
             self.post_message(RolloutApplied(reverted, None, reverted=True))
 
         self._start_job("revert", job)
@@ -520,18 +450,8 @@ no longer connects, `v` reverts to the saved set (the same confirmation)."""
         from triage.rollout.render import rollout_to_markdown
 
         text = rollout_to_markdown(rollout)
-        directory = Path(getattr(self.app, "report_dir", Path.cwd()))
         name = "rollout-plan-" + "-".join(rollout.namespaces)[:80] + ".md"
-
-        def job() -> None:
-            directory.mkdir(parents=True, exist_ok=True)
-            path = directory / name
-            tmp = path.with_suffix(".md.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
-            self.app.call_from_thread(self.notify, str(path), title="rollout plan written")
-
-        self.run_worker(job, thread=True, group="rollout-export", exit_on_error=False)
+        export_in_thread(self, name, text, "rollout plan written", "rollout-export")
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state != WorkerState.ERROR or event.worker.group not in (GROUP_PLAN, GROUP_RUN):
