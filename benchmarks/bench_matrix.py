@@ -52,10 +52,10 @@ ANALYSIS = """\
 
 Each disagreement above was sorted by re-running triage under one of NCA's assumptions
 and checking that the pair then agrees (benchmarks/nca/compare.py); none was left over
-in the generated clusters. Judged against DESIGN.md's semantics:
+in the generated clusters. Judged against docs/architecture.md's semantics:
 
 1. **`ipblock-pod-ip`: triage is right.** NCA never matches a pod's IP against an
-   ipBlock (it models ipBlocks as addresses outside the cluster). DESIGN.md: "ipBlock
+   ipBlock (it models ipBlocks as addresses outside the cluster). docs/architecture.md: "ipBlock
    matches the peer's IP (pod IPs included)", which is also what the upstream NetworkPolicy
    e2e tests rely on ("should allow egress access to server in CIDR block" uses the server
    pod's IP). The same cause covers a pod without an IP as destination: triage, like
@@ -69,12 +69,12 @@ in the generated clusters. Judged against DESIGN.md's semantics:
    namespace), so `namespaceSelector: X` + `podSelector: {key: k, operator: Exists}` never
    matches a pod of another namespace. Kubernetes selects the pods having the key in every
    namespace X selects. Minimal case: edge-cases/exists-across-namespaces.yaml.
-3. **`namespace-name-label`: triage follows DESIGN.md.** NCA gives every namespace
+3. **`namespace-name-label`: triage follows docs/architecture.md.** NCA gives every namespace
    `kubernetes.io/metadata.name`; triage evaluates the labels the snapshot records. A live
    cluster of 1.21 or later always carries the label, so both agree there; for a
    pre-1.21 cluster or a hand-made manifest triage says the namespaceSelector does not match
-   and why (DESIGN.md names this as a classic cause of blocked traffic). NCA describes what
-   a current API server would do after re-applying the manifests.
+   and why (docs/architecture.md names this as a classic cause of blocked traffic). NCA
+   describes what a current API server would do after re-applying the manifests.
 4. **Port name declared in two containers (edge-cases/selectors-and-ports.yaml,
    `other (self)`): triage is right.** Pod `a/p1` declares port name `http` in two
    containers. The API docs ask for unique names, but the apiserver only refuses a duplicate

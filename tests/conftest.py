@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib.util
 import os
 
-# NO_COLOR and a user's theme would change every snapshot (STYLE.md §3.4).
+# NO_COLOR and a user's theme would change every snapshot (the App reads a copy of the
+# environment when it is built, so this must happen before any App exists).
 os.environ.pop("NO_COLOR", None)
 os.environ.pop("TEXTUAL_THEME", None)
 

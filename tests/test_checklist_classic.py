@@ -153,9 +153,15 @@ def test_ports_step_follows_the_named_target_port(canary: dict[str, StepResult])
 
 def test_verdict_step_denies_with_fix(canary: dict[str, StepResult], classic: Snapshot) -> None:
     verdict = canary["verdict"]
+    # Both sides deny: one nearest miss each, or fixing one would not open the flow.
     assert verdict.summary.startswith(
-        f"denied by egress at {CANARY} and ingress at {BACKEND}; nearest miss: "
-        "develop/allow-backend-ingress ingress rule #0: source label app=frontend-canary"
+        f"denied by egress at {CANARY} and ingress at {BACKEND}; nearest misses: "
+        "develop/allow-dns-egress egress rule #0: wrong namespace: destination is in namespace "
+        "develop, the rule admits namespace kube-system only"
+    )
+    assert verdict.summary.endswith(
+        "; and develop/allow-backend-ingress ingress rule #0: source label app=frontend-canary "
+        "is not in [frontend, frontend-primary]"
     )
     fix = verdict.details["fix_yaml"]
     assert "name: allow-frontend-canary-to-backend-8080-egress" in fix
@@ -370,13 +376,16 @@ def test_probe_mismatch_explained(classic: Snapshot) -> None:
 
 def test_probe_mismatch_names_policy_engine_crds(classic: Snapshot) -> None:
     snapshot = dataclasses.replace(
-        classic, warnings=("CiliumNetworkPolicy objects exist (3): this tool does not read them",)
+        classic, policy_engines=("Cilium (ciliumnetworkpolicies.cilium.io)",)
     )
     prober = FakeProber({("connect", TRAEFIK, "10.96.10.20", 80): ("timeout", "")})
     probe = run_step(
         ctx_for(snapshot, TRAEFIK, "develop/svc/backend", "80", prober=prober), "probe"
     )
-    assert any("another policy engine: CiliumNetworkPolicy" in e for e in probe.evidence)
+    assert (
+        "possible cause: another policy engine: Cilium (ciliumnetworkpolicies.cilium.io)"
+        in probe.evidence
+    )
 
 
 def test_probe_refused_and_pod_destination(classic: Snapshot) -> None:

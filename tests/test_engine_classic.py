@@ -8,6 +8,7 @@ import pytest
 
 from tests.engine_builders import CLASSIC, ask, cluster, netpol
 from triage.model import Snapshot
+from triage.policy.describe import near_miss_text, side_summary
 from triage.sources.manifests import load_manifests
 
 FRONTEND = "develop/frontend-7d4b9c-x2kq"
@@ -51,15 +52,15 @@ def test_debug_pod_to_production_db_is_denied_at_egress(classic: Snapshot) -> No
     v = e.primary
     assert v is not None and v.destination.name == "production/production-db-0"
     assert (v.egress.allowed, v.ingress.allowed) == (False, True)
-    assert v.egress.summary == (
+    assert side_summary(v.egress) == (
         "develop/debug is isolated for egress by allow-dns-egress (podSelector {} selects "
         "every pod of develop for Egress, so it isolates them all); none of their 1 egress "
         "rule(s) allows TCP 5432 to production/production-db-0"
     )
-    assert v.ingress.summary.startswith("no policy selects production/production-db-0")
+    assert side_summary(v.ingress).startswith("no policy selects production/production-db-0")
     assert v.nearest_miss is not None
     assert (v.nearest_miss.policy, v.nearest_miss.rule) == ("develop/allow-dns-egress", 0)
-    assert [r.code for r in v.nearest_miss.missing] == ["label-value", "label-missing", "port"]
+    assert [r.code for r in v.nearest_miss.missing] == ["wrong-namespace", "label-missing", "port"]
 
 
 def test_frontend_to_kube_dns_udp_53_is_allowed(classic: Snapshot) -> None:
@@ -69,7 +70,7 @@ def test_frontend_to_kube_dns_udp_53_is_allowed(classic: Snapshot) -> None:
     assert v is not None and (v.port, v.port_name, v.protocol) == (53, "dns", "UDP")
     assert v.egress.decision is not None
     assert (v.egress.decision.policy, v.egress.decision.rule) == ("develop/allow-dns-egress", 0)
-    assert v.egress.summary.endswith(
+    assert side_summary(v.egress).endswith(
         "develop/allow-dns-egress egress rule #0 allows UDP 53 to kube-system/coredns-5d78c-abcd"
     )
     assert not v.ingress.isolated
@@ -102,7 +103,7 @@ def test_frontend_to_backend_is_denied_at_egress_by_the_dns_policy(classic: Snap
         assert (
             "allow-dns-egress (podSelector {} selects every pod of develop for Egress, so it "
             "isolates them all)"
-        ) in v.egress.summary
+        ) in side_summary(v.egress)
         assert v.nearest_miss is not None and v.nearest_miss.direction == "Egress"
 
 
@@ -130,7 +131,7 @@ def test_canary_stays_denied_with_its_label_named(fixed: Snapshot) -> None:
     (reason,) = v.nearest_miss.missing
     assert (reason.code, reason.key, reason.actual) == ("value-not-in", "app", "frontend-canary")
     assert reason.text == "source label app=frontend-canary is not in [frontend, frontend-primary]"
-    assert v.nearest_miss.text == (
+    assert near_miss_text(v.nearest_miss) == (
         "develop/allow-backend-ingress ingress rule #0: source label app=frontend-canary is "
         "not in [frontend, frontend-primary]"
     )

@@ -183,14 +183,16 @@ def test_a_node_address_of_host_network_pods_is_never_guessed_silently() -> None
         "treated as an address outside the pods, so pod and namespace selectors do not match "
         "it; most CNIs do not enforce NetworkPolicy on hostNetwork pods"
     )
-    assert warning in v.warnings
+    assert [(w.code, w.subject) for w in v.warnings] == [("node-address", "192.168.0.5")]
+    assert v.warnings[0].text == warning
     assert warning in explanation_to_dict(e)["warnings"]
+    assert {"code": "node-address", "text": warning, "subject": "192.168.0.5"} in (
+        explanation_to_dict(e)["warning_details"]
+    )
     v = only(ask(snap, "a/web", "192.168.0.5", 80))
     assert v.allowed and v.destination.kind == "external"
-    assert any(
-        w.startswith("destination 192.168.0.5 is the node address of hostNetwork")
-        for w in v.warnings
-    )
+    assert [w.code for w in v.warnings] == ["node-address"]
+    assert v.warnings[0].text.startswith("destination 192.168.0.5 is the node address")
 
 
 # ------------------------------------------------------------------ dual-stack Services
@@ -232,14 +234,15 @@ def test_the_secondary_cluster_ip_of_a_dual_stack_service_is_that_service() -> N
     # exist; the verdict (policies only) comes with a note that says so.
     v = only(ask(snap, "fd00::9", "10.96.0.10", 80))
     assert (v.source.ip, v.destination.ip) == ("fd00::9", "10.0.0.1")
-    assert (
-        "source fd00::9 is IPv6 but the connection is IPv4: no such connection exists" in v.warnings
-    )
+    assert "address-family-mismatch" in [w.code for w in v.warnings]
+    assert "source fd00::9 is IPv6 but the connection is IPv4: no such connection exists" in [
+        w.text for w in v.warnings
+    ]
 
 
 def test_cluster_ips_survive_the_recording_round_trip() -> None:
+    from triage.model.manifest import service_manifest
     from triage.sources.parse import parse_service
-    from triage.sources.recording import service_manifest
 
     snap = cluster(*DUAL, _dual_service())
     again, problems = parse_service(service_manifest(snap.services[0]), "x", 0)
@@ -311,9 +314,10 @@ def test_service_backends_are_its_endpoints_not_every_selected_pod() -> None:
     assert explanation.allowed
     assert [v.destination.name for v in explanation.verdicts] == ["a/web-live"]
     assert explanation.service is not None and explanation.service.backends == ("a/web-live",)
-    assert explanation.warnings == (
+    assert [w.code for w in explanation.warnings] == ["service-idle-pods"]
+    assert explanation.warnings[0].text == (
         "Service a/web also selects pods that are not endpoints and get no traffic: "
-        "a/web-done (Succeeded), a/web-new (no IP)",
+        "a/web-done (Succeeded), a/web-new (no IP)"
     )
 
     idle = cluster(

@@ -1,5 +1,5 @@
-"""Every rule of DESIGN.md "NetworkPolicy semantics", each with concrete verdicts and the
-reasons (codes and texts) the trace gives."""
+"""Every rule of docs/architecture.md "NetworkPolicy semantics", each with concrete verdicts
+and the reasons (codes and texts) the trace gives."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from tests.engine_builders import ask, cluster, codes, labels, netpol, ns, only, pod, svc
 from triage.model import Snapshot
 from triage.policy import explanation_to_dict, policies_selecting
+from triage.policy.describe import side_summary
 
 # ------------------------------------------------------------------ a small world
 
@@ -41,11 +42,11 @@ def test_no_policy_allows_everything_and_says_not_isolated() -> None:
     v = only(ask(world(), "app/a", "app/b", 8080))
     assert v.allowed
     assert (v.egress.isolated, v.ingress.isolated) == (False, False)
-    assert v.egress.summary == (
+    assert side_summary(v.egress) == (
         "no policy selects app/a for Egress: it is not isolated for egress, so all egress "
         "is allowed"
     )
-    assert v.ingress.summary == (
+    assert side_summary(v.ingress) == (
         "no policy selects app/b for Ingress: it is not isolated for ingress, so all ingress "
         "is allowed"
     )
@@ -58,7 +59,7 @@ def test_isolation_is_per_direction() -> None:
     assert not into_b.allowed
     assert into_b.egress.allowed and not into_b.egress.isolated
     assert into_b.ingress.isolated and not into_b.ingress.allowed
-    assert into_b.ingress.summary == (
+    assert side_summary(into_b.ingress) == (
         "app/b is isolated for ingress by deny-b-in (podSelector app=b), which allow no "
         "ingress at all (default deny)"
     )
@@ -112,7 +113,7 @@ def test_explicit_egress_type_ignores_ingress_rules_and_leaves_ingress_open() ->
     assert allowed(snap, "app/a", "app/b")  # ingress not isolated
     v = only(ask(snap, "app/b", "app/a", 8080))
     assert not v.allowed and v.egress.isolated
-    assert v.egress.summary.endswith("which allow no egress at all (default deny)")
+    assert side_summary(v.egress).endswith("which allow no egress at all (default deny)")
 
 
 def test_both_sides_must_allow() -> None:
@@ -601,9 +602,10 @@ def test_service_resolves_to_backends_and_named_target_port_per_pod() -> None:
     ]
     assert not e.allowed
     assert e.primary is e.verdicts[1]
-    assert e.warnings == (
+    assert [w.code for w in e.warnings] == ["service-partly-reachable"]
+    assert e.warnings[0].text == (  # golden wording
         "only 1 of 2 backends of app/web are reachable: the connection works or fails "
-        "depending on the backend chosen",
+        "depending on the backend chosen"
     )
     # A Service port may be named in the flow too.
     assert ask(snap, "app/a", "app/svc/web", "http").service.port == 80  # type: ignore[union-attr]
@@ -613,7 +615,8 @@ def test_service_cluster_ip_is_resolved_like_the_service() -> None:
     snap = world(extra=SERVICE_WORLD)
     e = ask(snap, "app/a", "10.96.0.80", 80)
     assert e.allowed and e.service is not None and e.service.service == "app/web"
-    assert "10.96.0.80 is the ClusterIP of Service app/web" in e.warnings[0]
+    assert e.warnings[0].code == "cluster-ip" and e.warnings[0].subject == "app/web"
+    assert "10.96.0.80 is the ClusterIP of Service app/web" in e.warnings[0].text
 
 
 def test_service_problems_never_reach_policy() -> None:
@@ -656,7 +659,8 @@ def test_pod_to_itself_is_evaluated_and_warned() -> None:
     v = only(ask(snap, "app/a", "app/a", 8080))
     assert not v.allowed  # evaluated like any flow: a is not allowed in by the rule
     assert codes(v) == ["label-value"]
-    assert v.warnings[0].startswith(
+    assert v.warnings[0].code == "self-traffic"
+    assert v.warnings[0].text.startswith(
         "app/a reaches itself: the policies were evaluated like any other flow, but many CNIs "
         "never filter a pod's traffic to itself"
     )
@@ -668,10 +672,11 @@ def test_host_network_pod_is_warned() -> None:
         extra=(pod("app", "node-agent", {"app": "agent"}, ip="192.168.0.5", host_network=True),)
     )
     v = only(ask(snap, "app/node-agent", "app/b", 8080))
-    assert (
+    assert [(w.code, w.subject) for w in v.warnings] == [("host-network", "app/node-agent")]
+    assert v.warnings[0].text == (
         "source app/node-agent uses hostNetwork: most CNIs do not enforce NetworkPolicy on it; "
         "this verdict assumes they do"
-    ) in v.warnings
+    )
     # By IP, a hostNetwork pod is the node: not treated as that pod.
     v = only(ask(snap, "192.168.0.5", "app/b", 8080))
     assert v.source.kind == "external"
@@ -722,9 +727,7 @@ def test_source_ip_of_a_pod_is_that_pod() -> None:
 def test_no_pod_at_either_end_is_warned() -> None:
     v = only(ask(world(), "192.0.2.1", "192.0.2.2", 80))
     assert v.allowed
-    assert (
-        "neither end is a pod of this snapshot: no NetworkPolicy applies to this flow" in v.warnings
-    )
+    assert [w.code for w in v.warnings] == ["no-pod-ends"]
 
 
 def test_json_contract_has_the_top_level_keys() -> None:

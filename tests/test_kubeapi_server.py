@@ -43,7 +43,7 @@ def api(kube_api: KubeApiServer, kubeconfig: Path) -> Iterator[client.ApiClient]
 
 @pytest.fixture
 def exec_api(kubeconfig: Path) -> Iterator[client.CoreV1Api]:
-    # A dedicated ApiClient: stream() patches the client it runs on (notes §4.1).
+    # A dedicated ApiClient: stream() patches the client it runs on.
     api_client = config.new_client_from_config(config_file=str(kubeconfig))
     yield client.CoreV1Api(api_client)
     api_client.close()

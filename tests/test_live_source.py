@@ -457,6 +457,12 @@ def test_policy_engine_crds_add_a_warning(cluster: Cluster) -> None:
         "traffic this tool does not see"
     )
     assert warning in result.snapshot.warnings
+    # The checklist decides on the structured list, never on the warning's words.
+    assert result.snapshot.policy_engines == (
+        "Calico (networkpolicies.crd.projectcalico.org)",
+        "Cilium (ciliumnetworkpolicies.cilium.io)",
+        "AdminNetworkPolicy (adminnetworkpolicies.policy.networking.k8s.io)",
+    )
     (crd_list,) = server.requests_matching("GET", r"customresourcedefinitions$")
     assert "PartialObjectMetadataList" in crd_list.headers.get("Accept", "")
 

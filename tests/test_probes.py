@@ -11,7 +11,7 @@ from tests.test_checklist_classic import CLASSIC
 from triage.model import PodRef
 from triage.model.incident import Incident, IncidentMeta, ProbeRecord
 from triage.probes import ProbeInputError, RecordedProber
-from triage.probes.commands import (
+from triage.probes.argv import (
     classify_connect,
     classify_dns,
     connect_commands,

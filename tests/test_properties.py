@@ -3,7 +3,8 @@
 Labels come from a tiny alphabet so that selectors hit often. Every generated cluster goes
 through the real parser (`assemble`), then the engine. Besides the algebraic properties
 (order, union, monotonicity, default deny), the engine is checked against a deliberately
-naive reference evaluator written straight from DESIGN.md on the raw manifests.
+naive reference evaluator written straight from the semantics in docs/architecture.md, on
+the raw manifests.
 """
 
 from __future__ import annotations
@@ -225,7 +226,7 @@ def _ref_selector(sel: dict[str, Any], labels: dict[str, str]) -> bool:
 
 
 def reference_allowed(docs: list[dict[str, Any]], flow: Flow) -> bool:
-    """DESIGN.md's semantics, naively, on the raw manifests."""
+    """docs/architecture.md's semantics, naively, on the raw manifests."""
     nss = {
         d["metadata"]["name"]: d["metadata"].get("labels", {})
         for d in docs

@@ -33,11 +33,16 @@ def test_header_and_summary_table(canary_report: str) -> None:
     lines = canary_report.splitlines()
     assert lines[0] == f"# Blocked flow: `{CANARY} → develop/svc/backend:80/TCP`"
     assert f"- Flow: `{CANARY} → develop/svc/backend:80/TCP`" in lines
-    assert (
+    verdict_line = next(line for line in lines if line.startswith("- Verdict: "))
+    assert verdict_line.startswith(
         f"- Verdict: **denied** by egress at `{CANARY}` and ingress at "
-        "`develop/backend-6c8f9-h4lm`; nearest miss: develop/allow-backend-ingress ingress "
+        "`develop/backend-6c8f9-h4lm`; nearest misses: develop/allow-dns-egress egress rule #0: "
+        "wrong namespace"
+    )
+    assert verdict_line.endswith(
+        "; and develop/allow-backend-ingress ingress "
         "rule #0: source label app=frontend-canary is not in [frontend, frontend-primary]"
-    ) in lines
+    )
     assert "- Steps: 4 pass, 2 fail, 2 skip" in lines
     assert "| # | Step | Status | Summary |" in lines
     assert (

@@ -19,7 +19,7 @@ from triage.rollout.verify import verification_targets
 from triage.sources.live import LiveTarget
 from triage.sources.recording import load_incident
 from triage.ui.app import make_app
-from triage.ui.commands import find
+from triage.ui.command_registry import find
 from triage.ui.screens.rollout import RolloutScreen
 from triage.ui.session import LiveSource
 from triage.ui.widgets.confirm import ConfirmContextModal

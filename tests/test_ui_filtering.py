@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from triage.ui.filtering import FilterSyntaxError, Term, apply, make_row, parse_query
+from triage.model import LabelSelector, Requirement
+from triage.ui.filtering import FilterSyntaxError, apply, make_row, parse_query
 from triage.ui.fuzzy import Completion, rank
 
 ROWS = [
@@ -43,11 +44,32 @@ def test_label_filter(selector: str, expected: list[str]) -> None:
 
 
 def test_label_terms_parse_like_kubectl() -> None:
-    assert parse_query("-l app in (a, b)").labels == (Term("app", "in", ("a", "b")),)
+    assert parse_query("-l app in (a, b)").labels == LabelSelector(
+        match_expressions=(Requirement("app", "In", ("a", "b")),)
+    )
+    assert parse_query("-l app=web,tier!=db,!debug,env").labels == LabelSelector(
+        (("app", "web"),),
+        (
+            Requirement("tier", "NotIn", ("db",)),
+            Requirement("debug", "DoesNotExist"),
+            Requirement("env", "Exists"),
+        ),
+    )
     with pytest.raises(FilterSyntaxError):
         parse_query("-l app in a,b")
     with pytest.raises(FilterSyntaxError):
         parse_query("-l =x")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["app=web", "app=web,tier in (a,b)", "env notin (prod),!debug,team", "a=1,b=2,c in (x)"],
+)
+def test_a_selector_reads_back_from_its_own_rendering(text: str) -> None:
+    """The `-l` parser is the inverse of `LabelSelector.describe` (what screens show)."""
+    selector = parse_query(f"-l {text}").labels
+    assert selector.describe() == text
+    assert parse_query(f"-l {selector.describe()}").labels == selector
 
 
 def test_namespace_labels_are_searchable_without_a_column() -> None:

@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import Input, Static
 
 from tests.test_ui_support import SIZE, app_for, first_reported_flow, settle
-from triage.checklist import StepResult
+from triage.checklist import StepResult, runbook_for
 from triage.sources.recording import bundled_incident
 from triage.ui.messages import StepFinished
 from triage.ui.screens.checklist import ChecklistScreen
@@ -390,7 +390,7 @@ async def test_replay_opens_the_runbook_the_recording_names(tmp_path: Path) -> N
         screen = app.screen
         assert isinstance(screen, ChecklistScreen)
         assert screen.flow == first_reported_flow(bundled_incident(LATERAL))
-        assert screen.context.effective_runbook.name == "lateral-movement"
+        assert runbook_for(screen.context).name == "lateral-movement"
         assert screen.step_ids == ("default-deny", "exposure", "containment")
         assert screen.query_one(StepList).border_title == "Lateral movement"
         await pilot.press("a")
@@ -410,7 +410,7 @@ async def test_an_explicit_runbook_wins_over_the_recordings(tmp_path: Path) -> N
         screen = app.screen
         assert isinstance(screen, ChecklistScreen)
         assert app.runbook == "blocked-flow"
-        assert screen.context.effective_runbook.name == "blocked-flow"
+        assert runbook_for(screen.context).name == "blocked-flow"
         assert screen.query_one(StepList).border_title == "Blocked flow"
 
 
@@ -435,7 +435,7 @@ async def test_a_recording_without_a_runbook_opens_blocked_flow(tmp_path: Path) 
         await settle(pilot)
         assert app.runbook == "blocked-flow"
         assert isinstance(app.screen, ChecklistScreen)
-        assert app.screen.context.effective_runbook.name == "blocked-flow"
+        assert runbook_for(app.screen.context).name == "blocked-flow"
 
 
 async def test_a_recording_naming_an_unknown_runbook_says_why(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
-"""SVG snapshots (pytest-textual-snapshot, STYLE.md §3): the checklist after all steps of
-every bundled incident's first reported flow (in the runbook the recording names), the
-lateral movement's containment step, the flow picker and the cluster screen.
+"""SVG snapshots (pytest-textual-snapshot; determinism: docs/architecture.md "The TUI"): the
+checklist after all steps of every bundled incident's first reported flow (in the runbook
+the recording names), the lateral movement's containment step, the flow picker and the
+cluster screen.
 
 Update only after looking at the result: `pytest tests/test_ui_snapshots.py --snapshot-update`.
 """

@@ -1,5 +1,5 @@
 """Shared set-up of the UI tests (no tests here): one deterministic app per test, built by
-the same factory as the CLI, and the settle helper of STYLE.md §3.4."""
+the same factory as the CLI, and the settle helper."""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """The `triage` command: parses arguments and hands them to one command module.
 
 Each command lives in `triage/commands/<name>.py` with `register(subparsers)` and
-`run(args) -> int`; heavy imports (Textual, the kubernetes client) stay inside `run` so that
-`triage explain` starts fast.
+`run(args) -> int`. A command line that names a command imports that command's module only
+(`triage matrix` never imports the TUI's, the recorder's or the rollback's); `triage --help`
+imports them all to list them. Heavy imports (Textual, the kubernetes client, Rich) stay
+inside `run`, so that short commands start fast (benchmarks/bench_startup.py measures it).
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
-from triage.errors import USAGE_ERRORS, error_line
+from triage.errors import ClusterError, UsageError, error_line
 
 # Order is the order of `triage --help`.
 COMMANDS = (
@@ -30,9 +33,9 @@ COMMANDS = (
 )
 
 
-def _available_commands() -> list[object]:
-    modules = []
-    for name in COMMANDS:
+def _available_commands(names: Sequence[str] = COMMANDS) -> list[ModuleType]:
+    modules: list[ModuleType] = []
+    for name in names:
         try:
             modules.append(importlib.import_module(f"triage.commands.{name}"))
         except ModuleNotFoundError as exc:
@@ -41,30 +44,43 @@ def _available_commands() -> list[object]:
     return modules
 
 
-def build_parser() -> argparse.ArgumentParser:
+def usage_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean bad input: one line each, exit 2, no traceback. Each layer
+    owns its own (a file that does not parse, a pod the snapshot lacks, a flow that does not
+    read); they are imported only when a command fails, so start-up does not pay for them."""
+    from triage.model import FlowSyntaxError
+    from triage.policy import UnknownEndpoint
+    from triage.sources.errors import SourceError
+
+    return (SourceError, UnknownEndpoint, FlowSyntaxError, UsageError, ClusterError)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of the command `only` alone (what a command line
+    that names it needs; the top-level help then lists that command only)."""
     parser = argparse.ArgumentParser(
         prog="triage",
         description="Why is my traffic blocked? NetworkPolicy triage, explanation and rollback.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in _available_commands():
-        module.register(subparsers)  # type: ignore[attr-defined]
+    for module in _available_commands(COMMANDS if only is None else (only,)):
+        module.register(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
     # `triage` alone, or with only live options, opens the TUI on the current context.
     if not args_list or (args_list[0].startswith("-") and args_list[0] not in ("-h", "--help")):
         args_list = ["tui", *args_list]
+    parser = build_parser(args_list[0] if args_list[0] in COMMANDS else None)
     args = parser.parse_args(args_list)
     if args.command is None:
         parser.print_help()
         return 2
     try:
         return int(args.run(args))
-    except USAGE_ERRORS as exc:
+    except usage_errors() as exc:
         for line in error_line(exc).splitlines():
             print(f"triage: error: {line}", file=sys.stderr)
         return 2

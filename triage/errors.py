@@ -1,10 +1,11 @@
-"""The errors that mean "bad input" (exit 2, one line each, no traceback)."""
+"""The errors that mean "bad input" (exit 2, one line each, no traceback).
+
+A leaf: every layer may raise these, so this module imports nothing of triage. The full list
+the CLI turns into exit 2 (these plus the input errors each layer owns: `SourceError`,
+`UnknownEndpoint`, `FlowSyntaxError`) is `triage.cli.usage_errors()`.
+"""
 
 from __future__ import annotations
-
-from triage.model import FlowSyntaxError
-from triage.policy import UnknownEndpoint
-from triage.sources.errors import SourceError
 
 
 class UsageError(Exception):
@@ -13,15 +14,6 @@ class UsageError(Exception):
 
 class ClusterError(Exception):
     """The cluster could not be reached or refused a call; the message says which."""
-
-
-USAGE_ERRORS: tuple[type[BaseException], ...] = (
-    SourceError,
-    UnknownEndpoint,
-    FlowSyntaxError,
-    UsageError,
-    ClusterError,
-)
 
 
 def error_line(exc: BaseException) -> str:

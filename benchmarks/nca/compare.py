@@ -9,17 +9,17 @@ self pairs included (NCA computes them and only hides them in its printed output
 Causes, each checked by re-running triage under NCA's assumption and seeing the pair agree:
 
 - `ipblock-pod-ip`: NCA never matches pod IPs against ipBlocks (it models ipBlocks as
-  addresses outside the cluster); DESIGN.md matches them (pod IPs included), as do the
+  addresses outside the cluster); docs/architecture.md matches them (pod IPs included), as do the
   upstream conformance tests.
 - `namespace-name-label`: NCA gives every namespace `kubernetes.io/metadata.name`; triage
-  evaluates the labels the snapshot records (DESIGN.md: a pre-1.21 cluster or a hand-made
+  evaluates the labels the snapshot records (docs/architecture.md: a pre-1.21 cluster or a hand-made
   recording may lack it).
 - `nca-exists-scope`: an NCA bug. For `Exists`/`DoesNotExist` in a peer's podSelector NCA
   looks only at the policy's own namespace (`PeerContainer.get_peers_with_key(self.namespace,
   ...)` in K8sPolicyYamlParser.parse_requirement, where In/NotIn search every namespace),
   so `namespaceSelector: X` + `podSelector: {matchExpressions: [{key: k, operator:
-  Exists}]}` never matches a pod of another namespace. Kubernetes (and DESIGN.md) select the
-  pods with the key in every namespace X selects.
+  Exists}]}` never matches a pod of another namespace. Kubernetes (and docs/architecture.md)
+  select the pods with the key in every namespace X selects.
 - `other`: anything else, printed in full for a person to decide.
 
 A disagreement explained by several assumptions together is named by all of them (`+`).

@@ -1,8 +1,9 @@
 """`KubeApiServer`: a fake Kubernetes API server for the test suite.
 
-It runs aiohttp in its own daemon thread with its own event loop (notes §4.12): the tool's
-synchronous `kubernetes` client, `kubernetes.aio`, kubectl subprocesses and pytest-asyncio
-tests can all talk to it without sharing a loop and deadlocking.
+It runs aiohttp in its own daemon thread with its own event loop (docs/architecture.md, "The
+Kubernetes client"): the tool's synchronous `kubernetes` client, `kubernetes.aio`, kubectl
+subprocesses and pytest-asyncio tests can all talk to it without sharing a loop and
+deadlocking.
 
 Typical use::
 

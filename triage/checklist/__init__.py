@@ -2,6 +2,7 @@
 
 from triage.checklist.candidates import candidate_flows
 from triage.checklist.fix import least_privilege_fix
+from triage.checklist.kubectl import PLACEHOLDERS, render_kubectl
 from triage.checklist.model import (
     FINAL_STATUSES,
     STATUSES,
@@ -14,8 +15,8 @@ from triage.checklist.model import (
     StepSpec,
 )
 from triage.checklist.report import export_report
-from triage.checklist.runbook import PLACEHOLDERS, bundled_runbooks, load_runbook, render_kubectl
-from triage.checklist.steps import run_all, run_step
+from triage.checklist.run import run_all, run_step
+from triage.checklist.runbook import bundled_runbooks, load_runbook, runbook_for
 
 __all__ = [
     "FINAL_STATUSES",
@@ -36,4 +37,5 @@ __all__ = [
     "render_kubectl",
     "run_all",
     "run_step",
+    "runbook_for",
 ]

@@ -13,11 +13,12 @@ from collections.abc import Iterable, Iterator, Sequence
 
 from triage.checklist.changes import changes_between, then_snapshot
 from triage.checklist.model import CandidateFlow
-from triage.model import Flow, Pod, PodRef, Protocol, Service, ServiceRef, Snapshot
+from triage.model import Flow, Pod, PodRef, Protocol, ServiceRef, Snapshot
 from triage.model.incident import Incident, KnownGood
 from triage.policy import is_allowed, selecting_policies, service_backends
 from triage.policy.matrix import Matrix, Workload, compute_matrix
 from triage.policy.portset import NO_PORTS, PortSet
+from triage.policy.services import forwarding_to, port_backends
 
 MAX_PER_SOURCE = 10  # regressed flows listed per source workload: the rest are alike
 _INGRESS_HINTS = ("ingress", "traefik", "gateway", "istio", "contour", "haproxy", "nginx")
@@ -28,23 +29,14 @@ def _service_flow(
 ) -> Flow:
     """The flow as a client sees it: to a Service that forwards to `dest` on `port`, if one
     does, else straight to the pod."""
-    for service in snapshot.services:
-        if service.namespace != dest.namespace or not service.selector:
-            continue
-        if not all(dest.labels.get(k) == v for k, v in service.selector.items()):
-            continue
-        for sp in service.ports:
-            if sp.protocol != protocol:
-                continue
-            target = sp.target_port
-            number = dest.named_port(target, protocol) if isinstance(target, str) else target
-            if number == port:
-                return Flow(
-                    PodRef(source.namespace, source.name),
-                    ServiceRef(service.namespace, service.name),
-                    sp.port,
-                    protocol,
-                )
+    for service, sp, number in forwarding_to(snapshot, dest):
+        if sp.protocol == protocol and number == port:
+            return Flow(
+                PodRef(source.namespace, source.name),
+                ServiceRef(service.namespace, service.name),
+                sp.port,
+                protocol,
+            )
     return Flow(
         PodRef(source.namespace, source.name), PodRef(dest.namespace, dest.name), port, protocol
     )
@@ -187,15 +179,6 @@ def _names_outside_clients(snapshot: Snapshot, backend: Pod) -> bool:
     return False
 
 
-def _target_numbers(
-    service: Service, sp_target: int | str, protocol: Protocol, pods: Iterable[Pod]
-) -> set[int]:
-    if isinstance(sp_target, int):
-        return {sp_target}
-    numbers = {p.named_port(sp_target, protocol) for p in pods}
-    return {n for n in numbers if n is not None}
-
-
 def _outside_sources(matrix: Matrix, namespace: str) -> Iterator[int]:
     for i, w in enumerate(matrix.workloads):
         if w.namespace != namespace and not w.pods[0].host_network:
@@ -227,7 +210,7 @@ def unreachable_services(snapshot: Snapshot, matrix: Matrix) -> list[CandidateFl
         columns = sorted({column_of[p.key] for p in backends if p.key in column_of})
         sources = list(_outside_sources(matrix, service.namespace))
         for sp in service.ports:
-            numbers = _target_numbers(service, sp.target_port, sp.protocol, backends)
+            numbers = {b.port for b in port_backends(snapshot, service, sp).backends}
             if not numbers:
                 continue  # a targetPort no backend has: the Flow step says so
             reachable = any(

@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from triage.checklist.yamlout import dump_yaml, policy_manifest
 from triage.model import Flow, IPRef, NetworkPolicy, PodRef, ServiceRef, Snapshot
 from triage.model.incident import KnownGood
+from triage.model.manifest import dump_yaml, trimmed_policy_manifest
 from triage.policy import explain, is_allowed, service_backends
 
 ChangeKind = Literal[
@@ -65,7 +65,9 @@ def then_snapshot(snapshot: Snapshot, known_good: KnownGood) -> Snapshot:
         dataclasses.replace(p, labels=dict(pod_labels[p.key])) if p.key in pod_labels else p
         for p in snapshot.pods
     )
-    return Snapshot(namespaces, pods, snapshot.services, known_good.policies, snapshot.warnings)
+    return dataclasses.replace(
+        snapshot, namespaces=namespaces, pods=pods, policies=known_good.policies
+    )
 
 
 def changes_between(snapshot: Snapshot, known_good: KnownGood) -> list[Change]:
@@ -78,8 +80,8 @@ def changes_between(snapshot: Snapshot, known_good: KnownGood) -> list[Change]:
         old, new = then.get(key), now.get(key)
         if old is not None and new is not None and _same_policy(old, new):
             continue
-        old_text = dump_yaml(policy_manifest(old)) if old is not None else ""
-        new_text = dump_yaml(policy_manifest(new)) if new is not None else ""
+        old_text = dump_yaml(trimmed_policy_manifest(old)) if old is not None else ""
+        new_text = dump_yaml(trimmed_policy_manifest(new)) if new is not None else ""
         diff = _unified(old_text, new_text, f"networkpolicy/{key}")
         if old is None:
             out.append(Change("policy-added", key, f"policy {key} added", diff))
@@ -144,12 +146,11 @@ def revert(snapshot: Snapshot, then: Snapshot, changes: Iterable[Change]) -> Sna
             pods[change.key] = then.pod_by_key[change.key]
         else:
             namespaces[change.key] = then.namespace_by_name[change.key]
-    return Snapshot(
-        tuple(namespaces.values()),
-        tuple(pods.values()),
-        snapshot.services,
-        tuple(policies[k] for k in sorted(policies)),
-        snapshot.warnings,
+    return dataclasses.replace(
+        snapshot,
+        namespaces=tuple(namespaces.values()),
+        pods=tuple(pods.values()),
+        policies=tuple(policies[k] for k in sorted(policies)),
     )
 
 

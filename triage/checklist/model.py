@@ -3,8 +3,10 @@
 This module is the contract with the UI (ui/screens/checklist.py) and the CLI: frozen
 dataclasses and plain types only. The logic lives in the sibling modules:
 
-- `load_runbook(name_or_path) -> Runbook`                  (runbook.py)
-- `run_step(ctx, step_id) -> StepResult`, `run_all(ctx)`   (steps.py)
+- `load_runbook(name_or_path) -> Runbook`, `runbook_for(ctx)`  (runbook.py)
+- `render_kubectl(template, ctx) -> str`, `PLACEHOLDERS`   (kubectl.py)
+- the checks, by step id: `CHECKS`                        (steps.py)
+- `run_step(ctx, step_id) -> StepResult`, `run_all(ctx)`   (run.py)
 - `candidate_flows(snapshot, incident) -> list[CandidateFlow]`  (candidates.py)
 - `least_privilege_fix(snapshot, flow_or_verdict) -> str`  (fix.py)
 - `export_report(ctx, results) -> str`                     (report.py)
@@ -93,7 +95,8 @@ class ChecklistContext:
 
     `prober` None: no probes at all (static analysis only; probe steps are skipped).
     `known_good` None: taken from the incident's last known-good set, if any.
-    `runbook` None: the bundled `blocked-flow` runbook.
+    `runbook` None: the bundled `blocked-flow` runbook (`runbook.runbook_for(ctx)` resolves
+    it; this module stays below the loader, so it never loads one itself).
     """
 
     snapshot: Snapshot
@@ -111,14 +114,6 @@ class ChecklistContext:
         if self.incident is not None and self.incident.known_good:
             return self.incident.known_good[-1]
         return None
-
-    @cached_property
-    def effective_runbook(self) -> Runbook:
-        if self.runbook is not None:
-            return self.runbook
-        from triage.checklist.runbook import load_runbook
-
-        return load_runbook("blocked-flow")
 
     @cached_property
     def explanation(self) -> Explanation:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from triage.checklist.model import ChecklistContext, StepResult
+from triage.checklist.runbook import runbook_for
 from triage.policy import UnknownEndpoint
+from triage.policy.describe import misses_clause
 
 STATUS_MARK = {
     "pass": "pass",
@@ -39,15 +41,15 @@ def _verdict_line(ctx: ChecklistContext) -> str:
     if primary is not None:
         sides = [s for s in (primary.egress, primary.ingress) if not s.allowed]
         text += " by " + " and ".join(f"{s.direction.lower()} at `{s.endpoint}`" for s in sides)
-        if primary.nearest_miss is not None:
-            text += f"; nearest miss: {primary.nearest_miss.text}"
+        if primary.nearest_misses:
+            text += f"; {misses_clause(primary.nearest_misses)}"
     return text
 
 
 def export_report(ctx: ChecklistContext, results: Iterable[StepResult]) -> str:
     """Markdown: the flow, each step with status/evidence/kubectl, the verdict, the fix."""
     results = list(results)
-    runbook = ctx.effective_runbook
+    runbook = runbook_for(ctx)
     titles = {s.id: s.title for s in runbook.steps}
     lines = [f"# {runbook.title}: `{ctx.flow}`", ""]
     if ctx.incident is not None:

@@ -1,4 +1,4 @@
-"""The checks a runbook's steps name, and `run_step` / `run_all`.
+"""The checks a runbook's steps name (`CHECKS`); `triage.checklist.run` runs them.
 
 Each check reads the context (snapshot, flow, explanation, prober, known-good set) and
 returns one StepResult. Static checks are pure; `dns` and `probe` also ask the prober.
@@ -7,8 +7,7 @@ returns one StepResult. Static checks are pure; `dns` and `probe` also ask the p
 from __future__ import annotations
 
 import dataclasses
-import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from triage.checklist.changes import changes_between, flow_change
@@ -16,7 +15,6 @@ from triage.checklist.fix import least_privilege_fix
 from triage.checklist.hints import LABEL_CODES, format_labels, with_hint
 from triage.checklist.model import ChecklistContext, Status, StepResult
 from triage.checklist.rollout_step import check_rollout
-from triage.checklist.runbook import render_kubectl
 from triage.model import (
     NAMESPACE_NAME_LABEL,
     Flow,
@@ -38,22 +36,24 @@ from triage.policy import (
     selecting_policies,
     selector_failures,
 )
+from triage.policy.describe import misses_clause, near_miss_text, side_summary
 from triage.policy.exposure import External, Reach
-from triage.probes.base import ProbeInputError, ProbeResult
+from triage.probes.base import ProbeResult
 
 Check = Callable[[ChecklistContext], StepResult]
 
-_NAMESPACE_CODES = frozenset({"namespace-not-own", "namespace-name-label-missing"})
-_PORT_CODES = frozenset({"protocol", "port", "port-range", "named-port-unresolved", "port-unknown"})
-_POLICY_ENGINE_WORDS = (
-    "ciliumnetworkpolicy",
-    "ciliumclusterwidenetworkpolicy",
-    "globalnetworkpolicy",
-    "calico",
-    "adminnetworkpolicy",
-    "baselineadminnetworkpolicy",
-    "antrea",
-    "policy engine",  # triage.sources.live: "other policy engines are installed: ..."
+_NAMESPACE_CODES = frozenset(
+    {"namespace-not-own", "namespace-name-label-missing", "wrong-namespace"}
+)
+_PORT_CODES = frozenset(
+    {
+        "protocol",
+        "port",
+        "port-range",
+        "named-port-unresolved",
+        "port-unknown",
+        "named-port-ambiguous",
+    }
 )
 
 
@@ -72,7 +72,7 @@ def _result(
 
 
 def _is_namespace_reason(reason: Reason) -> bool:
-    return reason.code in _NAMESPACE_CODES or reason.subject.startswith("namespace ")
+    return reason.code in _NAMESPACE_CODES or reason.term == "namespace-selector"
 
 
 def _is_label_reason(reason: Reason) -> bool:
@@ -178,10 +178,8 @@ def check_flow(ctx: ChecklistContext) -> StepResult:
             evidence.append(
                 f"backend {v.destination.name} (IP {v.destination.ip or 'none'}): port {port}"
             )
-    warnings = list(exp.warnings)
-    for v in exp.verdicts:
-        warnings.extend(w for w in v.warnings if w not in warnings)
-    evidence.extend(f"warning: {w}" for w in warnings)
+    warnings = exp.all_warnings
+    evidence.extend(f"warning: {w.text}" for w in warnings)
     src_ns = flow.source.namespace if isinstance(flow.source, PodRef) else "-"
     dst_ns = exp.verdicts[0].destination.namespace if exp.verdicts else None
     evidence.append(f"namespaces: {src_ns} → {dst_ns or '-'}")
@@ -264,9 +262,9 @@ def _static_dns(ctx: ChecklistContext, source: PodRef) -> tuple[Status, str, lis
         if primary is not None:
             for side in (primary.egress, primary.ingress):
                 if not side.allowed or side.decision is not None:
-                    evidence.append(f"  {side.summary}")
+                    evidence.append(f"  {side_summary(side)}")
             if primary.nearest_miss is not None and not verdict.allowed:
-                evidence.append(f"  nearest miss: {primary.nearest_miss.text}")
+                evidence.append(f"  nearest miss: {near_miss_text(primary.nearest_miss)}")
     egress_isolated = bool(selecting_policies(snapshot, pod, "Egress"))
     if not egress_isolated:
         evidence.insert(0, f"{pod.key} is not isolated for egress: all egress is allowed")
@@ -508,7 +506,7 @@ def check_namespaces(ctx: ChecklistContext) -> StepResult:
                 "it from 1.21 on, so a namespaceSelector on it never matches this namespace "
                 "(an older cluster, or a hand-made recording)"
             )
-    strong: list[str] = []
+    strong: list[tuple[Reason, str]] = []  # (the namespace miss, the rule it is in)
     for side in _sides(primary):
         trace = side.trace
         if not trace.isolated:
@@ -518,11 +516,11 @@ def check_namespaces(ctx: ChecklistContext) -> StepResult:
             for rule in _relevant_rules(pol):
                 where = _rule_name(pol, side.verb, rule)
                 for peer in rule.peers:
-                    if peer.description.startswith("ipBlock"):
+                    if peer.ip_block:
                         continue
                     ns_reasons = [r for r in peer.reasons if _is_namespace_reason(r)]
                     rest = [r for r in peer.reasons if not _is_namespace_reason(r)]
-                    if "namespaceSelector" in peer.description:
+                    if peer.namespace_selector:
                         mark = "✗" if ns_reasons else "✓"
                         text = "; ".join(r.text for r in ns_reasons) or (
                             f"namespace {other.namespace} matches"
@@ -536,28 +534,31 @@ def check_namespaces(ctx: ChecklistContext) -> StepResult:
                         )
                     if not ns_reasons or rest or trace.allowed:
                         continue
-                    has_pod_part = "podSelector" in peer.description
                     cross = other.namespace != pol.namespace
                     if (
                         any(r.code == "namespace-name-label-missing" for r in ns_reasons)
-                        or has_pod_part
+                        or peer.pod_selector
                         or cross
                     ):
-                        strong.append(f"{ns_reasons[0].text} ({where})")
+                        strong.append((ns_reasons[0], where))
     hint = ""
-    if any(
-        r.startswith("source is in namespace") or "only selects pods of namespace" in r
-        for r in strong
-    ):
+    codes = {reason.code for reason, _ in strong}
+    if "namespace-not-own" in codes:
         hint = (
             "add a namespaceSelector (kubernetes.io/metadata.name: <the peer's namespace>) to "
             "the SAME peer entry as the podSelector; as a separate entry it would admit every "
             "pod of that namespace"
         )
+    elif codes == {"wrong-namespace"}:
+        hint = (
+            "name the peer's namespace in the namespaceSelector (kubernetes.io/metadata.name "
+            "is set by the API server to the namespace's name and cannot be relabeled)"
+        )
     elif strong:
         hint = "label the namespace, or change the namespaceSelector to a label it has"
     if strong:
-        return _result("fail", strong[0], evidence + [f"pitfall: {p}" for p in pitfalls], hint)
+        first = f"{strong[0][0].text} ({strong[0][1]})"
+        return _result("fail", first, evidence + [f"pitfall: {p}" for p in pitfalls], hint)
     if pitfalls:
         return _result(
             "warn",
@@ -612,6 +613,12 @@ def check_ports(ctx: ChecklistContext) -> StepResult:
                 )
         if v.blocked_by is not None:
             failures.append(v.blocked_by.text)
+    for w in exp.warnings:
+        if w.code == "service-not-backend":
+            # Pods the Service selects but does not forward this port to (a named targetPort
+            # they do not declare, not ready): the verdict leaves them out.
+            evidence.append(w.text)
+            warnings.append(w.text)
     primary = exp.primary
     if primary is not None:
         for side in _sides(primary):
@@ -670,8 +677,8 @@ def check_verdict(ctx: ChecklistContext) -> StepResult:
     if primary is None:
         return _result("error", "the engine returned no verdict")
     evidence = [
-        f"egress: {primary.egress.summary}",
-        f"ingress: {primary.ingress.summary}",
+        f"egress: {side_summary(primary.egress)}",
+        f"ingress: {side_summary(primary.ingress)}",
     ]
     for side in (primary.egress, primary.ingress):
         if side.decision is not None:
@@ -682,24 +689,22 @@ def check_verdict(ctx: ChecklistContext) -> StepResult:
     if len(exp.verdicts) > 1:
         for v in exp.verdicts:
             evidence.append(f"backend {v.destination.name}: {'allowed' if v.allowed else 'denied'}")
-    warnings = list(exp.warnings)
-    for v in exp.verdicts:
-        warnings.extend(w for w in v.warnings if w not in warnings)
-    evidence.extend(f"warning: {w}" for w in warnings)
+    warnings = exp.all_warnings
+    evidence.extend(f"warning: {w.text}" for w in warnings)
     if exp.allowed:
         return _result(
             "warn" if warnings else "pass", f"allowed: {_allowed_summary(primary)}", evidence
         )
-    if primary.nearest_miss is not None:
-        evidence.append(f"nearest miss: {primary.nearest_miss.text}")
+    evidence.extend(f"nearest miss: {near_miss_text(m)}" for m in primary.nearest_misses)
     if primary.blocked_by is not None:
         evidence.append(f"blocked before policy: {primary.blocked_by.text}")
     denied_sides = [s for s in (primary.egress, primary.ingress) if not s.allowed]
     if denied_sides:
         where = " and ".join(f"{s.direction.lower()} at {s.endpoint}" for s in denied_sides)
         summary = f"denied by {where}"
-        if primary.nearest_miss is not None:
-            summary += f"; nearest miss: {primary.nearest_miss.text}"
+        if primary.nearest_misses:
+            # Both sides deny: one miss each, as fixing one side alone does not open it.
+            summary += f"; {misses_clause(primary.nearest_misses)}"
     else:
         blocked = primary.blocked_by.text if primary.blocked_by is not None else "?"
         summary = f"the policies allow it, but it cannot connect: {blocked}"
@@ -788,10 +793,7 @@ def _mismatch_causes(ctx: ChecklistContext, predicted_allowed: bool) -> list[str
         pod = _pod_of(ctx.snapshot, pod_name)
         if pod is not None and pod.host_network:
             causes.append(f"{pod.key} uses hostNetwork: most CNIs do not apply NetworkPolicy to it")
-    engines = [
-        w for w in ctx.snapshot.warnings if any(word in w.lower() for word in _POLICY_ENGINE_WORDS)
-    ]
-    causes.extend(f"another policy engine: {w}" for w in engines)
+    causes.extend(f"another policy engine: {e}" for e in ctx.snapshot.policy_engines)
     if predicted_allowed:
         causes.append(
             "something outside NetworkPolicy drops it: another policy engine's rules "
@@ -1071,7 +1073,7 @@ def check_default_deny(ctx: ChecklistContext) -> StepResult:
 
 
 def _default_deny_yaml(namespace: str, directions: list[str]) -> str:
-    from triage.checklist.yamlout import dump_yaml
+    from triage.model.manifest import dump_yaml
 
     types = [d.capitalize() for d in directions]
     return dump_yaml(
@@ -1144,7 +1146,7 @@ def check_exposure(ctx: ChecklistContext) -> StepResult:
 
 
 def check_containment(ctx: ChecklistContext) -> StepResult:
-    from triage.checklist.yamlout import dump_yaml
+    from triage.model.manifest import dump_yaml
     from triage.policy.exposure import contain
 
     pod = _source_pod(ctx)
@@ -1202,38 +1204,3 @@ CHECKS: Mapping[str, Check] = {
     "containment": check_containment,
     "rollout": check_rollout,
 }
-
-
-def run_step(ctx: ChecklistContext, step_id: str) -> StepResult:
-    """Run one step of the context's runbook. Blocking (probes may take seconds); never
-    raises for domain problems: they are `fail`/`error`/`skip` results with the reason."""
-    runbook = ctx.effective_runbook
-    try:
-        spec = runbook.step(step_id)
-    except KeyError as exc:
-        return StepResult(step_id, "error", str(exc).strip("'\""))
-    try:
-        kubectl = render_kubectl(spec.kubectl, ctx)
-    except (KeyError, ValueError, IndexError):
-        kubectl = spec.kubectl
-    check = CHECKS.get(step_id)
-    if check is None:
-        return StepResult(step_id, "error", f"no check named {step_id!r}", kubectl=kubectl)
-    try:
-        if step_id != "flow":
-            ctx.explanation  # noqa: B018 - an unknown endpoint is the flow step's finding
-        result = check(ctx)
-    except UnknownEndpoint as exc:
-        result = _result("skip", f"the flow does not resolve: {exc}", hint="see the Flow step")
-    except ProbeInputError as exc:
-        result = _result("error", f"probe refused its input: {exc}")
-    except Exception as exc:  # a bug must not take the checklist down; show it
-        last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        result = _result("error", f"internal error in step {step_id}: {last}")
-    return dataclasses.replace(result, step_id=step_id, kubectl=result.kubectl or kubectl)
-
-
-def run_all(ctx: ChecklistContext) -> Iterator[StepResult]:
-    """Every step of the runbook in order, one result at a time."""
-    for spec in ctx.effective_runbook.steps:
-        yield run_step(ctx, spec.id)

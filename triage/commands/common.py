@@ -6,10 +6,13 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from triage.errors import UsageError
-from triage.model import Snapshot
-from triage.model.incident import Incident
+
+if TYPE_CHECKING:  # only annotations: building the parser must not import the model
+    from triage.model import Snapshot
+    from triage.model.incident import Incident
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from typing import Any
 
 from triage.commands.common import add_source_options, load_source
 from triage.errors import UsageError
-from triage.model import FlowSyntaxError, parse_port, parse_protocol
 
 GRID_LIMIT = 40  # workloads; above this the text output lists connections only
 
@@ -34,6 +33,7 @@ def register(subparsers: Any) -> None:
 
 
 def parse_port_query(text: str) -> Any:
+    from triage.model import FlowSyntaxError, parse_port, parse_protocol
     from triage.policy.matrix import PortQuery
 
     port_text, _, proto_text = text.partition("/")

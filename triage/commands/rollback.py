@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from triage.rollback.apply import ApplyResult, Progress, Run
     from triage.rollback.plan import Plan
     from triage.rollback.policyset import PolicySet
+    from triage.rollback.session import FollowUp, RollbackSession
     from triage.rollback.store import Store
 
 
@@ -209,31 +210,18 @@ def _target_for_live(args: argparse.Namespace, store: Store, context: str) -> Po
 # ---------------------------------------------------------------- apply, resume, revert
 
 
-def _require_context(args: argparse.Namespace) -> str:
-    context = getattr(args, "context", None)
-    if not context:
-        raise UsageError(
-            "--context NAME is required to change a cluster: name the kubeconfig context you "
-            "mean (nothing applied)"
-        )
-    return str(context)
-
-
-def _load_live(args: argparse.Namespace, context: str) -> Any:
-    from triage.sources.live import LiveTarget, load_live
+def _session(args: argparse.Namespace) -> RollbackSession:
+    """The cluster `--context` names (required: never "the current context") and the store."""
+    from triage.rollback.session import RollbackSession
+    from triage.sources.live import LiveTarget
 
     target = LiveTarget(
-        context=context,
+        context=getattr(args, "context", None),
         kubeconfig=getattr(args, "kubeconfig", None),
         namespaces=tuple(getattr(args, "namespaces", ()) or ()),
         timeout=float(getattr(args, "request_timeout", 20.0)),
     )
-    result = load_live(target)
-    if result.context != context:
-        raise UsageError(
-            f"the kubeconfig context in use is {result.context!r}, not {context!r}; nothing applied"
-        )
-    return result
+    return RollbackSession(target, getattr(args, "state_dir", None))
 
 
 def confirm(
@@ -290,16 +278,7 @@ def _print_progress(event: Progress) -> None:
     print(f"  {event.stage}{where}: {event.text} [{mark}]", flush=True)
 
 
-def _execute(
-    args: argparse.Namespace,
-    store: Store,
-    context: str,
-    run: Run,
-    *,
-    after_step: Callable[[int, Any], None] | None = None,
-    api: Any = None,
-) -> int:
-    from triage.rollback.api import KubePolicyApi
+def _execute(args: argparse.Namespace, session: RollbackSession, store: Store, run: Run) -> int:
     from triage.rollback.render import plan_to_text
 
     plan = run.plan
@@ -309,39 +288,20 @@ def _execute(
         print("nothing to apply.")
         return 0
     confirmed = confirm(
-        plan, context, yes=args.yes, delete_all=bool(getattr(args, "delete_all", False))
+        plan, session.context, yes=args.yes, delete_all=bool(getattr(args, "delete_all", False))
     )
-    if api is None:
-        api = KubePolicyApi.connect(
-            context, getattr(args, "kubeconfig", None), float(args.request_timeout)
-        )
-    result = apply_journalled(store, context, run, confirmed, api=api, after_step=after_step)
-    return _finish(result)
+    return _finish(execute_journalled(session, store, run, confirmed))
 
 
-
-def apply_journalled(
-    store: Store,
-    context: str,
-    run: Run,
-    confirmed: str,
-    *,
-    api: Any,
-    after_step: Callable[[int, Any], None] | None = None,
+def execute_journalled(
+    session: RollbackSession, store: Store, run: Run, confirmed: str
 ) -> ApplyResult:
-    """Run `run` through the Applier (progress on stdout), closing `api` afterwards. An
-    interruption names the journal that records what was applied, and how to resume or
-    revert it. `confirmed` is the context name the operator confirmed with."""
-    from triage.rollback.apply import Applier
-
-    if api.context != context:
-        raise UsageError(
-            f"the kubeconfig context in use is {api.context!r}, not {context!r}; nothing applied"
-        )
-    applier = Applier(api, store, progress=_print_progress, after_step=after_step)
+    """`session.execute` with progress on stdout; an interruption (or a store failing
+    mid-run) names the journal that records what was applied and how to resume or revert
+    it. `confirmed`: the context name the operator confirmed with."""
     before = {j.id for j in store.journals()}
     try:
-        return applier.run(run, confirmed_context=confirmed)
+        return session.execute(store, run, confirmed_context=confirmed, progress=_print_progress)
     except BaseException as exc:
         # Interrupted, or the store failed mid-run: steps may have been applied. The
         # journal (if it could be opened) says which; resume and revert re-read the cluster.
@@ -350,7 +310,7 @@ def apply_journalled(
         except UsageError:
             new = []
         if new:
-            jid = new[-1].id
+            jid, context = new[-1].id, session.context
             what = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped"
             print(
                 f"triage: {what}; journal #{jid} records what was applied — "
@@ -359,10 +319,6 @@ def apply_journalled(
                 file=sys.stderr,
             )
         raise
-    finally:
-        close = getattr(api, "close", None)
-        if callable(close):
-            close()
 
 
 def _finish(result: ApplyResult) -> int:
@@ -377,10 +333,10 @@ def _finish(result: ApplyResult) -> int:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from triage.rollback.apply import RollbackRefused, Run
-    from triage.rollback.plan import make_plan
+    from triage.rollback.apply import RollbackRefused
 
-    context = _require_context(args)
+    session = _session(args)
+    context = session.context
     require(
         args.to_id is not None or bool(args.to_manifests),
         "rollback apply needs a target: --to ID (see `triage snapshot list`) or "
@@ -394,47 +350,23 @@ def run_apply(args: argparse.Namespace) -> int:
                 f"not {context!r}; refusing to apply one cluster's policies to another "
                 "(nothing applied)"
             )
-        live = _load_live(args, context)
-        plan = make_plan(
-            live.snapshot,
-            target,
-            context=context,
-            live_scope=_live_scope(args),
-            live_source=f"context {context}",
-            server=live.server,
-        )
-        return _execute(args, store, context, Run.apply(plan))
+        return _execute(args, session, store, session.plan(target))
 
 
 def run_resume(args: argparse.Namespace) -> int:
-    from triage.rollback.apply import resume_run
-
-    return _rerun(args, resume_run)
+    return _rerun(args, "resume")
 
 
 def run_revert(args: argparse.Namespace) -> int:
-    from triage.rollback.apply import revert_run
-
-    return _rerun(args, revert_run)
+    return _rerun(args, "revert")
 
 
-def _rerun(args: argparse.Namespace, build: Callable[..., Run]) -> int:
+def _rerun(args: argparse.Namespace, action: FollowUp) -> int:
     """Resume or revert journal `args.journal`: re-plan from the live state, then apply
     with the same safety as `apply`."""
-    context = _require_context(args)
+    session = _session(args)
     with open_store(args) as store:
-        store.journal(args.journal)  # unknown id: one clear line before any cluster call
-        live = _load_live(args, context)
-        run = build(
-            store,
-            args.journal,
-            live.snapshot,
-            context=context,
-            live_scope=_live_scope(args),
-            live_source=f"context {context}",
-            server=live.server,
-        )
-        return _execute(args, store, context, run)
+        return _execute(args, session, store, session.follow_up(store, action, args.journal))
 
 
 # ---------------------------------------------------------------- journal

@@ -26,10 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from triage.commands.common import LoadedSource, add_live_options, add_source_options, require
-from triage.commands.snapshot import add_state_dir_option, open_store
+from triage.commands.snapshot import add_state_dir_option
 from triage.errors import ClusterError, UsageError
 
 if TYPE_CHECKING:
+    from triage.rollback.apply import ApplyResult
+    from triage.rollback.session import RollbackSession
+    from triage.rollback.store import Store
     from triage.rollout.observed import Observed
     from triage.rollout.plan import Rollout
     from triage.rollout.verify import ProbeCheck
@@ -208,32 +211,19 @@ def run_plan(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- apply
 
 
-def _live(args: argparse.Namespace, context: str) -> Any:
-    from triage.sources.live import load_live
-
-    result = load_live(_target(args, context))
-    if result.context != context:
-        raise UsageError(
-            f"the kubeconfig context in use is {result.context!r}, not {context!r}; nothing applied"
-        )
-    return result
-
-
-def _target(args: argparse.Namespace, context: str) -> Any:
+def _session(args: argparse.Namespace) -> RollbackSession:
+    """The cluster `--context` names (required), read in full: the rollout namespaces are
+    the plan's scope, not a read scope (the DNS pods and the peers live elsewhere)."""
+    from triage.rollback.session import RollbackSession
     from triage.sources.live import LiveTarget
 
-    return LiveTarget(
-        context=context,
+    target = LiveTarget(
+        context=getattr(args, "context", None),
         kubeconfig=getattr(args, "kubeconfig", None),
         namespaces=(),
         timeout=float(args.request_timeout),
     )
-
-
-def _connect(args: argparse.Namespace, context: str) -> Any:
-    from triage.rollback.api import KubePolicyApi
-
-    return KubePolicyApi.connect(context, getattr(args, "kubeconfig", None), args.request_timeout)
+    return RollbackSession(target, getattr(args, "state_dir", None))
 
 
 def _print_check(check: ProbeCheck) -> None:
@@ -246,24 +236,25 @@ def _print_check(check: ProbeCheck) -> None:
 
 
 def run_apply(args: argparse.Namespace) -> int:
-    from triage.commands.rollback import _finish, _require_context, apply_journalled, confirm
+    from triage.commands.rollback import _finish, confirm, execute_journalled
     from triage.rollback.apply import Run
     from triage.rollout.apply import save_known_good
     from triage.rollout.plan import plan_rollout
     from triage.rollout.render import rollout_to_text
 
-    context = _require_context(args)
+    session = _session(args)
     namespaces = _namespaces(args)
     require(args.sample >= 0, "--sample must be 0 or more")
     observed = observed_from_args(args, None)
-    with open_store(args) as store:
-        live = _live(args, context)
+    context = session.context
+    with session.open_store() as store:
+        live = session.read_live()
         rollout = plan_rollout(
             live.snapshot,
             namespaces,
             observed,
             context=context,
-            live_source=f"context {context}",
+            live_source=session.live_source,
             server=live.server,
         )
         plan = rollout.plan
@@ -281,36 +272,34 @@ def run_apply(args: argparse.Namespace) -> int:
         confirmed = confirm(plan, context, yes=args.yes)
         saved = save_known_good(store, rollout, context)
         print(f"  saved the live set of {', '.join(namespaces)} as known-good snapshot #{saved.id}")
-        result = apply_journalled(
-            store, context, Run.apply(plan), confirmed, api=_connect(args, context)
-        )
+        result = execute_journalled(session, store, Run.apply(plan), confirmed)
         if not result.ok:
             return _finish(result)
         print(f"applied: {result.message} (journal #{result.journal_id})")
-        return _verify_and_maybe_revert(args, store, rollout, context, confirmed, result)
+        return _verify_and_maybe_revert(args, session, store, rollout, confirmed, result)
 
 
 def _verify_and_maybe_revert(
     args: argparse.Namespace,
-    store: Any,
+    session: RollbackSession,
+    store: Store,
     rollout: Rollout,
-    context: str,
     confirmed: str,
-    result: Any,
+    result: ApplyResult,
 ) -> int:
-    from triage.commands.rollback import apply_journalled
+    from triage.commands.rollback import execute_journalled
     from triage.model.untrusted import preview
     from triage.probes.live import LiveProber
     from triage.rollback.render import plan_to_text
-    from triage.rollout.apply import revert_plan
     from triage.rollout.verify import run_verification, verification_targets
 
+    context = session.context
     targets = verification_targets(rollout, args.sample)
     if not targets:
         print("verify: no probe to run (no observed flow from a pod, nothing meant to close)")
         return 0
     print(f"verify: {len(targets)} probe(s) from inside the source pods")
-    prober = LiveProber(_target(args, context), context=context)
+    prober = LiveProber(session.target, context=context)
     verification = run_verification(
         prober, targets, timeout=args.probe_timeout, progress=_print_check
     )
@@ -336,12 +325,9 @@ def _verify_and_maybe_revert(
         print(f"revert to the saved set with: {revert} --yes", file=sys.stderr)
         return 1
     print("auto-revert: restoring the live set saved before the rollout")
-    live = _live(args, context)
-    run = revert_plan(
-        store, result.journal_id, live.snapshot, rollout, context=context, server=live.server
-    )
+    run = session.follow_up(store, "revert", result.journal_id)
     sys.stdout.write(plan_to_text(run.plan, diffs=False))
-    reverted = apply_journalled(store, context, run, confirmed, api=_connect(args, context))
+    reverted = execute_journalled(session, store, run, confirmed)
     if reverted.status == "dry-run-failed":
         raise ClusterError(f"auto-revert: {reverted.message} (journal #{reverted.journal_id})")
     if reverted.ok:

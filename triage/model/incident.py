@@ -1,4 +1,4 @@
-"""An Incident: a Snapshot plus what the operator knew at the time (DESIGN.md "Sources")."""
+"""An Incident: a Snapshot plus what the operator knew at the time (docs/architecture.md)."""
 
 from __future__ import annotations
 

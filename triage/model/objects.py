@@ -103,10 +103,18 @@ class Pod:
     owner: Owner | None = None
     node: str | None = None
     phase: str | None = None
+    # `status.conditions[type=Ready]`: None when the object does not say (a hand-written
+    # manifest); such a pod is taken as ready, as a Service would forward to it once running.
+    ready: bool | None = None
+    deletion_timestamp: str | None = None  # `metadata.deletionTimestamp`: shutting down
 
     @property
     def key(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def terminating(self) -> bool:
+        return self.deletion_timestamp is not None
 
     @property
     def ports(self) -> tuple[ContainerPort, ...]:
@@ -150,6 +158,8 @@ class Service:
     # `spec.clusterIPs` as recorded, the primary first: two on a dual-stack Service; ()
     # when the manifest has none (then `cluster_ip` is the only one).
     cluster_ips: tuple[str, ...] = ()
+    # `spec.publishNotReadyAddresses`: every selected pod counts as ready, terminating too.
+    publish_not_ready: bool = False
 
     @property
     def key(self) -> str:

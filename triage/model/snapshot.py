@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, TypeVar
 
 from triage.model.objects import Namespace, NetworkPolicy, Pod, Service
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -17,6 +20,22 @@ class Snapshot:
     services: tuple[Service, ...] = ()
     policies: tuple[NetworkPolicy, ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    # Other policy engines found installed ("Calico (globalnetworkpolicies.crd...)", ...):
+    # their rules can allow or deny what these verdicts do not see.
+    policy_engines: tuple[str, ...] = field(default=(), compare=False)
+
+    @cached_property
+    def _derived(self) -> dict[Callable[[Snapshot], Any], Any]:
+        return {}
+
+    def derived(self, build: Callable[[Snapshot], T]) -> T:
+        """`build(self)`, computed once per snapshot and held by it (keyed by `build`): how
+        layers above the model keep their compiled forms of a snapshot without a global
+        cache. `build` must depend on the snapshot alone; the snapshot never changes."""
+        cache = self._derived
+        if build not in cache:
+            cache[build] = build(self)
+        return cache[build]  # type: ignore[no-any-return]
 
     @cached_property
     def namespace_by_name(self) -> Mapping[str, Namespace]:
@@ -78,4 +97,11 @@ class Snapshot:
 
     def with_policies(self, policies: tuple[NetworkPolicy, ...]) -> Snapshot:
         """Same cluster, another policy set: how plans and diffs ask "what if"."""
-        return Snapshot(self.namespaces, self.pods, self.services, policies, self.warnings)
+        return Snapshot(
+            self.namespaces,
+            self.pods,
+            self.services,
+            policies,
+            self.warnings,
+            self.policy_engines,
+        )

@@ -2,19 +2,22 @@
 diff and lint)."""
 
 from triage.policy.engine import (
+    CompiledPolicies,
     UnknownEndpoint,
     build_index,
+    compiled,
     explain,
     is_allowed,
     policies_selecting,
     selecting_policies,
-    service_backends,
 )
 from triage.policy.selectors import selector_failures, selector_matches
 from triage.policy.serialize import explanation_to_dict
+from triage.policy.services import service_backends
 from triage.policy.trace import (
     Decision,
     Endpoint,
+    EngineWarning,
     Explanation,
     NearMiss,
     PeerTrace,
@@ -28,8 +31,10 @@ from triage.policy.trace import (
 )
 
 __all__ = [
+    "CompiledPolicies",
     "Decision",
     "Endpoint",
+    "EngineWarning",
     "Explanation",
     "NearMiss",
     "PeerTrace",
@@ -42,6 +47,7 @@ __all__ = [
     "UnknownEndpoint",
     "Verdict",
     "build_index",
+    "compiled",
     "explain",
     "explanation_to_dict",
     "is_allowed",

@@ -27,9 +27,10 @@ from triage.model import (
     Snapshot,
 )
 from triage.policy.classes import ClusterModel, CompiledRule, compile_snapshot
-from triage.policy.engine import UnknownEndpoint, service_backends
+from triage.policy.engine import UnknownEndpoint
 from triage.policy.matrix import group_workloads
 from triage.policy.portset import ALL_PORTS, NO_PORTS, PortSet, declared_ports
+from triage.policy.services import port_backends, service_backends
 
 QUARANTINE_LABEL = ("quarantine", "true")
 Scope = Literal["pod", "namespace"]
@@ -207,14 +208,16 @@ def _ref(model: ClusterModel, rule: CompiledRule) -> RuleRef:
     return RuleRef(model.policies[rule.policy_index].policy.key, rule.direction, rule.index)
 
 
-def _service_index(snapshot: Snapshot) -> dict[str, list[tuple[Service, int, int | str, Protocol]]]:
-    """pod key → (Service, service port, target port, protocol) forwarding to it."""
-    out: dict[str, list[tuple[Service, int, int | str, Protocol]]] = {}
+def _service_index(snapshot: Snapshot) -> dict[str, list[tuple[Service, int, int, Protocol]]]:
+    """pod key → (Service, service port, target port on that pod, protocol) forwarding to it,
+    by the Service's EndpointSlices (triage.policy.services)."""
+    out: dict[str, list[tuple[Service, int, int, Protocol]]] = {}
     for svc in snapshot.services:
-        backends = service_backends(snapshot, svc)
-        for pod in backends:
-            for sp in svc.ports:
-                out.setdefault(pod.key, []).append((svc, sp.port, sp.target_port, sp.protocol))
+        for sp in svc.ports:
+            for backend in port_backends(snapshot, svc, sp).backends:
+                out.setdefault(backend.pod.key, []).append(
+                    (svc, sp.port, backend.port, sp.protocol)
+                )
     return out
 
 
@@ -223,7 +226,7 @@ def _port_grants(
     allowed: PortSet,
     egress: SideGrant,
     ingress: SideGrant,
-    services: list[tuple[Service, int, int | str, Protocol]],
+    services: list[tuple[Service, int, int, Protocol]],
 ) -> tuple[tuple[PortGrant, ...], PortSet]:
     grants: list[PortGrant] = []
     seen: set[tuple[Protocol, int]] = set()
@@ -234,10 +237,7 @@ def _port_grants(
                 continue
             seen.add(key)
             via = []
-            for svc, sport, target, proto in services:
-                number = (
-                    destination.named_port(target, proto) if isinstance(target, str) else target
-                )
+            for svc, sport, number, proto in services:
                 if proto == cp.protocol and number == cp.port:
                     via.append(f"{svc.key}:{sport}/{proto}")
             grants.append(
@@ -405,21 +405,15 @@ def compute_exposure(snapshot: Snapshot, pod: Pod, model: ClusterModel | None = 
 def _service_reach(snapshot: Snapshot, reach_to: Mapping[str, PortSet]) -> tuple[ServiceReach, ...]:
     out: list[ServiceReach] = []
     for svc in sorted(snapshot.services, key=lambda s: s.key):
-        backends = service_backends(snapshot, svc)
-        if not backends:
+        if not service_backends(snapshot, svc):
             continue
         for sp in svc.ports:
+            res = port_backends(snapshot, svc, sp)
             reachable = []
-            for backend in backends:
-                allowed = reach_to.get(backend.key)
-                if allowed is None:
-                    continue
-                target = sp.target_port
-                number = (
-                    backend.named_port(target, sp.protocol) if isinstance(target, str) else target
-                )
-                if number is not None and (sp.protocol, number) in allowed:
-                    reachable.append(backend.key)
+            for backend in res.backends:
+                allowed = reach_to.get(backend.pod.key)
+                if allowed is not None and (sp.protocol, backend.port) in allowed:
+                    reachable.append(backend.pod.key)
             if reachable:
                 out.append(
                     ServiceReach(
@@ -428,7 +422,7 @@ def _service_reach(snapshot: Snapshot, reach_to: Mapping[str, PortSet]) -> tuple
                         sp.protocol,
                         sp.target_port,
                         tuple(reachable),
-                        len(backends),
+                        len(res.backends),
                     )
                 )
     return tuple(out)
@@ -574,13 +568,7 @@ def contain(snapshot: Snapshot, pod: Pod, scope: Scope = "pod") -> Containment:
         commands.append(f"kubectl apply -f {name}.yaml")
         contained = pod
         pods = snapshot.pods
-    after_snapshot = Snapshot(
-        snapshot.namespaces,
-        pods,
-        snapshot.services,
-        (*snapshot.policies, policy),
-        snapshot.warnings,
-    )
+    after_snapshot = dataclasses.replace(snapshot, pods=pods, policies=(*snapshot.policies, policy))
     after = compute_exposure(after_snapshot, contained)
     residual = tuple(r for r in after.outbound if not _is_dns(r, dns_ns, dns_labels, snapshot))
     residual_in = after.inbound if scope == "pod" else ()

@@ -1,5 +1,5 @@
 """`--output json`: the trace as plain data. Contract: top-level `allowed`, `flow`, `egress`,
-`ingress`, `warnings` (DESIGN.md)."""
+`ingress`, `warnings` (docs/architecture.md "The explanation trace")."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import dataclasses
 from typing import Any
 
 from triage.model import Flow
+from triage.policy.describe import near_miss_text, side_summary
 from triage.policy.trace import Explanation, SideTrace
 
 
@@ -30,27 +31,39 @@ def _plain(value: Any) -> Any:
 
 
 def side_to_dict(side: SideTrace | None) -> dict[str, Any] | None:
-    return None if side is None else _plain(side)
+    """The side's trace, with its one-sentence `summary` (from triage.policy.describe)."""
+    if side is None:
+        return None
+    out: dict[str, Any] = _plain(side)
+    out["summary"] = side_summary(side)
+    return out
 
 
 def explanation_to_dict(explanation: Explanation) -> dict[str, Any]:
     primary = explanation.primary
-    warnings = list(explanation.warnings)
-    for verdict in explanation.verdicts:
-        warnings.extend(w for w in verdict.warnings if w not in warnings)
+    warnings = explanation.all_warnings
     return {
         "allowed": explanation.allowed,
         "flow": flow_to_dict(explanation.flow),
         "egress": side_to_dict(primary.egress if primary else None),
         "ingress": side_to_dict(primary.ingress if primary else None),
-        "warnings": warnings,
+        "warnings": [w.text for w in warnings],
+        # The same warnings with their stable codes (added next to the text list, which
+        # stays a list of strings for existing readers).
+        "warning_details": [_plain(w) for w in warnings],
         "source": _plain(primary.source) if primary else None,
         "destination": _plain(primary.destination) if primary else None,
         "port": primary.port if primary else None,
         "nearest_miss": (
-            dict(_plain(primary.nearest_miss), text=primary.nearest_miss.text)
+            dict(_plain(primary.nearest_miss), text=near_miss_text(primary.nearest_miss))
             if primary and primary.nearest_miss
             else None
+        ),
+        # One per denying side (egress first): `nearest_miss` is the nearest of them.
+        "nearest_misses": (
+            [dict(_plain(m), side=m.side, text=near_miss_text(m)) for m in primary.nearest_misses]
+            if primary
+            else []
         ),
         "blocked_by": _plain(primary.blocked_by) if primary else None,
         "problem": _plain(explanation.problem),

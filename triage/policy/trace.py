@@ -1,4 +1,4 @@
-"""The explanation trace: a structure, not a string (DESIGN.md "The explanation trace").
+"""The explanation trace: a structure, not a string (docs/architecture.md).
 
 The text view, the TUI and `--output json` are renderings of these objects.
 """
@@ -6,6 +6,7 @@ The text view, the TUI and `--output json` are renderings of these objects.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 from triage.model import Direction, Flow, Protocol
 
@@ -21,8 +22,29 @@ class Reason:
     text: str
     subject: str = ""  # "source", "destination", "namespace develop", ...
     key: str | None = None
-    actual: str | None = None
+    actual: str | None = None  # the value the pod, namespace or flow has (None: absent)
     expected: tuple[str, ...] = ()
+    term: Term | None = None  # which part of the rule failed
+    requirement: str = ""  # the failing requirement as written: `role=be`, `TCP 8080`, ...
+
+
+# The part of a rule a reason is about: a peer's pod or namespace selector, its ipBlock,
+# or a `ports` entry's port or protocol.
+Term = Literal["pod-selector", "namespace-selector", "ip-block", "port", "protocol"]
+
+
+@dataclass(frozen=True, slots=True)
+class EngineWarning:
+    """Something the verdict assumes or leaves out. `code` is stable (the checklist, tests and
+    the TUI decide on it); `text` is the sentence for people; `subject` names what it is
+    about (NS/POD, NS/SERVICE, an IP), when one thing."""
+
+    code: str
+    text: str
+    subject: str = ""
+
+    def __str__(self) -> str:
+        return self.text
 
 
 # How far a failed term is from matching, for "nearest miss": one pod label value is the
@@ -42,6 +64,8 @@ _COSTS = {
     "ip-in-except": 2,
     "ip-outside-cidr": 3,
     "namespace-not-own": 3,
+    "wrong-namespace": 3,
+    "named-port-ambiguous": 2,
     "not-a-pod": 4,
     "no-ip": 4,
 }
@@ -52,7 +76,7 @@ def failure_cost(reasons: tuple[Reason, ...] | list[Reason]) -> int:
     total = 0
     for r in reasons:
         cost = _COSTS.get(r.code, 2)
-        if r.subject.startswith("namespace ") and cost == 1:
+        if r.term == "namespace-selector" and cost == 1:
             cost = 2
         total += cost
     return total
@@ -64,6 +88,11 @@ class PeerTrace:
     description: str
     matched: bool
     reasons: tuple[Reason, ...] = ()
+    never: str | None = None  # why this peer's selectors can match no pod at all, if so
+    # The peer's shape: which of podSelector, namespaceSelector, ipBlock it has.
+    pod_selector: bool = False
+    namespace_selector: bool = False
+    ip_block: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,19 +112,32 @@ class RuleTrace:
     peers: tuple[PeerTrace, ...] = ()  # empty: the rule has no from/to, every peer matches
     ports: tuple[PortTrace, ...] = ()  # empty: the rule has no ports, every port matches
 
+    def closest(self) -> tuple[PeerTrace | None, PortTrace | None]:
+        """The failed peer entry and the failed port entry nearest to matching (by
+        `failure_cost`, a peer that can never match last; the first one on a tie). None for
+        a part that matched."""
+        peer: PeerTrace | None = None
+        port: PortTrace | None = None
+        if not self.peer_matched and self.peers:
+            peer = min(
+                self.peers,
+                key=lambda p: (p.never is not None, failure_cost(p.reasons), len(p.reasons)),
+            )
+        if not self.port_matched and self.ports:
+            # "port 9090 is not 8080" beats "rule allows UDP": prefer the cheapest miss.
+            failed = [p for p in self.ports if p.reason is not None]
+            if failed:
+                port = min(failed, key=lambda p: failure_cost((p.reason,) if p.reason else ()))
+        return peer, port
+
     @property
     def failures(self) -> tuple[Reason, ...]:
         """What this rule lacks: the reasons of its closest peer entry and closest port
-        entry (by `failure_cost`; the first one on a tie)."""
-        out: list[Reason] = []
-        if not self.peer_matched and self.peers:
-            best = min(self.peers, key=lambda p: (failure_cost(p.reasons), len(p.reasons)))
-            out.extend(best.reasons)
-        if not self.port_matched and self.ports:
-            # "port 9090 is not 8080" beats "rule allows UDP": prefer the cheapest miss.
-            reasons = [p.reason for p in self.ports if p.reason is not None]
-            if reasons:
-                out.append(min(reasons, key=lambda r: failure_cost((r,))))
+        entry."""
+        peer, port = self.closest()
+        out: list[Reason] = list(peer.reasons) if peer is not None else []
+        if port is not None and port.reason is not None:
+            out.append(port.reason)
         return tuple(out)
 
 
@@ -107,6 +149,9 @@ class PolicyTrace:
     policy_types: tuple[Direction, ...]
     allowed: bool
     rules: tuple[RuleTrace, ...] = ()
+    selects_all: bool = (
+        False  # podSelector {}: it selects (and isolates) every pod of the namespace
+    )
 
     @property
     def key(self) -> str:
@@ -121,7 +166,8 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class SideTrace:
-    """One direction: egress at the source, or ingress at the destination."""
+    """One direction: egress at the source, or ingress at the destination. Structure only:
+    `triage.policy.describe.side_summary` says it in English."""
 
     direction: Direction
     endpoint: str  # NS/POD, or the IP of an endpoint outside the cluster's pods
@@ -130,20 +176,28 @@ class SideTrace:
     allowed: bool
     policies: tuple[PolicyTrace, ...] = ()
     decision: Decision | None = None
-    summary: str = ""
+    other: str = ""  # the far end (NS/POD or IP) the rules were checked against
+    port: int | None = None  # the destination port the rules were checked against
+    protocol: Protocol = "TCP"
 
 
 @dataclass(frozen=True, slots=True)
 class NearMiss:
+    """The rule of one denying side that came closest to admitting the flow, and exactly
+    which terms it lacks: each of `missing` names its term (pod selector, namespace selector,
+    ipBlock, port, protocol), the failing requirement and the actual value."""
+
     direction: Direction
     policy: str
     rule: int
     missing: tuple[Reason, ...]
+    peer: int | None = None  # index of the failed `from`/`to` entry, None: the peers matched
+    port: int | None = None  # index of the failed `ports` entry, None: the ports matched
+    never: str | None = None  # the peer's selectors can never match: relabeling cannot help
 
     @property
-    def text(self) -> str:
-        lacks = "; ".join(r.text for r in self.missing) or "nothing"
-        return f"{self.policy} {self.direction.lower()} rule #{self.rule}: {lacks}"
+    def side(self) -> str:
+        return "egress" if self.direction == "Egress" else "ingress"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,9 +220,10 @@ class Verdict:
     allowed: bool
     egress: SideTrace
     ingress: SideTrace
-    warnings: tuple[str, ...] = ()
-    nearest_miss: NearMiss | None = None
+    warnings: tuple[EngineWarning, ...] = ()
+    nearest_miss: NearMiss | None = None  # the nearest of `nearest_misses`
     blocked_by: Reason | None = None  # not policy: e.g. a named port the pod does not have
+    nearest_misses: tuple[NearMiss, ...] = ()  # one per denying side, egress first
 
 
 @dataclass(frozen=True)
@@ -186,8 +241,16 @@ class Explanation:
     allowed: bool
     verdicts: tuple[Verdict, ...]
     service: ServiceResolution | None = None
-    warnings: tuple[str, ...] = field(default=())
+    warnings: tuple[EngineWarning, ...] = field(default=())
     problem: Reason | None = None  # the flow never reaches policy (no backends, no such port)
+
+    @property
+    def all_warnings(self) -> tuple[EngineWarning, ...]:
+        """The explanation's warnings, then each verdict's, without repeats, in order."""
+        out = list(self.warnings)
+        for verdict in self.verdicts:
+            out.extend(w for w in verdict.warnings if w not in out)
+        return tuple(out)
 
     @property
     def primary(self) -> Verdict | None:

@@ -1,4 +1,4 @@
-"""What a probe returns, and what a prober is (DESIGN.md "Checklist and probes").
+"""What a probe returns, and what a prober is (docs/architecture.md "Checklist and probes").
 
 A probe runs one command in (or next to) the source pod: a DNS lookup or a TCP/UDP connect.
 Live probers exec in the cluster; the recorded prober answers from an incident recording and

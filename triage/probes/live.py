@@ -8,13 +8,13 @@ missing tools), once per pod, under the pod's lock, and remembers the answer for
 the prober (the session). Without a hook it adds none and says how to allow one. A running
 triage debug container already in the pod is reused without asking: exec in it changes nothing.
 
-The traps of the `kubernetes` client (notes/kubernetes-api.md §1 and §4) are handled here:
-exec goes through a DEDICATED ApiClient (stream() patches the client it is given), always
-with `_preload_content=False` and our own deadline (`run_forever(timeout)`), the channel-3
-status is parsed defensively (InternalError has no exit code), and the pod and container are
-checked to exist and run before any exec (a failed upgrade only says "Handshake status 404").
-Every cluster or tool problem becomes a ProbeResult with outcome "error"; only invalid input
-raises (ProbeInputError).
+The traps of the `kubernetes` client (docs/architecture.md, "The Kubernetes client") are
+handled here: exec goes through a DEDICATED ApiClient (stream() patches the client it is
+given), always with `_preload_content=False` and our own deadline (`run_forever(timeout)`),
+the channel-3 status is parsed defensively (InternalError has no exit code), and the pod and
+container are checked to exist and run before any exec (a failed upgrade only says
+"Handshake status 404"). Every cluster or tool problem becomes a ProbeResult with outcome
+"error"; only invalid input raises (ProbeInputError).
 """
 
 from __future__ import annotations
@@ -30,14 +30,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from triage.model import PodRef
-from triage.probes.base import ProbeKind, ProbeOutcome, ProbeResult, ProbeVia
-from triage.probes.commands import (
+from triage.probes.argv import (
     classify_connect,
     classify_dns,
     connect_commands,
     dns_commands,
     is_missing_tool,
 )
+from triage.probes.base import ProbeKind, ProbeOutcome, ProbeResult, ProbeVia
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -248,7 +248,7 @@ class LiveProber:
                 self._exec_api = self._exec_api or exec_api
                 self.context = self.context or context
             if self._exec_api is None:
-                # Never exec through the REST client: stream() patches it (notes §4.1).
+                # Never exec through the REST client: stream() patches it (module docstring).
                 from kubernetes.client import ApiClient
 
                 self._exec_api = ApiClient(self._api.configuration)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from triage.model import PodRef
 from triage.model.incident import Incident, ProbeRecord
-from triage.probes.base import ProbeResult
-from triage.probes.commands import (
+from triage.probes.argv import (
     parse_addresses,
     validate_dns_name,
     validate_ip,
     validate_port,
     validate_protocol,
 )
+from triage.probes.base import ProbeResult
 
 
 def _dns_names(target: str) -> set[str]:

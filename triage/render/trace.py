@@ -7,6 +7,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from rich.tree import Tree
 
+from triage.policy.describe import near_miss_text, side_summary
 from triage.policy.trace import Explanation, PolicyTrace, RuleTrace, SideTrace, Verdict
 
 OK = "bold green"
@@ -53,7 +54,7 @@ def side_tree(side: SideTrace) -> Tree:
             (verdict, OK if side.allowed else BAD),
         )
     )
-    tree.add(Text(side.summary, style=DIM if side.allowed else ""))
+    tree.add(Text(side_summary(side), style=DIM if side.allowed else ""))
     for pol in side.policies:
         deciding = side.decision is not None and side.decision.policy == pol.key
         pol_node = tree.add(
@@ -92,10 +93,14 @@ def verdict_renderable(verdict: Verdict) -> RenderableType:
         parts.append(Text(f"Blocked before policy: {verdict.blocked_by.text}", style=BAD))
     parts.append(side_tree(verdict.egress))
     parts.append(side_tree(verdict.ingress))
-    if verdict.nearest_miss is not None:
-        parts.append(Text.assemble(("Nearest miss: ", "bold yellow"), verdict.nearest_miss.text))
+    # One nearest miss per denying side: when both sides deny, fixing one is not enough.
+    for miss in verdict.nearest_misses:
+        label = (
+            f"Nearest miss ({miss.side}): " if len(verdict.nearest_misses) > 1 else "Nearest miss: "
+        )
+        parts.append(Text.assemble((label, "bold yellow"), near_miss_text(miss)))
     for warning in verdict.warnings:
-        parts.append(Text.assemble(("warning: ", "bold yellow"), warning))
+        parts.append(Text.assemble(("warning: ", "bold yellow"), warning.text))
     return Group(*parts)
 
 
@@ -124,5 +129,5 @@ def explanation_renderable(explanation: Explanation) -> RenderableType:
         parts.append(Text(""))
         parts.append(verdict_renderable(verdict))
     for warning in explanation.warnings:
-        parts.append(Text.assemble(("warning: ", "bold yellow"), warning))
+        parts.append(Text.assemble(("warning: ", "bold yellow"), warning.text))
     return Group(*parts)

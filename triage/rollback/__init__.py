@@ -1,5 +1,5 @@
 """Guided rollback: the known-good store, plans with their connectivity delta, the safe
-applier with its journal, and verification. No Textual, no Rich (DESIGN.md "Rollback").
+applier with its journal, and verification. No Textual, no Rich (docs/architecture.md "Rollback").
 
     store = Store.open(state_dir)                        # SQLite, 0700 dir / 0600 file
     target = store.latest_good(context).policy_set()     # or targets.from_manifests(...)

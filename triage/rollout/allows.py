@@ -22,7 +22,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from triage.checklist.fix import VOLATILE_LABELS, _dns_name, distinguishing_labels
 from triage.model import (
     NAMESPACE_NAME_LABEL,
     Direction,
@@ -40,6 +39,7 @@ from triage.model import (
 from triage.model.manifest import policy_manifest_from_model
 from triage.policy import selector_matches
 from triage.policy.exposure import dns_egress_rule, dns_target
+from triage.policy.workloads import VOLATILE_LABELS, distinguishing_labels, dns_name
 from triage.rollout.observed import Connection
 
 MANAGED_BY = ("app.kubernetes.io/managed-by", "netpol-triage")
@@ -318,7 +318,7 @@ def least_privilege_allows(
             continue
         policy = NetworkPolicy(
             ns,
-            ALLOW_PREFIX + _dns_name(key[1], 63 - len(ALLOW_PREFIX)),
+            ALLOW_PREFIX + dns_name(key[1], 63 - len(ALLOW_PREFIX)),
             selector,
             types,  # type: ignore[arg-type]
             ingress=ingress,

@@ -55,6 +55,9 @@ _API_VERSIONS = {
 class LoadReport:
     skipped_kinds: Mapping[str, int] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    # Namespaces used but not in the input, made up with only their name label: each with
+    # the warning that says so (a source that knows why they are missing may replace it).
+    synthesized: Mapping[str, str] = field(default_factory=dict)
 
 
 def flatten(file: str, index: int, doc: Any) -> Iterable[Document]:
@@ -142,15 +145,17 @@ def _assemble(
             origins[(str(kind), key)] = (obj, doc)
     if problems:
         raise SourceError(problems)
+    synthesized: dict[str, str] = {}
     used = {p.namespace for p in pods.values()} | {s.namespace for s in services.values()}
     used |= {p.namespace for p in policies.values()}
     for name in sorted(used - namespaces.keys()):
         namespaces[name] = Namespace(name, {NAMESPACE_NAME_LABEL: name}, synthesized=True)
-        warnings.append(
+        synthesized[name] = (
             f"namespace {name} is used but not in the input; assumed with only the "
             f"{NAMESPACE_NAME_LABEL}={name} label (namespaceSelectors may see more labels "
             "on the real cluster)"
         )
+        warnings.append(synthesized[name])
     snapshot = Snapshot(
         namespaces=tuple(namespaces[k] for k in sorted(namespaces)),
         pods=tuple(pods[k] for k in sorted(pods)),
@@ -158,4 +163,4 @@ def _assemble(
         policies=tuple(policies[k] for k in sorted(policies)),
         warnings=tuple(warnings),
     )
-    return snapshot, LoadReport(dict(sorted(skipped.items())), tuple(warnings))
+    return snapshot, LoadReport(dict(sorted(skipped.items())), tuple(warnings), synthesized)

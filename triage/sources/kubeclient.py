@@ -56,7 +56,7 @@ class Connection:
     """Where the clients point, and the names to show the operator."""
 
     api: client.ApiClient
-    exec_api: client.ApiClient  # dedicated: stream() patches its ApiClient (notes §4.1)
+    exec_api: client.ApiClient  # dedicated: stream() patches the ApiClient it runs on
     context: str  # the kubeconfig context, or "in-cluster"
     cluster: str  # the kubeconfig cluster name ("" in-cluster)
     server: str  # the API server URL

@@ -210,11 +210,17 @@ class _Loader:
         else:
             for kind in (NAMESPACES, PODS, SERVICES, NETWORK_POLICIES):
                 documents.extend(self.list_all(kind, None))
-        self.warnings.extend(self._policy_engines())
+        engines = self._policy_engines()
+        self.warnings.extend(_engine_warning(engines))
         label = f"context {self.conn.context}"
         origins: Origins = {}
         snapshot, report = assemble(_as_documents(label, documents), origins=origins)
-        warnings = [w for w in report.warnings if not self._is_synthesis_warning(w)]
+        # assemble() warns about namespaces it had to make up; for the ones RBAC hid from
+        # us our own warning says why, so theirs would only repeat it.
+        repeated = {
+            report.synthesized[ns] for ns in self.forbidden_namespaces if ns in report.synthesized
+        }
+        warnings = [w for w in report.warnings if w not in repeated]
         warnings.extend(self.warnings)
         snapshot = Snapshot(
             snapshot.namespaces,
@@ -222,6 +228,7 @@ class _Loader:
             snapshot.services,
             snapshot.policies,
             tuple(warnings),
+            tuple(engines),
         )
         return LiveLoad(
             snapshot=snapshot,
@@ -234,14 +241,6 @@ class _Loader:
             counts=dict(self.counts),
             redacted=self.redact,
             origins=origins,
-        )
-
-    def _is_synthesis_warning(self, warning: str) -> bool:
-        # assemble() warns about namespaces it had to make up; for the ones RBAC hid from
-        # us our own warning says why, so theirs would only repeat it.
-        return any(
-            warning.startswith(f"namespace {ns} is used but not in the input")
-            for ns in self.forbidden_namespaces
         )
 
     def _report(self, what: str, count: int) -> None:
@@ -360,7 +359,8 @@ class _Loader:
     # -- other policy engines ------------------------------------------------------------
 
     def _policy_engines(self) -> list[str]:
-        """A warning when Calico, Cilium or AdminNetworkPolicy CRDs exist; never fails."""
+        """The other policy engines installed ("Calico (CRD, ...)"), by their CRDs; never
+        fails."""
         api = self.apis["apiextensions"]
         method = api.list_custom_resource_definition
         site = CallSite("list", CRDS.plural, cluster_scoped=True)
@@ -382,7 +382,7 @@ class _Loader:
         except ClusterError as exc:
             self.notes.append(f"could not check for other policy engines: {exc}")
             return []
-        return _engine_warning(names)
+        return _engines_of(names)
 
     def _policy_engines_by_discovery(self, why: str) -> list[str]:
         # Discovery is open to every authenticated user; it shows API groups, not CRDs, but
@@ -407,14 +407,11 @@ class _Loader:
         }
         engines = [name for name, engine_groups, _ in POLICY_ENGINES if groups & engine_groups]
         self.notes.append(f"list customresourcedefinitions: {why}; checked the API groups instead")
-        if not engines:
-            return []
-        found = ", ".join(
+        return [
             f"{name} ({', '.join(sorted(groups & g))})"
             for name, g, _ in POLICY_ENGINES
             if name in engines
-        )
-        return [_ENGINE_WARNING.format(found=found)]
+        ]
 
 
 _ENGINE_WARNING = (
@@ -423,21 +420,25 @@ _ENGINE_WARNING = (
 )
 
 
-def _engine_warning(crd_names: list[str]) -> list[str]:
+def _engine_warning(engines: list[str]) -> list[str]:
+    if not engines:
+        return []
+    return [_ENGINE_WARNING.format(found=", ".join(engines))]
+
+
+def _engines_of(crd_names: list[str]) -> list[str]:
+    """ "Engine (crd, ...)" for each policy engine among the installed CRDs."""
     by_engine: dict[str, list[str]] = {}
     for crd in crd_names:
         plural, _, group = crd.partition(".")
         for engine, groups, plurals in POLICY_ENGINES:
             if group in groups and plural in plurals:
                 by_engine.setdefault(engine, []).append(crd)
-    if not by_engine:
-        return []
-    found = ", ".join(
+    return [
         f"{engine} ({', '.join(sorted(by_engine[engine]))})"
         for engine, _, _ in POLICY_ENGINES
         if engine in by_engine
-    )
-    return [_ENGINE_WARNING.format(found=found)]
+    ]
 
 
 def _manifest(item: Any, kind: _Kind) -> dict[str, Any]:

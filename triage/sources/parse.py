@@ -499,6 +499,15 @@ def parse_pod(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Pod]:
         return None, c.problems
     node = spec.get("nodeName")
     phase = status.get("phase")
+    ready: bool | None = None
+    for cond in _list(c, status.get("conditions"), "status.conditions"):
+        if _is_mapping(cond) and cond.get("type") == "Ready":
+            ready = cond.get("status") == "True"
+    deleted = meta.get("deletionTimestamp")
+    if deleted is not None and not isinstance(deleted, str):
+        c.add("metadata.deletionTimestamp", f"expected a timestamp string, got {deleted!r}")
+    if c.problems:
+        return None, c.problems
     return (
         Pod(
             namespace=namespace,
@@ -510,6 +519,8 @@ def parse_pod(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Pod]:
             owner=owner,
             node=node if isinstance(node, str) else None,
             phase=phase if isinstance(phase, str) else None,
+            ready=ready,
+            deletion_timestamp=deleted if isinstance(deleted, str) else None,
         ),
         [],
     )
@@ -554,6 +565,7 @@ def parse_service(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Servi
             cluster_ip=cluster_ip,
             type=str(spec.get("type", "ClusterIP")),
             cluster_ips=tuple(cluster_ips),
+            publish_not_ready=spec.get("publishNotReadyAddresses") is True,
         ),
         [],
     )

@@ -1,4 +1,4 @@
-"""Recorded incidents: one versioned YAML file per incident (DESIGN.md "Sources").
+"""Recorded incidents: one versioned YAML file per incident (docs/architecture.md "Sources").
 
 ```
 apiVersion: triage/v1
@@ -52,11 +52,8 @@ import yaml
 from triage.model import (
     Endpoint,
     FlowSyntaxError,
-    Namespace,
     NetworkPolicy,
-    Pod,
     PodRef,
-    Service,
     ServiceRef,
     Snapshot,
     parse_flow,
@@ -71,7 +68,12 @@ from triage.model.incident import (
     ProbeRecord,
     ReportedFlow,
 )
-from triage.model.manifest import policy_manifest_from_model
+from triage.model.manifest import (
+    namespace_manifest,
+    pod_manifest,
+    policy_manifest_from_model,
+    service_manifest,
+)
 from triage.sources.assemble import Document, Origins, assemble, flatten, gc_paused
 from triage.sources.errors import Problem, SourceError
 from triage.sources.parse import (
@@ -762,100 +764,6 @@ def incident_from_snapshot(
     )
 
 
-# ---------------------------------------------------------------- model → manifests
-
-
-def policy_manifest(policy: NetworkPolicy) -> dict[str, Any]:
-    """A NetworkPolicy manifest built from the model alone (explicit `policyTypes`)."""
-    return policy_manifest_from_model(policy, with_resource_version=True)
-
-
-def namespace_manifest(namespace: Namespace) -> dict[str, Any]:
-    meta: dict[str, Any] = {"name": namespace.name}
-    if namespace.labels:
-        meta["labels"] = dict(namespace.labels)
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": meta}
-
-
-_OWNER_API_VERSIONS = {
-    "ReplicaSet": "apps/v1",
-    "StatefulSet": "apps/v1",
-    "DaemonSet": "apps/v1",
-    "Deployment": "apps/v1",
-    "Job": "batch/v1",
-    "CronJob": "batch/v1",
-    "Node": "v1",
-}
-
-
-def pod_manifest(pod: Pod) -> dict[str, Any]:
-    """A Pod manifest built from the model alone."""
-    meta: dict[str, Any] = {"name": pod.name, "namespace": pod.namespace}
-    if pod.labels:
-        meta["labels"] = dict(pod.labels)
-    if pod.owner is not None:
-        ref: dict[str, Any] = {"kind": pod.owner.kind, "name": pod.owner.name, "controller": True}
-        if pod.owner.kind in _OWNER_API_VERSIONS:
-            ref = {"apiVersion": _OWNER_API_VERSIONS[pod.owner.kind], **ref}
-        meta["ownerReferences"] = [ref]
-    containers = []
-    for container in pod.containers:
-        entry: dict[str, Any] = {"name": container.name}
-        if container.image:
-            entry["image"] = container.image
-        if container.ports:
-            entry["ports"] = [
-                {
-                    **({"name": p.name} if p.name is not None else {}),
-                    "containerPort": p.port,
-                    "protocol": p.protocol,
-                }
-                for p in container.ports
-            ]
-        containers.append(entry)
-    spec: dict[str, Any] = {"containers": containers}
-    if pod.host_network:
-        spec["hostNetwork"] = True
-    if pod.node is not None:
-        spec["nodeName"] = pod.node
-    status: dict[str, Any] = {}
-    if pod.phase is not None:
-        status["phase"] = pod.phase
-    if pod.ips:
-        status["podIP"] = pod.ips[0]
-        status["podIPs"] = [{"ip": ip} for ip in pod.ips]
-    out: dict[str, Any] = {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
-    if status:
-        out["status"] = status
-    return out
-
-
-def service_manifest(service: Service) -> dict[str, Any]:
-    """A Service manifest built from the model alone."""
-    spec: dict[str, Any] = {"type": service.type}
-    if service.selector:
-        spec["selector"] = dict(service.selector)
-    if service.cluster_ip is not None:
-        spec["clusterIP"] = service.cluster_ip
-    if service.cluster_ips:
-        spec["clusterIPs"] = list(service.cluster_ips)
-    spec["ports"] = [
-        {
-            **({"name": p.name} if p.name is not None else {}),
-            "protocol": p.protocol,
-            "port": p.port,
-            "targetPort": p.target_port,
-        }
-        for p in service.ports
-    ]
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": service.name, "namespace": service.namespace},
-        "spec": spec,
-    }
-
-
 _Parser = Callable[[Mapping[str, Any], str, int], tuple[Any, list[Problem]]]
 Parsed = Mapping[ManifestKey, tuple[Any, Mapping[str, Any]]]
 
@@ -889,6 +797,10 @@ def _faithful(
     return build(obj)
 
 
+def _policy_manifest(policy: NetworkPolicy) -> dict[str, Any]:
+    return policy_manifest_from_model(policy, with_resource_version=True)
+
+
 def _policy_document(
     policy: NetworkPolicy, sources: Mapping[ManifestKey, Any], parsed: Parsed
 ) -> Mapping[str, Any]:
@@ -898,7 +810,7 @@ def _policy_document(
         sources,
         parsed,
         parse_network_policy,
-        policy_manifest,
+        _policy_manifest,
         policy.manifest,
     )
 
@@ -1078,11 +990,7 @@ __all__ = [
     "incident_schema",
     "incident_to_document",
     "load_incident",
-    "namespace_manifest",
-    "pod_manifest",
-    "policy_manifest",
     "read_incident_document",
-    "service_manifest",
     "validate_document",
     "write_incident",
 ]

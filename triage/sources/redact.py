@@ -104,7 +104,7 @@ def redact_metadata(
         ]
         if refs:
             out["ownerReferences"] = refs
-    out.update(_pick(meta, ("uid", "resourceVersion", "creationTimestamp")))
+    out.update(_pick(meta, ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp")))
     return out
 
 
@@ -144,7 +144,8 @@ def _container_status(value: Mapping[str, Any]) -> dict[str, Any]:
 
 def redact_pod(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A Pod as a recording keeps it: identity, labels, owner, container names, images and
-    ports, hostNetwork, node, phase and IPs. No env, args, command, volumes or mounts."""
+    ports, hostNetwork, node, phase, readiness, deletion time and IPs. No env, args, command,
+    volumes or mounts."""
     spec = _mapping(doc.get("spec"))
     status = _mapping(doc.get("status"))
     out_spec: dict[str, Any] = {
@@ -159,6 +160,15 @@ def redact_pod(doc: Mapping[str, Any]) -> dict[str, Any]:
         out_spec["ephemeralContainers"] = ephemeral
     out_spec.update(_pick(spec, ("hostNetwork", "nodeName")))
     out_status = _pick(status, ("phase", "podIP", "hostIP"))
+    # Readiness decides whether a Service forwards to the pod: the condition's type and
+    # status only (never its message).
+    conditions = [
+        _pick(cond, ("type", "status"))
+        for cond in _list_of_mappings(status.get("conditions"))
+        if cond.get("type") == "Ready"
+    ]
+    if conditions:
+        out_status["conditions"] = conditions
     pod_ips = [_pick(e, ("ip",)) for e in _list_of_mappings(status.get("podIPs"))]
     if pod_ips:
         out_status["podIPs"] = pod_ips
@@ -179,7 +189,10 @@ def redact_pod(doc: Mapping[str, Any]) -> dict[str, Any]:
 def redact_service(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A Service: selector, ports, cluster IPs and type."""
     spec = _mapping(doc.get("spec"))
-    out_spec = _pick(spec, ("type", "selector", "clusterIP", "clusterIPs", "externalName"))
+    out_spec = _pick(
+        spec,
+        ("type", "selector", "clusterIP", "clusterIPs", "externalName", "publishNotReadyAddresses"),
+    )
     ports = [
         _pick(p, ("name", "protocol", "port", "targetPort", "nodePort", "appProtocol"))
         for p in _list_of_mappings(spec.get("ports"))

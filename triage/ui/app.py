@@ -17,9 +17,9 @@ from textual.worker import Worker, WorkerState
 
 from triage.errors import error_line
 from triage.model import Flow
-from triage.ui import commands
+from triage.ui import command_registry as commands
 from triage.ui.cluster_index import ClusterIndex
-from triage.ui.commands import TriageCommands
+from triage.ui.command_registry import TriageCommands
 from triage.ui.messages import LoadProgressed, SessionLoaded
 from triage.ui.screens.loading import LoadingScreen
 from triage.ui.session import Session, Source
@@ -84,9 +84,10 @@ class TriageApp(App[None]):
         description="Loading the cluster",
     )
     def load_source(self) -> None:
-        session = self.source.load(
-            lambda text: self.post_message(LoadProgressed(text)), self.confirm_debug_container
-        )
+        def progress(text: str) -> None:
+            self.post_message(LoadProgressed(text))
+
+        session = self.source.load(progress, self.confirm_debug_container)
         self.post_message(SessionLoaded(session))
 
     def confirm_debug_container(self, request: EphemeralRequest) -> bool:

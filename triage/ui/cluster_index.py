@@ -119,6 +119,7 @@ class ClusterIndex:
 
     def manifest(self, obj: Namespace | Pod | Service | NetworkPolicy) -> Mapping[str, Any]:
         """The object's manifest as recorded when the recording kept it, else rebuilt."""
+        from triage.model import manifest
         from triage.sources import recording
 
         kind = type(obj).__name__
@@ -128,12 +129,14 @@ class ClusterIndex:
             if (kind, key) in kept:
                 return kept[(kind, key)]  # type: ignore[no-any-return]
         if isinstance(obj, NetworkPolicy):
-            return obj.manifest or recording.policy_manifest(obj)
+            return obj.manifest or manifest.policy_manifest_from_model(
+                obj, with_resource_version=True
+            )
         if isinstance(obj, Pod):
-            return recording.pod_manifest(obj)
+            return manifest.pod_manifest(obj)
         if isinstance(obj, Service):
-            return recording.service_manifest(obj)
-        return recording.namespace_manifest(obj)
+            return manifest.service_manifest(obj)
+        return manifest.namespace_manifest(obj)
 
     def backends(self, service: Service) -> tuple[Pod, ...]:
         return service_backends(self.snapshot, service)

@@ -1,4 +1,5 @@
-"""The `/` filter of the tables, k9s style: plain text, or `-l` with a label selector.
+"""The `/` filter of the tables, k9s style: plain text, or `-l` with a label selector (read
+and matched by `triage.policy.selectors`, the same code that matches policies' selectors).
 
 Pure and Textual-free so the 10k-row path can be measured and tested without an app.
 Rows carry a pre-lowered search string and their labels; a keystroke is one pass over them.
@@ -7,8 +8,11 @@ Rows carry a pre-lowered search string and their labels; a keystroke is one pass
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, TypeVar
+
+from triage.model import LabelSelector
+from triage.policy.selectors import SelectorSyntaxError, parse_label_selector, selector_matches
 
 T = TypeVar("T")
 
@@ -18,84 +22,19 @@ class FilterSyntaxError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Term:
-    """One term of a `-l` selector: `k=v`, `k!=v`, `k` (exists), `!k` (absent),
-    `k in (a,b)`, `k notin (a,b)`."""
-
-    key: str
-    op: str  # "=", "!=", "exists", "!exists", "in", "notin"
-    values: tuple[str, ...] = ()
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        have = labels.get(self.key)
-        if self.op == "=":
-            return have == self.values[0]
-        if self.op == "!=":
-            return have != self.values[0]
-        if self.op == "exists":
-            return have is not None
-        if self.op == "!exists":
-            return have is None
-        if self.op == "in":
-            return have is not None and have in self.values
-        return have is None or have not in self.values  # notin
-
-
-@dataclass(frozen=True, slots=True)
 class Query:
     text: str = ""  # lower-cased substring
     inverse: bool = False  # `!text`: rows that do NOT contain it
-    labels: tuple[Term, ...] = ()
+    labels: LabelSelector = field(default_factory=LabelSelector)  # `-l`, as policies match
 
     @property
     def is_empty(self) -> bool:
-        return not self.text and not self.labels
+        return not self.text and self.labels.is_empty
 
     def matches(self, search: str, labels: Mapping[str, str]) -> bool:
         if self.text and ((self.text in search) == self.inverse):
             return False
-        return all(term.matches(labels) for term in self.labels)
-
-
-def _split_terms(text: str) -> list[str]:
-    """Split on commas outside parentheses: `app in (a,b),tier=web`."""
-    out, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
-            out.append(text[start:i])
-            start = i + 1
-    out.append(text[start:])
-    return [t.strip() for t in out if t.strip()]
-
-
-def parse_term(text: str) -> Term:
-    lowered = text.lower()
-    for word, op in ((" notin ", "notin"), (" in ", "in")):
-        if word in lowered:
-            at = lowered.index(word)
-            key, rest = text[:at].strip(), text[at + len(word) :].strip()
-            if not (rest.startswith("(") and rest.endswith(")")) or not key:
-                raise FilterSyntaxError(f"{text!r}: expected KEY {op} (V1,V2)")
-            values = tuple(v.strip() for v in rest[1:-1].split(",") if v.strip())
-            return Term(key, op, values)
-    if "!=" in text:
-        key, value = text.split("!=", 1)
-        op = "!="
-    elif "=" in text:
-        key, value = text.split("=", 1)
-        key, value = key.rstrip("="), value.lstrip("=")  # `k==v` as kubectl allows
-        op = "="
-    elif text.startswith("!"):
-        return Term(text[1:].strip(), "!exists")
-    else:
-        return Term(text.strip(), "exists")
-    if not key.strip():
-        raise FilterSyntaxError(f"{text!r}: a label key is missing")
-    return Term(key.strip(), op, (value.strip(),))
+        return selector_matches(self.labels, labels)
 
 
 def parse_query(text: str) -> Query:
@@ -106,7 +45,10 @@ def parse_query(text: str) -> Query:
         selector = text[2:].strip()
         if not selector:
             return Query()
-        return Query(labels=tuple(parse_term(t) for t in _split_terms(selector)))
+        try:
+            return Query(labels=parse_label_selector(selector))
+        except SelectorSyntaxError as exc:
+            raise FilterSyntaxError(str(exc)) from None
     if text.startswith("!") and len(text) > 1:
         return Query(text=text[1:].lower(), inverse=True)
     return Query(text=text.lower())

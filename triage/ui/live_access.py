@@ -1,5 +1,5 @@
 """What the screens that write to a cluster (rollback, rollout) share: where to read the
-live set from, the policy API for the session's context, the banner and progress log
+live set from, a RollbackSession for the session's context, the banner and progress log
 (`ClusterWriteScreen`), and writing a plan to a file from a thread worker."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from textual.app import App
 
     from triage.rollback.api import PolicyApi
+    from triage.rollback.session import RollbackSession
     from triage.sources.live import LiveTarget
     from triage.ui.session import Session
 
@@ -48,18 +49,6 @@ def session_live_target(
     return target
 
 
-def connect_policy_api(context: str, target: LiveTarget) -> PolicyApi:
-    from triage.rollback.api import KubePolicyApi
-
-    return KubePolicyApi.connect(context, target.kubeconfig, target.timeout)
-
-
-def close_api(api: object) -> None:
-    close = getattr(api, "close", None)
-    if callable(close):
-        close()
-
-
 def export_in_thread(screen: Screen[Any], name: str, text: str, title: str, group: str) -> None:
     """Write `text` to the app's report directory as `name` (atomically), from a thread
     worker, and notify the path."""
@@ -80,7 +69,7 @@ def export_in_thread(screen: Screen[Any], name: str, text: str, title: str, grou
 class ClusterWriteScreen(Screen[None]):
     """A screen that may write to the session's cluster (rollback, rollout): the session,
     whether it is a replay (then nothing touching a cluster is offered), the context, the
-    live target and policy API (a factory in tests), the store, the SIMULATION / LIVE
+    live target and its RollbackSession (an API factory in tests), the store, the SIMULATION / LIVE
     banner and the progress log. Subclasses set the widget ids."""
 
     BANNER_ID = ""
@@ -123,10 +112,12 @@ class ClusterWriteScreen(Screen[None]):
             self.app, self.session, self._live_target, all_namespaces=self.ALL_NAMESPACES
         )
 
-    def make_api(self) -> PolicyApi:
-        if self.api_factory is not None:
-            return self.api_factory()
-        return connect_policy_api(self.context, self.live_target())
+    def rollback_session(self) -> RollbackSession:
+        """The cluster-touching half (planning from the live set, dry-run, apply, resume,
+        revert), Textual-free and shared with `triage rollback` and `triage rollout`."""
+        from triage.rollback.session import RollbackSession
+
+        return RollbackSession(self.live_target(), self.state_dir, self.api_factory)
 
     def open_store(self) -> Any:
         from triage.rollback.store import Store

@@ -1,4 +1,5 @@
-"""App-level messages: facts that cross screens (STYLE.md "Naming": past tense).
+"""App-level messages: facts that cross screens, named in the past tense
+(docs/architecture.md "The TUI").
 
 Widget-local messages live nested in their widget (`ResourceTable.RowSelected`).
 """

@@ -1,7 +1,7 @@
 """What the UI works on once loading is done, and the sources it can be loaded from.
 
-No Textual here: a source's `load()` runs in a thread worker of the app (DESIGN.md: no
-blocking I/O on the event loop) and returns a `Session`.
+No Textual here: a source's `load()` runs in a thread worker of the app (never
+blocking I/O on the event loop: docs/architecture.md "Data flow") and returns a `Session`.
 """
 
 from __future__ import annotations

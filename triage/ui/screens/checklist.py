@@ -26,6 +26,7 @@ from triage.checklist import (
     load_runbook,
     render_kubectl,
     run_step,
+    runbook_for,
 )
 from triage.errors import error_line
 from triage.model import Flow
@@ -100,7 +101,7 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
             prober=session.prober,
             runbook=load_runbook(self.runbook_name),
         )
-        runbook = self.ctx.effective_runbook
+        runbook = runbook_for(self.ctx)
         yield SourceBar(id="source-bar")
         yield Static(id="flow-line")
         with Horizontal(id="checklist-main"):
@@ -121,7 +122,7 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
 
     @property
     def step_ids(self) -> tuple[str, ...]:
-        return self.context.effective_runbook.step_ids
+        return runbook_for(self.context).step_ids
 
     def status(self, step_id: str) -> Status:
         if step_id in self.running:
@@ -225,7 +226,7 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
         result = self.results.get(step_id)
         if result is not None and result.kubectl:
             return result.kubectl
-        spec = self.context.effective_runbook.step(step_id)
+        spec = runbook_for(self.context).step(step_id)
         try:
             return render_kubectl(spec.kubectl, self.context)
         except (LookupError, ValueError):
@@ -233,7 +234,7 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
 
     def show_step(self, step_id: str) -> None:
         number = self.step_ids.index(step_id) + 1
-        spec = self.context.effective_runbook.step(step_id)
+        spec = runbook_for(self.context).step(step_id)
         self.query_one(StepDetail).show(
             number,
             spec,
@@ -248,7 +249,7 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
         self.show_step(event.step_id)
 
     def help_topic(self) -> tuple[str, str]:
-        spec = self.context.effective_runbook.step(self.query_one(StepList).current_id)
+        spec = runbook_for(self.context).step(self.query_one(StepList).current_id)
         return f"Step: {spec.title}", spec.help or spec.text
 
     # ------------------------------------------------------------------ actions

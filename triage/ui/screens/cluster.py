@@ -330,7 +330,7 @@ the selected namespace (all namespaces: `0` first)."""
         grid.add_row("node · phase", f"{pod.node or '?'} · {pod.phase or '?'}")
         selecting = policies_selecting(self.index.snapshot, pod)
         for direction in ("Ingress", "Egress"):
-            pols = [p.key for p in selecting.get(direction, [])]  # type: ignore[call-overload]
+            pols = [p.key for p in selecting.get(direction, [])]
             if pols:
                 grid.add_row(f"{direction.lower()} policies", _names(pols))
             else:

@@ -166,7 +166,8 @@ complete flow starts the checklist."""
             text.append("warning: ", "bold yellow").append(f"{warning}\n")
         if len(warnings) > 3:
             text.append(f"… and {len(warnings) - 3} more warnings", "italic")
-        return text.rstrip() or None
+        text.rstrip()  # in place: Text.rstrip() returns None, so never `return text.rstrip()`
+        return text
 
     def show_message(self, content: Text | None) -> None:
         message = self.query_one("#flow-message", Static)

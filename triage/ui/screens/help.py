@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from triage.ui import commands
+from triage.ui import command_registry as commands
 
 
 def keys_table(screen: Screen[object]) -> Table:

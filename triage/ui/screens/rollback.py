@@ -38,13 +38,14 @@ from triage.rollback.delta import Delta
 from triage.rollback.plan import ORDERING_RULE, PHASE_NAMES, Operation, Plan
 from triage.rollback.policyset import PolicySet, scope_text
 from triage.rollback.store import SavedSnapshot
-from triage.ui.live_access import ClusterWriteScreen, close_api, export_in_thread
+from triage.ui.live_access import ClusterWriteScreen, export_in_thread
 from triage.ui.session import Session
 from triage.ui.widgets.confirm import ConfirmContextModal
 from triage.ui.widgets.source_bar import SourceBar
 
 if TYPE_CHECKING:
     from triage.rollback.api import PolicyApi
+    from triage.rollback.session import FollowUp
     from triage.sources.live import LiveTarget
 
 ApiFactory = Callable[[], "PolicyApi"]
@@ -411,19 +412,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
                 live_source=f"recording: {session.label}",
                 simulation=True,
             )
-        from triage.sources.live import load_live
-
-        live_target = self.live_target()
-        loaded = load_live(live_target)
-        scope = tuple(sorted(set(live_target.namespaces))) or None
-        return make_plan(
-            loaded.snapshot,
-            target,
-            context=loaded.context,
-            live_scope=scope,
-            live_source=f"context {loaded.context}",
-            server=loaded.server,
-        )
+        return self.rollback_session().plan(target).plan
 
     def on_plan_computed(self, message: PlanComputed) -> None:
         self.run_ = message.run
@@ -526,7 +515,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         if run.action == "apply" and self.target is not None:
             target = self.target
             self.start_plan(lambda: Run.apply(self._make_plan(target)))
-        elif run.parent_id is not None:
+        elif run.action != "apply" and run.parent_id is not None:
             self._plan_follow_up(run.action, run.parent_id)
 
     def _start_job(self, what: str, job: Callable[[], None]) -> None:
@@ -549,14 +538,9 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         self.add_log(f"dry-run of {len(plan.operations)} step(s) on {self.context}", "bold")
 
         def job() -> None:
-            from triage.rollback.apply import Applier
-
-            api = self.make_api()
-            try:
-                with self.open_store() as store:
-                    results = Applier(api, store, progress=self._progress).dry_run(plan)
-            finally:
-                close_api(api)
+            session = self.rollback_session()
+            with self.open_store() as store:
+                results = session.dry_run(store, plan, progress=self._progress)
             self.post_message(DryRunFinished(results))
 
         self._start_job("dry-run", job)
@@ -606,15 +590,11 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         self.add_log(f"{run.action}: {len(run.plan.operations)} step(s) on {typed}", "bold")
 
         def job() -> None:
-            from triage.rollback.apply import Applier
-
-            api = self.make_api()
-            try:
-                with self.open_store() as store:
-                    applier = Applier(api, store, progress=self._progress)
-                    result = applier.run(run, confirmed_context=typed)
-            finally:
-                close_api(api)
+            session = self.rollback_session()
+            with self.open_store() as store:
+                result = session.execute(
+                    store, run, confirmed_context=typed, progress=self._progress
+                )
             self.post_message(ApplyFinished(result))
 
         self._start_job(run.action, job)
@@ -680,26 +660,11 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
             self.query_one("#plan-summary", Static).update(Text(f"cannot plan: {text}", "bold red"))
         self.post_message(JobFailed(what, text))
 
-    def _plan_follow_up(self, action: str, journal_id: int) -> None:
-        from triage.rollback.apply import resume_run, revert_run
-
+    def _plan_follow_up(self, action: FollowUp, journal_id: int) -> None:
         def job() -> Run:
-            from triage.sources.live import load_live
-
-            live_target = self.live_target()
-            loaded = load_live(live_target)
-            scope = tuple(sorted(set(live_target.namespaces))) or None
-            make = resume_run if action == "resume" else revert_run
+            session = self.rollback_session()
             with self.open_store() as store:
-                return make(
-                    store,
-                    journal_id,
-                    loaded.snapshot,
-                    context=loaded.context,
-                    live_scope=scope,
-                    live_source=f"context {loaded.context}",
-                    server=loaded.server,
-                )
+                return session.follow_up(store, action, journal_id)
 
         self.start_plan(job, f"planning the {action} of journal #{journal_id}")
 

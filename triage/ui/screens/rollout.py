@@ -31,7 +31,7 @@ from textual.worker import Worker, WorkerState
 from triage.errors import error_line
 from triage.model.untrusted import clean
 from triage.rollback.apply import ApplyResult, Progress
-from triage.ui.live_access import ClusterWriteScreen, close_api, export_in_thread
+from triage.ui.live_access import ClusterWriteScreen, export_in_thread
 from triage.ui.session import Session
 from triage.ui.widgets.confirm import ConfirmContextModal
 from triage.ui.widgets.source_bar import SourceBar
@@ -206,15 +206,14 @@ no longer connects, `v` reverts to the saved set (the same confirmation)."""
                     simulation=True,
                 )
             else:
-                from triage.sources.live import load_live
-
-                loaded = load_live(self.live_target())
+                cluster = self.rollback_session()
+                loaded = cluster.read_live()
                 rollout = plan_rollout(
                     loaded.snapshot,
                     namespaces,
                     observed,
-                    context=loaded.context,
-                    live_source=f"context {loaded.context}",
+                    context=cluster.context,
+                    live_source=cluster.live_source,
                     server=loaded.server,
                 )
             self.post_message(RolloutPlanned(rollout))
@@ -324,23 +323,24 @@ no longer connects, `v` reverts to the saved set (the same confirmation)."""
         prober = self.session.prober
 
         def job() -> None:
-            from triage.rollout.apply import apply_rollout, save_known_good
+            from triage.rollback.apply import RollbackRefused, Run
+            from triage.rollout.apply import save_known_good
             from triage.rollout.verify import run_verification, verification_targets
 
-            api = self.make_api()
-            try:
-                with self.open_store() as store:
-                    if api.context != typed:
-                        raise_refused(typed, api.context)
-                    saved = save_known_good(store, rollout, typed)
-                    self.post_message(
-                        RolloutProgressed(f"saved the live set as known-good snapshot #{saved.id}")
-                    )
-                    result = apply_rollout(
-                        api, store, rollout, confirmed_context=typed, progress=self._progress
-                    )
-            finally:
-                close_api(api)
+            cluster = self.rollback_session()
+            if typed != cluster.context:
+                raise RollbackRefused(
+                    f"the confirmation {typed!r} does not name the context "
+                    f"{cluster.context!r}; nothing applied"
+                )
+            with cluster.open_store() as store:
+                saved = save_known_good(store, rollout, typed)
+                self.post_message(
+                    RolloutProgressed(f"saved the live set as known-good snapshot #{saved.id}")
+                )
+                result = cluster.execute(
+                    store, Run.apply(rollout.plan), confirmed_context=typed, progress=self._progress
+                )
             verification = None
             if result.ok:
                 targets = verification_targets(rollout, self.sample)
@@ -418,26 +418,12 @@ no longer connects, `v` reverts to the saved set (the same confirmation)."""
         self.add_log(f"revert of journal #{result.journal_id} on {typed}", "bold")
 
         def job() -> None:
-            from triage.rollback.apply import Applier
-            from triage.rollout.apply import revert_plan
-            from triage.sources.live import load_live
-
-            loaded = load_live(self.live_target())
-            api = self.make_api()
-            try:
-                with self.open_store() as store:
-                    run = revert_plan(
-                        store,
-                        result.journal_id,
-                        loaded.snapshot,
-                        rollout,
-                        context=loaded.context,
-                        server=loaded.server,
-                    )
-                    applier = Applier(api, store, progress=self._progress)
-                    reverted = applier.run(run, confirmed_context=typed)
-            finally:
-                close_api(api)
+            cluster = self.rollback_session()
+            with cluster.open_store() as store:
+                run = cluster.follow_up(store, "revert", result.journal_id)
+                reverted = cluster.execute(
+                    store, run, confirmed_context=typed, progress=self._progress
+                )
             self.post_message(RolloutApplied(reverted, None, reverted=True))
 
         self._start_job("revert", job)
@@ -466,11 +452,3 @@ no longer connects, `v` reverts to the saved set (the same confirmation)."""
         self.add_log(f"{event.worker.name or event.worker.group}: {text}", "bold red")
         self.notify(text, severity="error")
         self.refresh_bindings()
-
-
-def raise_refused(typed: str, context: str) -> None:
-    from triage.rollback.apply import RollbackRefused
-
-    raise RollbackRefused(
-        f"the confirmation {typed!r} does not name the context {context!r}; nothing applied"
-    )

@@ -1,9 +1,10 @@
 """The confirmations before anything touches a cluster.
 
-`ConfirmContextModal`, the typed one (a rollback): k9s's ShowConfirmAck (STYLE.md §2): focus
-starts on Cancel, so a stray `enter` cancels; the Apply button does nothing until the input
-holds exactly the expected context name; `esc` cancels. The modal dismisses with the name
-that was typed (the applier checks it once more against the client's context) or None.
+`ConfirmContextModal`, the typed one (a rollback), like k9s's ShowConfirmAck
+(docs/architecture.md, "The TUI"): focus starts on Cancel, so a stray `enter` cancels; the
+Apply button does nothing until the input holds exactly the expected context name; `esc`
+cancels. The modal dismisses with the name that was typed (the applier checks it once more
+against the client's context) or None.
 
 `ConfirmModal`, the yes/no one (a debug container for a probe): it names the context on a
 line of its own; focus starts on No, so a stray `enter` declines; `y` (or tab to Yes, then

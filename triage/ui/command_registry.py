@@ -12,14 +12,51 @@ import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
-    from triage.ui.app import TriageApp
+    from textual.screen import Screen
 
-Runner = Callable[["TriageApp", str], object]
+    from triage.ui.session import Session
+
+
+class CommandHost(Protocol):
+    """What a `:` command may ask of the app; `triage.ui.app.TriageApp` provides it. A
+    protocol rather than an import: the app imports this registry, so the registry cannot
+    import the app without an import cycle (the contracts in pyproject.toml forbid one)."""
+
+    @property
+    def session(self) -> Session | None: ...
+
+    @property
+    def runbook(self) -> str: ...
+
+    def open_cluster(
+        self, *, view: str = ..., namespace: str | None = ..., filter_text: str = ...
+    ) -> None: ...
+
+    def open_flow_picker(self, arg: str = ...) -> None: ...
+
+    def open_last_checklist(self) -> None: ...
+
+    def use_runbook(self, name: str) -> None: ...
+
+    def open_exposure(self, pod: str | None) -> None: ...
+
+    def open_matrix(self, namespaces: list[str]) -> None: ...
+
+    def action_help(self) -> None: ...
+
+    def notify(self, message: str) -> None: ...
+
+    def push_screen(self, screen: Screen[Any]) -> object: ...
+
+    def exit(self) -> None: ...
+
+
+Runner = Callable[[CommandHost, str], object]
 
 
 @dataclass(frozen=True)
@@ -41,11 +78,16 @@ class Command:
 
 
 def screen_command(
-    name: str, help: str, target: str, *, aliases: tuple[str, ...] = (), touches_cluster=False
+    name: str,
+    help: str,
+    target: str,
+    *,
+    aliases: tuple[str, ...] = (),
+    touches_cluster: bool = False,
 ) -> Command:
     """A command that pushes the Screen class named `module:Class`, built from the session."""
 
-    def run(app: TriageApp, arg: str) -> None:
+    def run(app: CommandHost, arg: str) -> None:
         module, _, cls_name = target.partition(":")
         screen_cls = getattr(importlib.import_module(module), cls_name)
         app.push_screen(screen_cls(app.session))
@@ -54,25 +96,25 @@ def screen_command(
 
 
 def _cluster(view: str) -> Runner:
-    def run(app: TriageApp, arg: str) -> None:
+    def run(app: CommandHost, arg: str) -> None:
         app.open_cluster(view=view, filter_text=arg)
 
     return run
 
 
-def _namespace(app: TriageApp, arg: str) -> None:
+def _namespace(app: CommandHost, arg: str) -> None:
     app.open_cluster(view="pods", namespace=arg or None)
 
 
-def _flow(app: TriageApp, arg: str) -> None:
+def _flow(app: CommandHost, arg: str) -> None:
     app.open_flow_picker(arg)
 
 
-def _checklist(app: TriageApp, arg: str) -> None:
+def _checklist(app: CommandHost, arg: str) -> None:
     app.open_last_checklist()
 
 
-def _runbook(app: TriageApp, arg: str) -> None:
+def _runbook(app: CommandHost, arg: str) -> None:
     if arg:
         app.use_runbook(arg)
     else:
@@ -81,19 +123,19 @@ def _runbook(app: TriageApp, arg: str) -> None:
         app.notify(f"runbook {app.runbook}; bundled: {', '.join(bundled_runbooks())}")
 
 
-def _exposure(app: TriageApp, arg: str) -> None:
+def _exposure(app: CommandHost, arg: str) -> None:
     app.open_exposure(arg or None)
 
 
-def _matrix(app: TriageApp, arg: str) -> None:
+def _matrix(app: CommandHost, arg: str) -> None:
     app.open_matrix(arg.split())
 
 
-def _help(app: TriageApp, arg: str) -> None:
+def _help(app: CommandHost, arg: str) -> None:
     app.action_help()
 
 
-def _quit(app: TriageApp, arg: str) -> None:
+def _quit(app: CommandHost, arg: str) -> None:
     app.exit()
 
 
@@ -169,19 +211,19 @@ COMMANDS: tuple[Command, ...] = (
 )
 
 
-def available(app: TriageApp) -> list[Command]:
+def available(app: CommandHost) -> list[Command]:
     read_only = app.session is None or app.session.read_only
     return [c for c in COMMANDS if not (c.touches_cluster and read_only)]
 
 
-def find(app: TriageApp, name: str) -> Command | None:
+def find(app: CommandHost, name: str) -> Command | None:
     for command in available(app):
         if name in command.names:
             return command
     return None
 
 
-def completions(app: TriageApp) -> list[str]:
+def completions(app: CommandHost) -> list[str]:
     """What the `:` prompt completes: every command name, and `ns NAME` per namespace."""
     words = [name for c in available(app) for name in c.names]
     if app.session is not None:
@@ -196,7 +238,7 @@ class TriageCommands(Provider):
     """The `:` commands in the command palette, titled "area: verb"."""
 
     def _entries(self) -> Iterable[tuple[str, str, Callable[[], object]]]:
-        app: TriageApp = self.app  # type: ignore[assignment]
+        app = cast(CommandHost, self.app)
         if app.session is None:
             return
         for command in available(app):
@@ -208,7 +250,7 @@ class TriageCommands(Provider):
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        app: TriageApp = self.app  # type: ignore[assignment]
+        app = cast(CommandHost, self.app)
         entries = list(self._entries())
         if app.session is not None:
             entries += [
