@@ -40,31 +40,28 @@ if TYPE_CHECKING:
 
 def _add_observed_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("observed traffic")
-    group.add_argument(
-        "--observed",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="FILE",
-        help="YAML list of {from, to, port, protocol} seen working (repeatable)",
-    )
-    group.add_argument(
-        "--observed-recording",
-        dest="observed_recordings",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="FILE",
-        help="a recording whose flows and successful probes count as observed (repeatable)",
-    )
-    group.add_argument(
-        "--exclude",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="FILE",
-        help="YAML list of observed flows to let close (not allowed, not reported as breaking)",
-    )
+    for flag, dest, helptext in (
+        ("--observed", "observed", "YAML list of {from, to, port, protocol} seen working"),
+        (
+            "--observed-recording",
+            "observed_recordings",
+            "a recording whose flows and successful probes count as observed",
+        ),
+        (
+            "--exclude",
+            "exclude",
+            "YAML list of observed flows to let close (not allowed, not reported as breaking)",
+        ),
+    ):
+        group.add_argument(
+            flag,
+            dest=dest,
+            action="append",
+            type=Path,
+            default=[],
+            metavar="FILE",
+            help=helptext + " (repeatable)",
+        )
 
 
 def register(subparsers: Any) -> None:
