@@ -64,6 +64,15 @@ def _add_observed_options(parser: argparse.ArgumentParser) -> None:
         )
 
 
+def _namespaces_are_the_rollout(parser: argparse.ArgumentParser) -> None:
+    """`-n NS` names the namespaces to roll out here, not a read scope."""
+    for action in parser._actions:
+        if action.dest == "namespaces":
+            action.help = (
+                "a namespace to roll out (repeatable, required); the cluster is read in full"
+            )
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "rollout",
@@ -81,6 +90,7 @@ def register(subparsers: Any) -> None:
         "that would break), the flows that close, and what stays open.",
     )
     add_source_options(plan)
+    _namespaces_are_the_rollout(plan)
     _add_observed_options(plan)
     plan.add_argument(
         "--output",
@@ -99,6 +109,7 @@ def register(subparsers: Any) -> None:
         "with a journal, re-read, then probe observed flows and flows meant to close.",
     )
     add_live_options(apply)
+    _namespaces_are_the_rollout(apply)
     add_state_dir_option(apply)
     _add_observed_options(apply)
     apply.add_argument(
