@@ -101,8 +101,8 @@ EXPECTED: dict[str, list[Expect]] = {
     ],
     "default-deny-rollout": [
         # Before the rollout: only backend is isolated (ingress), and the frontends may call it.
-        Expect(True),
         Expect(True, policy="production/backend-allow-frontend"),
+        Expect(True),
         Expect(True, policy="production/backend-allow-frontend"),
         Expect(True),
         Expect(True),

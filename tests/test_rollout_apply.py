@@ -162,6 +162,7 @@ def test_apply_reaches_the_plan_allows_first_and_verifies(
         assert len(good) == 1 and {p.key for p in good[0].policies} == set(original)
         (journal,) = store.journals()
         assert journal.status == "verified"
+        assert good[0].id == journal.backup_snapshot_id  # saved before the first write
         assert [s.status for s in journal.steps] == ["done"] * 9
     probes = [c for c in server.exec_log if c.argv[:1] == ["nc"]]
     assert len(probes) == 6

@@ -10,8 +10,8 @@ list of {from, to, port, protocol}, as `triage explain --flows` reads), the flow
 successful probes of `--recording` or `--observed-recording FILE`. `--exclude FILE` lists
 observed flows the operator lets close.
 
-`apply` saves the live set as a known-good snapshot, then goes through the rollback applier
-(context check, backup, server-side dry-run, journal, ordered writes, verify), then probes a
+`apply` goes through the rollback applier (context check, re-read, backup — kept as a
+known-good snapshot —, server-side dry-run, journal, ordered writes, verify), then probes a
 sample of the observed flows and of the flows meant to close. When an observed flow no
 longer connects, `--auto-revert` restores the saved set (otherwise the revert command is
 printed). Nothing is written without `--context NAME` and `--yes` or the typed context.
@@ -105,8 +105,9 @@ def register(subparsers: Any) -> None:
     apply = sub.add_parser(
         "apply",
         help="apply the rollout: known-good save, dry-run, journalled writes, probes",
-        description="Save the live set as known-good, dry-run, apply allows before denies "
-        "with a journal, re-read, then probe observed flows and flows meant to close.",
+        description="Re-read and back up the live set (kept as known-good), dry-run, apply "
+        "allows before denies with a journal, re-read, then probe observed flows and flows "
+        "meant to close.",
     )
     add_live_options(apply)
     _namespaces_are_the_rollout(apply)
@@ -246,7 +247,7 @@ def _print_check(check: ProbeCheck) -> None:
 def run_apply(args: argparse.Namespace) -> int:
     from triage.commands.rollback import _finish, confirm, execute_journalled
     from triage.rollback.apply import Run
-    from triage.rollout.apply import save_known_good
+    from triage.rollout.apply import keep_as_known_good
     from triage.rollout.plan import plan_rollout
     from triage.rollout.render import rollout_to_text
 
@@ -278,9 +279,9 @@ def run_apply(args: argparse.Namespace) -> int:
             print("nothing to apply: the live set already is the rollout.")
             return 0
         confirmed = confirm(plan, context, yes=args.yes)
-        saved = save_known_good(store, rollout, context)
-        print(f"  saved the live set of {', '.join(namespaces)} as known-good snapshot #{saved.id}")
         result = execute_journalled(session, store, Run.apply(plan), confirmed)
+        saved = keep_as_known_good(store, result)
+        print(f"  the live set before the rollout is known-good snapshot #{saved.id}")
         if not result.ok:
             return _finish(result)
         print(f"applied: {result.message} (journal #{result.journal_id})")

@@ -3,8 +3,8 @@
 Namespaces on the left (space toggles, `p` plans), the generated policies as YAML and the
 preview on the right: the observed flows that stay allowed (and any that would break), what
 closes, what stays open. Live, `A` applies after the typed confirmation (the rollback's
-ConfirmContextModal): the live set is saved as known-good, then the rollback applier runs
-(re-read, backup, dry-run, journalled writes, allows before denies) and probes verify a
+ConfirmContextModal): the rollback applier runs (re-read, backup of the live set — kept as
+known-good —, dry-run, journalled writes, allows before denies) and probes verify a
 sample of observed flows and of the flows meant to close; `v` reverts to the saved set, with
 the same confirmation. A replay shows the same plan as a SIMULATION and offers nothing that
 would touch a cluster.
@@ -94,8 +94,8 @@ observed traffic (the recording's flows and successful probes), are added. The p
 the engine's verdict: every observed flow must stay allowed; what closes is allowed today
 and was never observed.
 
-Live: `A` applies after you type the context name: the live set is saved as known-good,
-re-read (a change since the plan refuses), dry-run, applied allows first with a journal,
+Live: `A` applies after you type the context name: the live set is re-read (a change since
+the plan refuses), saved as a known-good backup, dry-run, applied allows first with a journal,
 re-read, then probes check observed flows and flows meant to close. When an observed flow
 no longer connects, `v` reverts to the saved set (the same confirmation)."""
 
@@ -312,8 +312,9 @@ no longer connects, `v` reverts to the saved set (the same confirmation)."""
             "",
             *(f"{i}. {op.action} {op.key}" for i, op in enumerate(plan.operations, start=1)),
             "",
-            "The live set is saved as known-good, re-read (any change since this plan",
-            "refuses), dry-run, applied in this order with a journal, then probes verify.",
+            "The live set is re-read (any change since this plan refuses), saved as a",
+            "known-good backup, dry-run, applied in this order with a journal, then probes",
+            "verify.",
         ]
         title = f"Apply the rollout ({len(plan.operations)} step(s)) to context {self.context}?"
         self._confirm(title, lines, "Apply", lambda typed: self._apply(rollout, typed))
@@ -323,24 +324,19 @@ no longer connects, `v` reverts to the saved set (the same confirmation)."""
         prober = self.session.prober
 
         def job() -> None:
-            from triage.rollback.apply import RollbackRefused, Run
-            from triage.rollout.apply import save_known_good
+            from triage.rollback.apply import Run
+            from triage.rollout.apply import keep_as_known_good
             from triage.rollout.verify import run_verification, verification_targets
 
-            cluster = self.rollback_session()
-            if typed != cluster.context:
-                raise RollbackRefused(
-                    f"the confirmation {typed!r} does not name the context "
-                    f"{cluster.context!r}; nothing applied"
-                )
+            cluster = self.rollback_session()  # execute refuses a name that is not its context
             with cluster.open_store() as store:
-                saved = save_known_good(store, rollout, typed)
-                self.post_message(
-                    RolloutProgressed(f"saved the live set as known-good snapshot #{saved.id}")
-                )
                 result = cluster.execute(
                     store, Run.apply(rollout.plan), confirmed_context=typed, progress=self._progress
                 )
+                saved = keep_as_known_good(store, result)
+            self.post_message(
+                RolloutProgressed(f"the live set before the rollout: known-good #{saved.id}")
+            )
             verification = None
             if result.ok:
                 targets = verification_targets(rollout, self.sample)
