@@ -330,6 +330,12 @@ def test_cli_plan_needs_namespaces_and_reads_bad_files_in_one_line(
 ) -> None:
     code, _, err = run(capsys, "rollout", "plan", "--recording", str(COURSE))
     assert code == 2 and "--namespace NS" in err
+    code, out, err = run(capsys, "rollout", "plan", "--recording", str(COURSE), "-n", "prod")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"triage: error: --namespace prod: no such namespace in recording {COURSE} "
+        "(namespaces: develop, kube-system, production, traefik)\n"
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text("- {from: develop/debug, to: production/db}\n")
     code, _, err = run(

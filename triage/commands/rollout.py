@@ -150,6 +150,19 @@ def _namespaces(args: argparse.Namespace) -> tuple[str, ...]:
     return namespaces
 
 
+def _known(namespaces: tuple[str, ...], snapshot: Any, where: str) -> None:
+    """A namespace the cluster lacks is a typo, not an empty rollout: one line, exit 2."""
+    from triage.model.untrusted import clean
+
+    missing = [ns for ns in namespaces if snapshot.namespace_labels(ns) is None]
+    if missing:
+        known = ", ".join(sorted(ns.name for ns in snapshot.namespaces)[:12])
+        raise UsageError(
+            f"--namespace {clean(missing[0])}: no such namespace in {clean(where)} "
+            f"(namespaces: {clean(known)})"
+        )
+
+
 def _flows(paths: list[Path]) -> list[Any]:
     from triage.commands.explain import read_flows_file
 
@@ -190,6 +203,7 @@ def run_plan(args: argparse.Namespace) -> int:
 
     namespaces = _namespaces(args)
     loaded = _load(args)
+    _known(namespaces, loaded.snapshot, loaded.description)
     observed = observed_from_args(args, loaded)
     rollout = plan_rollout(
         loaded.snapshot,
@@ -258,6 +272,7 @@ def run_apply(args: argparse.Namespace) -> int:
     context = session.context
     with session.open_store() as store:
         live = session.read_live()
+        _known(namespaces, live.snapshot, session.live_source)
         rollout = plan_rollout(
             live.snapshot,
             namespaces,
