@@ -266,8 +266,9 @@ no longer connects, `v` reverts to the saved set (the same confirmation)."""
         if action in ("apply", "revert") and self.simulation:
             return False  # a replay never offers what would touch a cluster
         if action == "apply":
-            ready = self.rollout is not None and not self.rollout.plan.empty
-            return True if ready and self.rollout.safe and not self.busy else None  # type: ignore[union-attr]
+            rollout = self.rollout
+            ready = rollout is not None and not rollout.plan.empty and rollout.safe
+            return True if ready and not self.busy else None  # shown, greyed out until then
         if action == "revert":
             return True if self.last_result is not None and not self.busy else None
         return True
