@@ -167,6 +167,12 @@ def test_apply_reaches_the_plan_allows_first_and_verifies(
     probes = [c for c in server.exec_log if c.argv[:1] == ["nc"]]
     assert len(probes) == 6
     assert "verified: the observed flows connect" in out
+    # the same rollout again: the live set already is the plan, nothing is written
+    before = len(real_writes(server))
+    code, out, err = run(capsys, *base_args(kubeconfig, tmp_path), "--sample", "0", "--yes")
+    assert code == 0, out + err
+    assert "nothing to apply: the live set already is the rollout." in out
+    assert len(real_writes(server)) == before
 
 
 def test_failed_probe_of_an_observed_flow_auto_reverts_to_the_saved_set(
