@@ -115,6 +115,7 @@ async def test_live_apply_with_typed_context_then_failed_probe_and_revert(
         await pilot.press("A")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmContextModal)
+        assert app.screen.lines[0].startswith("NO OBSERVED TRAFFIC: every flow")
         await pilot.press("shift+tab", *"prod-eu", "tab", "enter")
         await settle(pilot)
         assert app.screen is screen

@@ -307,7 +307,13 @@ no longer connects, `v` reverts to the saved set (the same confirmation)."""
         ):
             return
         plan = rollout.plan
+        blind = (
+            ["NO OBSERVED TRAFFIC: every flow of these namespaces but DNS closes.", ""]
+            if rollout.generation.observed.empty
+            else []
+        )
         lines = [
+            *blind,
             plan.summary(),
             f"namespaces: {', '.join(rollout.namespaces)}",
             "",
