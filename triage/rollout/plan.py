@@ -157,11 +157,18 @@ class _Judge:
         self._pairs: dict[tuple[int, int], PortSet] = {}
         self._explained: dict[tuple[str, str, int, str], bool] = {}
         self._outside: dict[tuple[tuple[int, ...], str, int, str], bool] = {}
+        self._classes: dict[int, int] = {}  # id(pod) → class: a Pod's key is built per call
+
+    def _class(self, pod: Pod) -> int:
+        found = self._classes.get(id(pod))
+        if found is None:
+            found = self._classes[id(pod)] = self.model.class_of[pod.key]
+        return found
 
     def allowed(self, c: Connection) -> bool:
         if c.source is not None and c.destination is not None:
-            cs = self.model.class_of[c.source.key]
-            cd = self.model.class_of[c.destination.key]
+            cs = self._class(c.source)
+            cd = self._class(c.destination)
             ports = self._pairs.get((cs, cd))
             if ports is None:
                 ports = self._pairs[(cs, cd)] = self.model.pair(cs, cd)
@@ -191,7 +198,7 @@ class _Judge:
         isolated: allowed. Else some rule of an isolating policy must name the port (a
         number: a port name resolves on a destination pod, and there is none) and have no
         peers or an ipBlock holding the address outside its excepts."""
-        isolating = self.model.isolating["Egress"][self.model.class_of[source.key]]
+        isolating = self.model.isolating["Egress"][self._class(source)]
         key = (isolating, ip, port, protocol)
         found = self._outside.get(key)
         if found is None:
@@ -241,10 +248,12 @@ def generate(snapshot: Snapshot, namespaces: Sequence[str], observed: Observed) 
     excluded = set(observed.excluded)
     flows = [f for f in observed.flows if f not in excluded]
     connections, unresolved = resolve_all(snapshot, flows)
-    unique: dict[tuple[str, str, int, str], Connection] = {}
+    unique: dict[tuple[object, object, int, str], Connection] = {}
     for c in connections:
         if touches(c, scope):
-            unique.setdefault((c.source_label, c.destination_label, c.port, c.protocol), c)
+            src = id(c.source) if c.source is not None else c.source_ip
+            dst = id(c.destination) if c.destination is not None else c.destination_ip
+            unique.setdefault((src, dst, c.port, c.protocol), c)
     relevant = list(unique.values())
     generated: list[Generated] = []
     for ns in scope:
