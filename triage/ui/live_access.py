@@ -76,6 +76,7 @@ class ClusterWriteScreen(Screen[None]):
     LOG_ID = ""
     LOG_TEXT_ID = ""
     ALL_NAMESPACES = False  # read every namespace, whatever the session's scope
+    RUN_GROUP = ""  # the worker group of cluster-touching jobs: one at a time
 
     def __init__(
         self,
@@ -139,3 +140,18 @@ class ClusterWriteScreen(Screen[None]):
         self.log_lines.append(Text(text, style))
         self.query_one(f"#{self.LOG_TEXT_ID}", Static).update(Text("\n").join(self.log_lines))
         self.query_one(f"#{self.LOG_ID}", VerticalScroll).scroll_end(animate=False)
+
+    def _start_job(self, what: str, job: Callable[[], None]) -> None:
+        """Run a cluster-touching job in a thread worker; `busy` says which until its
+        result message clears it."""
+        self.busy = what
+        self.refresh_bindings()
+        self.run_worker(
+            job,
+            name=what,
+            thread=True,
+            group=self.RUN_GROUP,
+            exclusive=True,
+            exit_on_error=False,
+            description=what,
+        )

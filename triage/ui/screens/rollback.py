@@ -177,6 +177,7 @@ class RollbackScreen(ClusterWriteScreen):
     BANNER_ID = "rollback-banner"
     LOG_ID = "rollback-log"
     LOG_TEXT_ID = "rollback-log-text"
+    RUN_GROUP = GROUP_RUN
 
     HELP = """\
 Guided rollback to a known-good policy set. Pick a target on the left (enter plans toward
@@ -517,19 +518,6 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
             self.start_plan(lambda: Run.apply(self._make_plan(target)))
         elif run.action != "apply" and run.parent_id is not None:
             self._plan_follow_up(run.action, run.parent_id)
-
-    def _start_job(self, what: str, job: Callable[[], None]) -> None:
-        self.busy = what
-        self.refresh_bindings()
-        self.run_worker(
-            job,
-            name=what,
-            thread=True,
-            group=GROUP_RUN,
-            exclusive=True,
-            exit_on_error=False,
-            description=what,
-        )
 
     def action_dry_run(self) -> None:
         plan = self.plan

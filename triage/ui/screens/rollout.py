@@ -83,6 +83,7 @@ class RolloutScreen(ClusterWriteScreen):
     BANNER_ID = "rollout-banner"
     LOG_ID = "rollout-log"
     LOG_TEXT_ID = "rollout-log-text"
+    RUN_GROUP = GROUP_RUN
     # the DNS pods and the peers of the rollout namespaces live elsewhere
     ALL_NAMESPACES = True
 
@@ -362,13 +363,6 @@ no longer connects, `v` reverts to the saved set (the same confirmation)."""
             self.post_message(RolloutApplied(result, verification))
 
         self._start_job("apply", job)
-
-    def _start_job(self, what: str, job: Callable[[], None]) -> None:
-        self.busy = what
-        self.refresh_bindings()
-        self.run_worker(
-            job, name=what, thread=True, group=GROUP_RUN, exclusive=True, exit_on_error=False
-        )
 
     def on_rollout_applied(self, message: RolloutApplied) -> None:
         self.busy = ""
