@@ -371,3 +371,30 @@ def test_runbook_rollout_step_on_the_course_incident() -> None:
     )
     assert "rollout-default-deny" in result.details["fix_yaml"]
     assert run_step(ctx, "default-deny").status == "fail"
+
+
+def test_a_recordings_observed_traffic_is_its_flows_and_successful_connect_probes() -> None:
+    import dataclasses
+
+    from triage.model.incident import ProbeRecord
+
+    incident = load_incident(COURSE)
+    frontend = "production/frontend-7c9d8b6f5-m2x7p"
+    probes = (
+        ProbeRecord(
+            "connect", frontend, "backend.production.svc.cluster.local", 8080, "TCP", "success"
+        ),
+        ProbeRecord("connect", frontend, "production/svc/production-db", 5432, "TCP", "success"),
+        ProbeRecord("connect", frontend, "10.42.2.40", 5432, "TCP", "timeout"),  # not seen working
+        ProbeRecord("dns", frontend, "backend.production.svc.cluster.local", 53, "UDP", "success"),
+        ProbeRecord("connect", frontend, "10.42.2.40", 5432, "UDP", "success"),
+    )
+    observed = observed_from_incident(dataclasses.replace(incident, probes=probes), "rec")
+    src = PodRef("production", "frontend-7c9d8b6f5-m2x7p")
+    reported = [rf.flow for rf in incident.flows]
+    assert list(observed.flows) == [
+        *reported,
+        Flow(src, ServiceRef("production", "production-db"), 5432),
+        Flow(src, IPRef("10.42.2.40"), 5432, "UDP"),
+    ]  # the backend probe repeats a reported flow: kept once
+    assert observed.sources == ("rec",)
