@@ -84,7 +84,7 @@ _SERVICE_HOST = re.compile(
 )
 
 
-def _probe_target(snapshot: Snapshot, target: str) -> PodRef | ServiceRef | IPRef | None:
+def _probe_target(target: str) -> PodRef | ServiceRef | IPRef | None:
     try:
         return IPRef(str(ipaddress.ip_address(target)))
     except ValueError:
@@ -108,7 +108,7 @@ def observed_from_incident(incident: Incident, origin: str = "recording") -> Obs
         if probe.kind != "connect" or probe.outcome != "success" or probe.port is None:
             continue
         src_ns, _, src_name = probe.source.partition("/")
-        target = _probe_target(incident.snapshot, probe.target)
+        target = _probe_target(probe.target)
         if not src_ns or not src_name or target is None:
             continue
         protocol: Protocol = "UDP" if probe.protocol.upper() == "UDP" else "TCP"
