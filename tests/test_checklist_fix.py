@@ -10,9 +10,9 @@ import yaml
 
 from tests.test_checklist_classic import BACKEND, CANARY, CLASSIC, FRONTEND, TRAEFIK
 from triage.checklist import least_privilege_fix
-from triage.checklist.fix import distinguishing_labels
 from triage.model import Flow, NetworkPolicy, PodRef, Snapshot, parse_flow
 from triage.policy import explain, is_allowed
+from triage.policy.generate import SELECT_LABEL, select_pods
 from triage.sources.manifests import load_manifests
 from triage.sources.parse import parse_network_policy
 
@@ -147,7 +147,7 @@ def test_fix_accepts_an_explanation_or_a_verdict(classic: Snapshot) -> None:
     assert parse_fix(from_verdict) == parse_fix(least_privilege_fix(classic, flow))
 
 
-def test_distinguishing_labels_skip_volatile_keys(classic: Snapshot) -> None:
+def test_selection_skips_volatile_keys(classic: Snapshot) -> None:
     pod = classic.pod_by_key[CANARY]
     import dataclasses
 
@@ -155,9 +155,11 @@ def test_distinguishing_labels_skip_volatile_keys(classic: Snapshot) -> None:
     snapshot = dataclasses.replace(
         classic, pods=tuple(hashed if p.key == CANARY else p for p in classic.pods)
     )
-    assert distinguishing_labels(snapshot, [hashed]) == {"app": "frontend-canary"}
-    # tier=web alone would also select the stable frontend: app is needed
-    assert "tier" not in distinguishing_labels(snapshot, [hashed])
+    selection = select_pods(snapshot, [hashed])
+    # tier=web alone would also select the stable frontend: app is needed, and enough
+    assert selection.selector.match_labels == (("app", "frontend-canary"),)
+    assert selection.selector.match_expressions == ()
+    assert selection.labels == ()
 
 
 def test_pod_without_labels_gets_a_label_to_add(classic: Snapshot) -> None:
@@ -170,4 +172,5 @@ def test_pod_without_labels_gets_a_label_to_add(classic: Snapshot) -> None:
     )
     text = least_privilege_fix(snapshot, parse_flow("develop/debug", "203.0.113.7", "443"))
     assert "# NOTE: develop/debug has no stable label to select it by" in text
-    assert "netpol-triage/allow: 'true'" in text
+    assert f"#   kubectl label pod -n develop debug {SELECT_LABEL}=debug --overwrite" in text
+    assert f"{SELECT_LABEL}: debug" in text

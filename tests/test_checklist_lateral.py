@@ -9,7 +9,9 @@ import yaml
 from tests.test_checklist_classic import CLASSIC
 from triage.checklist import ChecklistContext, StepResult, load_runbook, run_all
 from triage.model import Snapshot, parse_flow
+from triage.policy import is_allowed
 from triage.sources.manifests import load_manifests
+from triage.sources.parse import parse_network_policy
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,44 @@ def test_pod_in_a_namespace_without_policies(classic: Snapshot) -> None:
         "namespace traefik has no default-deny for ingress and egress"
     )
     fix = yaml.safe_load(got["default-deny"].details["fix_yaml"])
-    assert fix["spec"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    # The default-deny keeps DNS egress to the DNS pods (UDP and TCP 53), nothing else.
+    assert fix["spec"] == {
+        "podSelector": {},
+        "policyTypes": ["Ingress", "Egress"],
+        "egress": [
+            {
+                "to": [
+                    {
+                        "namespaceSelector": {
+                            "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                        },
+                        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                    }
+                ],
+                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+            }
+        ],
+    }
+    # Applied, the engine agrees: DNS still resolves, lateral movement is cut.
+    policy, problems = parse_network_policy(fix, "fix.yaml", 0)
+    assert policy is not None and not problems
+    after = classic.with_policies((*classic.policies, policy))
+    dns = "kube-system/coredns-5d78c-abcd"
+    for proto in ("UDP", "TCP"):
+        assert is_allowed(after, parse_flow("traefik/traefik-8b7c6-q1w2", dns, "53", proto))
+    assert not is_allowed(
+        after, parse_flow("traefik/traefik-8b7c6-q1w2", "production/production-db-0", "5432")
+    )
+    # ...and the step says what it closes, verified on the whole cluster.
+    delta = got["default-deny"].details["fix_delta"]
+    lines = delta.splitlines()
+    assert lines[:2] == ["opens nothing", "closes 10 flows:"]
+    assert "  traefik/traefik-8b7c6-q1w2 → develop/backend-6c8f9-h4lm:8080/TCP" in lines
+    assert not any("→ kube-system/" in line for line in lines)  # DNS stays open
+    assert got["default-deny"].evidence[-1] == (
+        "the default-deny closes 10 pod-to-pod flows allowed today (allow what each workload "
+        "needs first); it keeps DNS egress"
+    )
     exposure = got["exposure"]
     assert exposure.status == "fail"
     assert exposure.summary == (

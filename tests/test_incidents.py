@@ -108,6 +108,14 @@ EXPECTED: dict[str, list[Expect]] = {
         Expect(True),
         Expect(True),
     ],
+    "cilium-payments-rollout": [
+        # The new gateway calls the ledger on 9443; the ledger's policy allows 8080 only.
+        Expect(
+            False, "ingress", "port", "port 9443 is not 8080", "payments/allow-ledger-from-gateway"
+        ),
+        # NetworkPolicy allows the risk check: a CiliumNetworkPolicy deny drops it (Hubble).
+        Expect(True, policy="payments/allow-risk-from-gateway"),
+    ],
     "service-targetport-mismatch": [
         # The policies allow it; the Service's named targetPort matches no container port.
         Expect(False, None, "target-port-unresolved", "targetPort http matches no container"),

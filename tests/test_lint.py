@@ -96,6 +96,28 @@ def test_findings_carry_the_reason_and_a_tighter_rule() -> None:
     assert "shop/api-ingress" in shadow.title
 
 
+def test_tighter_rules_and_default_denies_are_verified() -> None:
+    """The tighter rule and the default-deny come from the one builder and carry the
+    verifier's delta: listing the declared ports closes no connection on a declared port;
+    a default-deny says what it closes, and never DNS."""
+    snapshot, _ = load_manifests([FIXTURE])
+    by = {(f.code, f.where, f.severity): f for f in lint(snapshot).findings}
+    no_ports = by[("no-ports", "shop/api-ingress ingress rule #2", "medium")]
+    assert no_ports.verification is not None
+    assert no_ports.verification.closes == () and no_ports.verification.opens == ()
+    assert no_ports.verification.summary() == "closes nothing; opens nothing"
+    allow_all = by[("allow-all", "shop/web-egress-all egress rule #0", "high")]
+    assert allow_all.verification is None  # placeholders for the peers: nothing to verify
+    egress = by[("no-default-deny", "namespace payments", "low")]
+    assert egress.verification is not None
+    assert egress.verification.dns_closed == ()
+    assert egress.fix is not None and egress.fix["spec"]["egress"][0]["ports"] == [
+        {"protocol": "UDP", "port": 53},
+        {"protocol": "TCP", "port": 53},
+    ]
+    assert egress.verification.summary().endswith("; keeps DNS")
+
+
 def test_classic_scenario_only_reports_missing_default_denies_and_the_dead_peer() -> None:
     assert findings(CLASSIC) == {
         ("no-default-deny", "medium", "namespace production"),

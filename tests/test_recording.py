@@ -156,6 +156,7 @@ def test_schema_is_valid_draft_2020_12() -> None:
         "probes",
         "knownGood",
         "notes",
+        "datapath",
     }
 
 

@@ -16,7 +16,7 @@ import pytest
 from benchmarks.generator import generate_cluster, sample_flows
 from triage.model import Snapshot
 from triage.policy.classes import compile_snapshot
-from triage.policy.exposure import dns_target
+from triage.policy.dns import dns_target
 from triage.policy.portset import PortSet
 from triage.rollout import Observed, generate
 from triage.sources.assemble import assemble
@@ -70,7 +70,7 @@ def test_nothing_beyond_observed_traffic_and_dns(seed: int) -> None:
                 c.destination.workload,
             )
             observed[key] = observed[key] | PortSet.single(c.protocol, c.port)
-    dns_ns, dns_labels, _ = dns_target(snapshot)
+    dns_pods = dns_target(snapshot)
     after = snapshot.with_policies(gen.candidates)
     model = compile_snapshot(after)
     checked = 0
@@ -82,9 +82,7 @@ def test_nothing_beyond_observed_traffic_and_dns(seed: int) -> None:
             allowed = model.pair(cs, model.class_of[d.key])
             key = (s.namespace, s.workload, d.namespace, d.workload)
             extra = allowed - observed.get(key, PortSet.empty())
-            is_dns = d.namespace == dns_ns and all(
-                d.labels.get(k) == v for k, v in dns_labels.items()
-            )
+            is_dns = dns_pods.matches(d)
             if is_dns:
                 extra = extra - DNS
             assert not extra, f"{s.key} → {d.key}: {extra.describe()} was never observed"

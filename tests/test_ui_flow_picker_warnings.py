@@ -59,3 +59,9 @@ async def test_more_than_three_warnings_are_counted() -> None:
 async def test_no_warnings_no_message() -> None:
     shown, _ = await _message()
     assert not shown
+
+
+async def test_warnings_are_shown_without_control_characters() -> None:
+    shown, text = await _message("kind Ingress skipped\x1b[31m (not a policy)")
+    assert shown
+    assert text == "warning: kind Ingress skipped\ufffd[31m (not a policy)"

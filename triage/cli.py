@@ -23,6 +23,7 @@ COMMANDS = (
     "replay",
     "demo",
     "explain",
+    "flows",
     "record",
     "snapshot",
     "rollback",

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 # Incident key → the kind its manifests have. Other keys (flows, probes, knownGood,
-# notes) are the tool's business, not the cluster's.
+# notes, datapath) are the tool's business, not the cluster's.
 SEEDED_KEYS = {
     "namespaces": "Namespace",
     "pods": "Pod",

@@ -9,13 +9,14 @@ concrete with one representative pod per workload and re-checked with the engine
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 
 from triage.checklist.changes import changes_between, then_snapshot
 from triage.checklist.model import CandidateFlow
 from triage.model import Flow, Pod, PodRef, Protocol, ServiceRef, Snapshot
 from triage.model.incident import Incident, KnownGood
 from triage.policy import is_allowed, selecting_policies, service_backends
+from triage.policy.dns import DnsTarget, dns_target
 from triage.policy.matrix import Matrix, Workload, compute_matrix
 from triage.policy.portset import NO_PORTS, PortSet
 from triage.policy.services import forwarding_to, port_backends
@@ -121,26 +122,23 @@ def regressed_flows(
 # ---------------------------------------------------------------- DNS
 
 
-def _dns_destination(snapshot: Snapshot, dns: Sequence[Pod]) -> tuple[ServiceRef | PodRef, int]:
-    for name in ("kube-dns", "coredns"):
-        service = snapshot.service("kube-system", name)
-        if service is not None:
-            for sp in service.ports:
-                if sp.protocol == "UDP":
-                    return ServiceRef(service.namespace, service.name), sp.port
-    return PodRef(dns[0].namespace, dns[0].name), 53
+def _dns_destination(target: DnsTarget) -> tuple[ServiceRef | PodRef, int]:
+    if target.service is not None:
+        for sp in target.service.ports:
+            if sp.protocol == "UDP":
+                return ServiceRef(target.service.namespace, target.service.name), sp.port
+    return PodRef(target.pods[0].namespace, target.pods[0].name), 53
 
 
 def dns_blocked(snapshot: Snapshot, matrix: Matrix) -> list[CandidateFlow]:
     """Egress-isolated workloads whose pods cannot reach any DNS pod on UDP 53."""
-    from triage.checklist.steps import dns_pods
-
-    dns = dns_pods(snapshot)
+    target = dns_target(snapshot)
+    dns = target.pods
     if not dns:
         return []
     dns_keys = {p.key for p in dns}
     columns = [j for j, w in enumerate(matrix.workloads) if any(p.key in dns_keys for p in w.pods)]
-    destination, port = _dns_destination(snapshot, dns)
+    destination, port = _dns_destination(target)
     out = []
     for i, workload in enumerate(matrix.workloads):
         pod = workload.pods[0]

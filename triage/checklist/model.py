@@ -20,6 +20,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Literal
 
 from triage.model import Flow, Snapshot
+from triage.model.datapath import Aggregation
 from triage.model.incident import Incident, KnownGood
 from triage.probes.base import Prober
 
@@ -31,7 +32,7 @@ STATUSES: tuple[Status, ...] = ("pending", "running", "pass", "fail", "warn", "s
 # Results a step can return; "pending" and "running" are the UI's states before a result.
 FINAL_STATUSES: tuple[Status, ...] = ("pass", "fail", "warn", "skip", "error")
 
-CandidateSource = Literal["reported", "regressed", "dns", "unreachable-service"]
+CandidateSource = Literal["reported", "regressed", "dns", "unreachable-service", "datapath"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,9 @@ class ChecklistContext:
     known_good: KnownGood | None = None
     runbook: Runbook | None = None
     probe_timeout: float = 5.0
+    # A flow log (Aggregation) the Verdict and Probe steps show beside their result; None:
+    # the incident's recorded `datapath`, if any.
+    datapath: Aggregation | None = None
 
     @cached_property
     def effective_known_good(self) -> KnownGood | None:
@@ -129,7 +133,8 @@ class CandidateFlow:
 
     `source`: "reported" (the incident's reported flows), "regressed" (allowed in the last
     known-good set, denied now), "dns" (an egress-isolated pod that cannot reach DNS),
-    "unreachable-service" (a Service no pod outside its namespace can reach)."""
+    "unreachable-service" (a Service no pod outside its namespace can reach), "datapath"
+    (a flow log's dropped flows and disagreements)."""
 
     flow: Flow
     reason: str

@@ -98,4 +98,11 @@ def export_report(ctx: ChecklistContext, results: Iterable[StepResult]) -> str:
                 *_fence(r.details["fix_yaml"], "yaml"),
                 "",
             ]
+            if r.details.get("fix_delta"):
+                lines += [
+                    "What it changes (verified):",
+                    "",
+                    *_fence(r.details["fix_delta"], ""),
+                    "",
+                ]
     return "\n".join(lines).rstrip("\n") + "\n"

@@ -6,6 +6,7 @@ import dataclasses
 import traceback
 from collections.abc import Iterator
 
+from triage.checklist.datapath import with_datapath
 from triage.checklist.kubectl import render_kubectl
 from triage.checklist.model import ChecklistContext, Status, StepResult
 from triage.checklist.runbook import runbook_for
@@ -44,7 +45,10 @@ def run_step(ctx: ChecklistContext, step_id: str) -> StepResult:
     except Exception as exc:  # a bug must not take the checklist down; show it
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
         result = _result("error", f"internal error in step {step_id}: {last}")
-    return dataclasses.replace(result, step_id=step_id, kubectl=result.kubectl or kubectl)
+    result = dataclasses.replace(result, step_id=step_id, kubectl=result.kubectl or kubectl)
+    if step_id in ("verdict", "probe"):
+        result = with_datapath(ctx, result)  # the flow log's lines beside the result
+    return result
 
 
 def run_all(ctx: ChecklistContext) -> Iterator[StepResult]:

@@ -11,12 +11,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from triage.checklist.changes import changes_between, flow_change
-from triage.checklist.fix import least_privilege_fix
+from triage.checklist.fix import delta_text, fix_text, fix_verification
 from triage.checklist.hints import LABEL_CODES, format_labels, with_hint
 from triage.checklist.model import ChecklistContext, Status, StepResult
 from triage.checklist.rollout_step import check_rollout
 from triage.model import (
     NAMESPACE_NAME_LABEL,
+    Direction,
     Flow,
     IPRef,
     LabelSelector,
@@ -37,6 +38,7 @@ from triage.policy import (
     selector_failures,
 )
 from triage.policy.describe import misses_clause, near_miss_text, side_summary
+from triage.policy.dns import dns_pods, dns_target
 from triage.policy.exposure import External, Reach
 from triage.probes.base import ProbeResult
 
@@ -207,23 +209,6 @@ def check_flow(ctx: ChecklistContext) -> StepResult:
 
 
 # ---------------------------------------------------------------- 2 dns
-
-_DNS_SELECTORS = (
-    ("k8s-app", "kube-dns"),
-    ("k8s-app", "coredns"),
-    ("app.kubernetes.io/name", "coredns"),
-)
-
-
-def dns_pods(snapshot: Snapshot) -> list[Pod]:
-    """The cluster DNS pods: kube-system pods labelled k8s-app=kube-dns or coredns
-    (anywhere in the cluster if kube-system has none)."""
-    found: dict[str, Pod] = {}
-    for item in _DNS_SELECTORS:
-        for pod in snapshot.pods_by_label.get(item, ()):
-            found.setdefault(pod.key, pod)
-    in_kube_system = [p for p in found.values() if p.namespace == "kube-system"]
-    return sorted(in_kube_system or found.values(), key=lambda p: p.key)
 
 
 def _dns_name(ctx: ChecklistContext) -> tuple[str, str | None]:
@@ -708,8 +693,9 @@ def check_verdict(ctx: ChecklistContext) -> StepResult:
     else:
         blocked = primary.blocked_by.text if primary.blocked_by is not None else "?"
         summary = f"the policies allow it, but it cannot connect: {blocked}"
-    fix = least_privilege_fix(ctx.snapshot, exp)
-    details = {"fix_yaml": fix} if fix else {}
+    verification = fix_verification(ctx.snapshot, exp)
+    fix = fix_text(verification, str(exp.flow)) if verification is not None else ""
+    details = {"fix_yaml": fix, "fix_delta": delta_text(verification)} if verification else {}
     hint = (
         "apply the least-privilege fix (kubectl apply -f fix.yaml) after review, or correct "
         "the near miss"
@@ -1062,27 +1048,34 @@ def check_default_deny(ctx: ChecklistContext) -> StepResult:
             f"namespace {pod.namespace} has a default-deny for ingress and egress",
             evidence,
         )
+    from triage.model.manifest import dump_yaml
+    from triage.policy.generate import default_deny
+    from triage.policy.verify import verify
+
+    directions: list[Direction] = [d for d in ("Ingress", "Egress") if not found[d]]
+    fix = default_deny(ctx.snapshot, pod.namespace, directions)
+    verification = verify(ctx.snapshot, fix)
+    evidence += [f"note: {n}" for n in verification.notes]
+    closes = len(verification.closes)
+    evidence.append(
+        f"the default-deny closes {closes} pod-to-pod flow{'s' if closes != 1 else ''} "
+        "allowed today (allow what each workload needs first)"
+        + (
+            "; it keeps DNS egress"
+            if "Egress" in directions and not verification.dns_closed
+            else ""
+        )
+    )
     return _result(
         "fail" if len(missing) == 2 else "warn",
         f"namespace {pod.namespace} has no default-deny for {' and '.join(missing)}",
         evidence,
         "add a policy with podSelector {} and policyTypes "
-        f"[{', '.join(m.capitalize() for m in missing)}] and no rules (keep DNS egress)",
-        {"fix_yaml": _default_deny_yaml(pod.namespace, missing)},
-    )
-
-
-def _default_deny_yaml(namespace: str, directions: list[str]) -> str:
-    from triage.model.manifest import dump_yaml
-
-    types = [d.capitalize() for d in directions]
-    return dump_yaml(
+        f"[{', '.join(directions)}] and no rules but DNS egress (below)",
         {
-            "apiVersion": "networking.k8s.io/v1",
-            "kind": "NetworkPolicy",
-            "metadata": {"name": "default-deny-" + "-".join(directions), "namespace": namespace},
-            "spec": {"podSelector": {}, "policyTypes": types},
-        }
+            "fix_yaml": "---\n".join(dump_yaml(m) for m in fix.manifests()),
+            "fix_delta": delta_text(verification),
+        },
     )
 
 
@@ -1099,14 +1092,13 @@ def _reach_text(reach: Reach) -> str:
 
 
 def _only_dns(snapshot: Snapshot, reach: Reach) -> bool:
-    from triage.policy.exposure import dns_target
     from triage.policy.portset import PortSet
 
-    namespace, labels, _ = dns_target(snapshot)
-    if reach.namespace != namespace or not reach.allowed <= PortSet.parse("UDP 53; TCP 53"):
+    target = dns_target(snapshot)
+    if reach.namespace != target.namespace or not reach.allowed <= PortSet.parse("UDP 53; TCP 53"):
         return False
     pods = [snapshot.pod(reach.namespace, name) for name in reach.pods]
-    return all(p is not None and all(p.labels.get(k) == v for k, v in labels.items()) for p in pods)
+    return all(p is not None and target.matches(p) for p in pods)
 
 
 def _external_text(external: External) -> str:

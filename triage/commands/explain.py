@@ -6,11 +6,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from triage.commands.common import add_source_options, load_source, require
 from triage.errors import UsageError
 from triage.model import Flow, FlowSyntaxError, parse_flow
+
+if TYPE_CHECKING:
+    from triage.policy.verify import Verification
 
 
 def register(subparsers: Any) -> None:
@@ -32,6 +35,12 @@ def register(subparsers: Any) -> None:
         type=Path,
         metavar="FILE",
         help="YAML list of {from, to, port, protocol}; answers are a JSON list, in order",
+    )
+    parser.add_argument(
+        "--fix",
+        action="store_true",
+        help="for a denied flow, print the least-privilege fix verified by the engine: the "
+        "policies (YAML), the labels to add first, and every other flow it opens or closes",
     )
     parser.add_argument("--output", "-o", choices=("text", "json"), default="text")
     parser.set_defaults(run=run)
@@ -88,13 +97,24 @@ def run(args: argparse.Namespace) -> int:
         flows = [parse_flow(args.source, args.destination, args.port, args.protocol or "TCP")]
     loaded = load_source(args)
     explanations = [explain(loaded.snapshot, flow) for flow in flows]
+    fixes: list[Verification | None] = []
+    if args.fix:
+        from triage.policy.verify import baseline, verified_fix
+
+        base = baseline(loaded.snapshot)
+        fixes = [verified_fix(loaded.snapshot, e, base=base) for e in explanations]
     if args.flows is not None or args.output == "json":
+        from triage.policy.verify import verification_to_dict
+
         documents = []
-        for explanation in explanations:
+        for i, explanation in enumerate(explanations):
             document = explanation_to_dict(explanation)
             # What the source said about itself (a namespace made up, kinds skipped) is
             # part of the answer's footing: keep it next to the verdict.
             document["warnings"] = [*loaded.warnings, *document["warnings"]]
+            if args.fix:
+                found = fixes[i]
+                document["fix"] = verification_to_dict(found) if found is not None else None
             documents.append(document)
         json.dump(documents if args.flows is not None else documents[0], sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -109,4 +129,36 @@ def run(args: argparse.Namespace) -> int:
         # Text, not markup: a warning may hold brackets ("[frontend, frontend-primary]").
         console.print(Text.assemble(("warning: ", "yellow"), warning))
     console.print(explanation_renderable(explanation=explanations[0]))
+    if args.fix:
+        console.print(fix_renderable(explanations[0].allowed, fixes[0]))
     return 0
+
+
+def fix_renderable(allowed: bool, verification: Verification | None) -> Any:
+    """The verified fix as text: YAML, the labels to add (safe argv lines), the delta."""
+    from rich.console import Group
+    from rich.text import Text
+
+    from triage.checklist.fix import delta_summary, label_commands
+    from triage.model.manifest import dump_yaml
+    from triage.model.untrusted import clean, clean_lines
+
+    if verification is None:
+        why = (
+            "the flow is allowed: nothing to fix"
+            if allowed
+            else "no NetworkPolicy can fix this flow (see the reasons above)"
+        )
+        return Text(f"\nFix: {why}")
+    parts: list[Any] = [Text(f"\nFix: {clean(verification.fix.title)}", style="bold")]
+    parts += [Text(f"note: {clean(n)}", style="yellow") for n in verification.notes]
+    commands = label_commands(verification)
+    if commands:
+        parts.append(Text("First label the pods (the policies select them by these labels):"))
+        parts += [Text(f"  {c}") for c in commands]
+    parts.append(Text("Policies to apply:"))
+    yaml_text = "---\n".join(dump_yaml(m) for m in verification.fix.manifests())
+    parts.append(Text(clean_lines(yaml_text).rstrip("\n")))
+    parts += [Text(clean(line)) for line in delta_summary(verification)]
+    parts += [Text(clean(line)) for line in verification.delta_lines()]
+    return Group(*parts)

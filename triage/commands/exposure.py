@@ -188,6 +188,8 @@ def exposure_renderable(exposure: Any, containment: Any = None) -> Any:
         parts.append(Text(title + " (keeps DNS)", style="bold"))
         for i, cmd in enumerate(containment.commands, 1):
             parts.append(Text(f"  {i}. {cmd}"))
+        if containment.verification is not None:
+            parts.append(Text(f"  verified: {containment.verification.summary()}"))
         parts.append(Syntax(yaml.safe_dump(containment.manifest, sort_keys=False), "yaml"))
         if containment.residual or containment.residual_inbound:
             parts.append(

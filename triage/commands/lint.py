@@ -140,6 +140,9 @@ def report_renderable(report: Any, findings: list[Any]) -> Any:
         if f.fix is not None:
             text = yaml.safe_dump(f.fix, sort_keys=False, default_flow_style=False).rstrip()
             parts.append(Padding(Text(text, style="dim green"), (0, 0, 0, 9)))
+        if f.verification is not None:
+            summary = f"verified: {f.verification.summary()}"
+            parts.append(Padding(Text(summary, style="dim"), (0, 0, 0, 9)))
     if not findings:
         parts.append(Text("nothing to report", style="green"))
     return Group(*parts)

@@ -58,6 +58,14 @@ def register(subparsers: Any) -> None:
         metavar=("SRC", "DST", "PORT[/PROTO]"),
         help="a reported flow, e.g. shop/web-0 payments/svc/api 8443 (repeatable)",
     )
+    parser.add_argument(
+        "--flows",
+        dest="flow_log",
+        type=Path,
+        metavar="FILE",
+        help="a Hubble or Calico flow log: its distinct flows (dropped first, at most 500, "
+        "no labels) are stored so replays show what the datapath saw",
+    )
     parser.add_argument("--title", help="the incident's title (default: context and time)")
     parser.add_argument("--summary", default="", help="one paragraph on what is going on")
     parser.add_argument(
@@ -424,6 +432,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"-o {output}: is a directory; give a file name")
     if not output.parent.is_dir():
         raise UsageError(f"-o {output}: directory {output.parent} does not exist")
+    datapath = None
+    if args.flow_log is not None:  # read before the cluster: a bad file writes nothing
+        from triage.sources.flowlogs import read_aggregation
+
+        datapath = read_aggregation(args.flow_log)
     target = LiveTarget(
         context=args.context,
         kubeconfig=args.kubeconfig,
@@ -447,6 +460,9 @@ def run(args: argparse.Namespace) -> int:
             runbook=args.runbook,
         )
         check_flows(incident.snapshot, flows, target)
+    if datapath is not None:
+        datapath = dataclasses.replace(datapath, meta={"source": args.flow_log.name})
+        incident = dataclasses.replace(incident, datapath=datapath)
     if args.probe:
         if debug_context is not None and load.context != debug_context:
             raise UsageError(

@@ -26,6 +26,14 @@ def add_ui_options(parser: argparse.ArgumentParser) -> None:
         "YAML file (default: the recording's metadata.runbook, else blocked-flow)",
     )
     ui.add_argument(
+        "--flows",
+        dest="flow_log",
+        type=Path,
+        metavar="FILE",
+        help="a Hubble or Calico flow log: its drops become candidate flows and the "
+        "checklist shows the datapath beside the verdict (:flows FILE in the UI)",
+    )
+    ui.add_argument(
         "--flow",
         nargs=3,
         metavar=("SRC", "DST", "PORT"),
@@ -54,11 +62,17 @@ def run_app(source: Any, args: argparse.Namespace) -> int:
         from triage.sources.recording import load_incident
 
         source = dataclasses.replace(source, incident=load_incident(source.path))
+    flow_log = None
+    if getattr(args, "flow_log", None) is not None:  # a bad file: one line, exit 2
+        from triage.sources.flowlogs import read_aggregation
+
+        flow_log = read_aggregation(args.flow_log)
     app = make_app(
         source,
         report_dir=args.report_dir,
         initial_flow=initial_flow(args),
         runbook=args.runbook,
+        flow_log=flow_log,
     )
     app.run()
     return int(app.return_code or 0)

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from triage.model.datapath import Aggregation
 from triage.model.flow import Flow
 from triage.model.objects import NetworkPolicy
 from triage.model.snapshot import Snapshot
@@ -74,3 +75,5 @@ class Incident:
     known_good: tuple[KnownGood, ...] = ()
     notes: tuple[Note, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    # What the CNI's datapath saw (`triage record --flows`): aggregated, bounded, no labels.
+    datapath: Aggregation | None = None

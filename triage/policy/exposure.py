@@ -14,25 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from triage.model import (
-    NAMESPACE_NAME_LABEL,
     Direction,
-    LabelSelector,
     NetworkPolicy,
-    Peer,
     Pod,
-    PolicyPort,
     Protocol,
-    Rule,
     Service,
     Snapshot,
 )
+from triage.model.untrusted import shell_join
 from triage.policy.classes import ClusterModel, CompiledRule, compile_snapshot
+from triage.policy.dns import DnsTarget, dns_target
 from triage.policy.engine import UnknownEndpoint
+from triage.policy.generate import containment, containment_label_argv
 from triage.policy.matrix import group_workloads
 from triage.policy.portset import ALL_PORTS, NO_PORTS, PortSet, declared_ports
 from triage.policy.services import port_backends, service_backends
+from triage.policy.verify import Verification, verify
 
-QUARANTINE_LABEL = ("quarantine", "true")
 Scope = Literal["pod", "namespace"]
 
 
@@ -442,78 +440,16 @@ class Containment:
     residual_inbound: tuple[Reach, ...]
     kept_open_by: tuple[str, ...]  # policies whose rules keep residual paths open
     notes: tuple[str, ...] = field(default=())
+    verification: Verification | None = None  # the cluster-wide delta of the change
 
 
-def dns_target(snapshot: Snapshot) -> tuple[str, dict[str, str], list[str]]:
-    """The DNS pods as (namespace, pod labels to select them, notes): the Service
-    kube-dns's selector, else pods labelled k8s-app=kube-dns, else the usual default."""
-    for svc in sorted(snapshot.services, key=lambda s: (s.namespace != "kube-system", s.key)):
-        if svc.name in ("kube-dns", "coredns") and svc.selector:
-            return svc.namespace, dict(svc.selector), []
-    for pod in snapshot.pods:
-        if pod.labels.get("k8s-app") == "kube-dns":
-            return pod.namespace, {"k8s-app": "kube-dns"}, []
-    return (
-        "kube-system",
-        {"k8s-app": "kube-dns"},
-        ["no DNS Service or pod in the snapshot: assumed kube-system pods k8s-app=kube-dns"],
-    )
-
-
-def dns_egress_rule(snapshot: Snapshot) -> tuple[Rule, dict[str, Any], list[str]]:
-    """An egress rule allowing DNS (UDP and TCP 53) to the DNS pods only."""
-    ns, labels, notes = dns_target(snapshot)
-    ns_labels = snapshot.namespace_labels(ns)
-    if ns_labels is not None and NAMESPACE_NAME_LABEL not in ns_labels:
-        notes.append(
-            f"namespace {ns} has no {NAMESPACE_NAME_LABEL} label in this snapshot (a cluster "
-            "older than 1.21, or a hand-made recording): the DNS rule will not match until it has"
-        )
-    peer = Peer(
-        pod_selector=LabelSelector(tuple(sorted(labels.items()))),
-        namespace_selector=LabelSelector(((NAMESPACE_NAME_LABEL, ns),)),
-    )
-    rule = Rule((peer,), (PolicyPort("UDP", 53), PolicyPort("TCP", 53)))
-    manifest = {
-        "to": [
-            {
-                "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: ns}},
-                "podSelector": {"matchLabels": dict(sorted(labels.items()))},
-            }
-        ],
-        "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-    }
-    return rule, manifest, notes
-
-
-def _policy_manifest(
-    namespace: str, name: str, selector: dict[str, str], types: list[str], egress: list[Any]
-) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "podSelector": {"matchLabels": selector} if selector else {},
-        "policyTypes": types,
-    }
-    if egress:
-        spec["egress"] = egress
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {
-            "name": name,
-            "namespace": namespace,
-            "labels": {"app.kubernetes.io/managed-by": "netpol-triage"},
-        },
-        "spec": spec,
-    }
-
-
-def _is_dns(reach: Reach, dns_ns: str, dns_labels: Mapping[str, str], snapshot: Snapshot) -> bool:
+def _is_dns(reach: Reach, dns: DnsTarget, snapshot: Snapshot) -> bool:
     """Is `reach` only DNS (port 53) to the DNS pods?"""
-    if reach.namespace != dns_ns or not reach.allowed <= PortSet.parse("UDP 53; TCP 53"):
+    if reach.namespace != dns.namespace or not reach.allowed <= PortSet.parse("UDP 53; TCP 53"):
         return False
     for name in reach.pods:
         pod = snapshot.pod(reach.namespace, name)
-        if pod is None or any(pod.labels.get(k) != v for k, v in dns_labels.items()):
+        if pod is None or not dns.matches(pod):
             return False
     return True
 
@@ -521,56 +457,25 @@ def _is_dns(reach: Reach, dns_ns: str, dns_labels: Mapping[str, str], snapshot: 
 def contain(snapshot: Snapshot, pod: Pod, scope: Scope = "pod") -> Containment:
     """The policy that cuts `pod` off (keeping DNS), and what would still be open.
 
-    scope "pod": label the pod quarantine=true and drop its other labels (which takes it
-    out of its Services and of every selector that needs them), plus a policy selecting
-    quarantine=true that allows only DNS egress and no ingress.
-    scope "namespace": a default-deny egress for the whole namespace that keeps DNS.
+    The change itself comes from the one builder (`generate.containment`: a quarantine label
+    and policy for scope "pod", a namespace default-deny egress for scope "namespace"), and
+    its connectivity delta from the one verifier (`verify.verify`).
 
     Policies are additive: a deny policy cannot revoke what another policy selecting the
     pod allows. The residual lists what stays open and `kept_open_by` who keeps it open.
     """
-    rule, rule_manifest, notes = dns_egress_rule(snapshot)
-    dns_ns, dns_labels, _ = dns_target(snapshot)
-    commands: list[str] = []
-    if scope == "pod":
-        key, value = QUARANTINE_LABEL
-        name = "quarantine"
-        policy = NetworkPolicy(
-            pod.namespace,
-            name,
-            LabelSelector(((key, value),)),
-            ("Egress", "Ingress"),
-            egress=(rule,),
-        )
-        manifest = _policy_manifest(
-            pod.namespace, name, {key: value}, ["Ingress", "Egress"], [rule_manifest]
-        )
-        removed = " ".join(f"{k}-" for k in sorted(pod.labels) if k != key)
-        commands.append(f"kubectl apply -f {name}.yaml")
-        commands.append(
-            f"kubectl label pod -n {pod.namespace} {pod.name} {key}={value} --overwrite"
-            + (f" {removed}" if removed else "")
-        )
-        if pod.owner is not None:
-            notes.append(
-                f"removing its labels detaches {pod.name} from its Services and its "
-                f"{pod.owner.kind}, which starts a clean replacement; the quarantined pod "
-                "stays for forensics"
-            )
-        contained = dataclasses.replace(pod, labels={key: value})
-        pods = tuple(contained if p.key == pod.key else p for p in snapshot.pods)
-    else:
-        name = "default-deny-egress"
-        if snapshot.policy_by_key.get(f"{pod.namespace}/{name}") is not None:
-            name = "contain-default-deny-egress"
-        policy = NetworkPolicy(pod.namespace, name, LabelSelector(), ("Egress",), egress=(rule,))
-        manifest = _policy_manifest(pod.namespace, name, {}, ["Egress"], [rule_manifest])
-        commands.append(f"kubectl apply -f {name}.yaml")
-        contained = pod
-        pods = snapshot.pods
-    after_snapshot = dataclasses.replace(snapshot, pods=pods, policies=(*snapshot.policies, policy))
+    fix = containment(snapshot, pod, scope)
+    policy = fix.policies[0]
+    manifest = fix.manifests()[0]
+    notes = list(fix.notes)
+    commands = [shell_join(["kubectl", "apply", "-f", f"{policy.name}.yaml"])]
+    if fix.labels:
+        commands.append(shell_join(containment_label_argv(fix)))
+    after_snapshot = fix.apply(snapshot)
+    contained = after_snapshot.pod_by_key[pod.key]
     after = compute_exposure(after_snapshot, contained)
-    residual = tuple(r for r in after.outbound if not _is_dns(r, dns_ns, dns_labels, snapshot))
+    dns = dns_target(snapshot)
+    residual = tuple(r for r in after.outbound if not _is_dns(r, dns, snapshot))
     residual_in = after.inbound if scope == "pod" else ()
     kept: set[str] = set()
     for reach in residual:
@@ -579,7 +484,7 @@ def contain(snapshot: Snapshot, pod: Pod, scope: Scope = "pod") -> Containment:
         kept.update(ref.policy for ref, _ in reach.ingress.rules)
     kept.update(ext.rule.policy for ext in after.external if ext.direction == "Egress" and ext.rule)
     kept.discard(policy.key)
-    if not any(_is_dns(r, dns_ns, dns_labels, snapshot) for r in after.outbound):
+    if not any(_is_dns(r, dns, snapshot) for r in after.outbound):
         notes.append("after containment the pod does not reach the DNS pods (check the DNS rule)")
     return Containment(
         scope,
@@ -590,7 +495,8 @@ def contain(snapshot: Snapshot, pod: Pod, scope: Scope = "pod") -> Containment:
         residual,
         residual_in,
         tuple(sorted(kept)),
-        tuple(notes),
+        tuple(dict.fromkeys(notes)),
+        verify(snapshot, fix),
     )
 
 
@@ -679,4 +585,6 @@ def containment_to_dict(c: Containment) -> dict[str, Any]:
         "residual_inbound": [reach_to_dict(r) for r in c.residual_inbound],
         "kept_open_by": list(c.kept_open_by),
         "notes": list(c.notes),
+        "closes": [f.to_dict() for f in c.verification.closes] if c.verification else [],
+        "opens": [f.to_dict() for f in c.verification.opens] if c.verification else [],
     }

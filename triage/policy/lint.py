@@ -37,10 +37,12 @@ from triage.model import (
     Rule,
     Snapshot,
 )
-from triage.model.manifest import peer_manifest, rule_manifest
+from triage.model.manifest import peer_manifest
 from triage.policy.classes import ClusterModel, PortSpec, compile_snapshot, iter_bits
-from triage.policy.exposure import dns_egress_rule, dns_target
+from triage.policy.dns import dns_target
+from triage.policy.generate import default_deny, dns_rule_manifest, tighter_rule
 from triage.policy.portset import PortSet, declared_ports
+from triage.policy.verify import Baseline, Verification, baseline, verify
 
 Severity = Literal["info", "low", "medium", "high"]
 SEVERITIES: tuple[Severity, ...] = ("info", "low", "medium", "high")
@@ -66,6 +68,9 @@ class Finding:
     why: str
     suggestion: str
     fix: dict[str, Any] | None = None  # the tighter rule (or policy), as a manifest fragment
+    # What applying `fix` changes, verified on the whole snapshot (None: not verifiable, the
+    # fix has placeholders or is a fragment of a peer).
+    verification: Verification | None = field(default=None, compare=False)
     peer: int | None = None
     pods: int = 0  # pods the policy selects (or the namespace holds)
 
@@ -231,7 +236,9 @@ class _Linter:
         self.snapshot = snapshot
         self.model = model
         self.findings: list[Finding] = []
-        self.dns_ns, self.dns_labels, _ = dns_target(snapshot)
+        dns = dns_target(snapshot)
+        self.dns_ns, self.dns_labels = dns.namespace, dict(dns.labels)
+        self._baseline: Baseline | None = None
         self.dns_bits = 0
         for cls in model.classes:
             labels = cls.representative.labels
@@ -240,6 +247,11 @@ class _Linter:
             ):
                 self.dns_bits |= 1 << cls.index
         self.selected: dict[str, int] = {cp.policy.key: cp.selected for cp in model.policies}
+
+    def base(self) -> Baseline:
+        if self._baseline is None:
+            self._baseline = baseline(self.snapshot)
+        return self._baseline
 
     def pods_in(self, bits: int) -> int:
         return sum(len(self.model.classes[c].pods) for c in iter_bits(bits))
@@ -272,7 +284,7 @@ class _Linter:
         mentions_dns = direction == "Egress" and _mentions_dns(rule.ports)
 
         if not rule.peers and not rule.ports:
-            fix = self._tighter_rule(pol, direction, rule)
+            fix = self._tighter_rule(pol, direction, index)
             self.add(
                 code="allow-all",
                 severity="high",
@@ -282,7 +294,7 @@ class _Linter:
                 f"{direction.lower()}",
                 suggestion=f"list the peers and ports the workload needs (or delete the rule "
                 f"to deny all {direction.lower()})",
-                fix=fix,
+                **fix,
                 **base,
             )
             return
@@ -293,7 +305,7 @@ class _Linter:
                 title=f"any {far}, in or out of the cluster",
                 why=f"no `{side}`: every pod of every namespace and every IP address ({outside})",
                 suggestion=f"add `{side}` with the namespaces and pods that need it",
-                fix=self._tighter_rule(pol, direction, rule),
+                **self._tighter_rule(pol, direction, index),
                 **base,
             )
         for pi, peer in enumerate(rule.peers):
@@ -310,7 +322,7 @@ class _Linter:
                 suggestion="list the ports: "
                 + (self._declared_for(pol, direction, rule).describe() or "the served ports")
                 + " (the ports the destination pods declare)",
-                fix=self._tighter_rule(pol, direction, rule),
+                **self._tighter_rule(pol, direction, index),
                 **base,
             )
         if mentions_dns:
@@ -449,7 +461,7 @@ class _Linter:
         broad_ports = ports is None or not ports <= DNS_PORTS
         if not beyond_pods and not broad_ports:
             return
-        _, fix, _ = dns_egress_rule(self.snapshot)
+        fix = dns_rule_manifest(self.snapshot)
         reasons = []
         if beyond_pods:
             reasons.append("port 53 is open to " + "; ".join(broad_peers))
@@ -484,22 +496,14 @@ class _Linter:
                 out = out | declared_ports(pod)
         return out
 
-    def _tighter_rule(self, pol: NetworkPolicy, direction: Direction, rule: Rule) -> dict[str, Any]:
-        side = "from" if direction == "Ingress" else "to"
-        out = rule_manifest(rule, direction)
-        if not rule.peers:
-            out[side] = [
-                {
-                    "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: "<namespace>"}},
-                    "podSelector": {"matchLabels": {"app": "<peer-app>"}},
-                }
-            ]
-        if not rule.ports:
-            declared = self._declared_for(pol, direction, rule)
-            out["ports"] = (
-                portset_manifest(declared) if declared else [{"protocol": "TCP", "port": "<port>"}]
-            )
-        return out
+    def _tighter_rule(self, pol: NetworkPolicy, direction: Direction, index: int) -> dict[str, Any]:
+        """The tighter rule from the one builder, verified when it has no placeholder."""
+        rule = pol.rules(direction)[index]
+        tighter = tighter_rule(
+            self.snapshot, pol, direction, index, self._declared_for(pol, direction, rule)
+        )
+        verification = verify(self.snapshot, tighter.fix, base=self.base()) if tighter.fix else None
+        return {"fix": tighter.manifest, "verification": verification}
 
     def _nearest_labels(self, selector: LabelSelector | None, namespace: str | None) -> str:
         if selector is None:
@@ -626,7 +630,13 @@ class _Linter:
                     severity = "medium" if direction == "Ingress" else "low"
                 else:
                     severity = "low" if direction == "Ingress" else "info"
-                fix = _default_deny_manifest(self.snapshot, ns, direction)
+                deny = default_deny(self.snapshot, ns, (direction,))
+                manifests = deny.manifests()
+                fix = (
+                    manifests[0]
+                    if len(manifests) == 1
+                    else {"apiVersion": "v1", "kind": "List", "items": manifests}
+                )
                 verb = "ingress" if direction == "Ingress" else "egress"
                 acts = "accept connections from" if direction == "Ingress" else "may connect to"
                 self.add(
@@ -649,6 +659,7 @@ class _Linter:
                     + (", keeping DNS" if direction == "Egress" else "")
                     + ", then allow what each workload needs",
                     fix=fix,
+                    verification=verify(self.snapshot, deny, base=self.base()),
                 )
 
 
@@ -667,22 +678,6 @@ def _mentions_dns(ports: Sequence[PolicyPort]) -> bool:
         if isinstance(p.port, str) and p.port.startswith("dns"):
             return True
     return False
-
-
-def _default_deny_manifest(
-    snapshot: Snapshot, namespace: str, direction: Direction
-) -> dict[str, Any]:
-    spec: dict[str, Any] = {"podSelector": {}, "policyTypes": [direction]}
-    if direction == "Egress":
-        _, dns_rule, _ = dns_egress_rule(snapshot)
-        spec["egress"] = [dns_rule]
-    name = "default-deny-ingress" if direction == "Ingress" else "default-deny-egress"
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
 
 
 def lint(
@@ -729,7 +724,18 @@ def finding_to_dict(f: Finding) -> dict[str, Any]:
         "why": f.why,
         "suggestion": f.suggestion,
         "fix": f.fix,
+        "fix_delta": _delta_dict(f.verification),
         "pods": f.pods,
+    }
+
+
+def _delta_dict(v: Verification | None) -> dict[str, Any] | None:
+    if v is None:
+        return None
+    return {
+        "summary": v.summary(),
+        "opens": [x.to_dict() for x in v.opens],
+        "closes": [x.to_dict() for x in v.closes],
     }
 
 

@@ -32,14 +32,13 @@ from triage.model import (
     Pod,
     PolicyPort,
     Protocol,
-    Requirement,
     Rule,
     Snapshot,
 )
 from triage.model.manifest import policy_manifest_from_model
-from triage.policy import selector_matches
-from triage.policy.exposure import dns_egress_rule, dns_target
-from triage.policy.workloads import VOLATILE_LABELS, distinguishing_labels, dns_name
+from triage.policy.dns import dns_target
+from triage.policy.generate import _dns_label as dns_name
+from triage.policy.generate import dns_egress_rule, dns_notes, select_pods
 from triage.rollout.observed import Connection
 
 MANAGED_BY = ("app.kubernetes.io/managed-by", "netpol-triage")
@@ -94,15 +93,18 @@ def default_deny(namespace: str) -> Generated:
 
 
 def dns_guardrail(snapshot: Snapshot, namespace: str) -> Generated:
-    rule, _manifest, notes = dns_egress_rule(snapshot)
+    """Egress UDP and TCP 53 to the DNS pods (the shared builder's rule)."""
+    target = dns_target(snapshot)
+    rule = dns_egress_rule(snapshot, target)
     policy = NetworkPolicy(namespace, DNS_NAME, LabelSelector(), ("Egress",), egress=(rule,))
-    return Generated(_with_manifest(policy, "dns"), "dns", notes=tuple(notes))
+    notes = tuple(dns_notes(snapshot, target))
+    return Generated(_with_manifest(policy, "dns"), "dns", notes=notes)
 
 
 def dns_ingress(snapshot: Snapshot, namespace: str) -> Generated | None:
     """When `namespace` holds the DNS pods: let every namespace's pods ask them (53)."""
-    dns_ns, labels, _ = dns_target(snapshot)
-    if dns_ns != namespace:
+    target = dns_target(snapshot)
+    if target.namespace != namespace:
         return None
     rule = Rule(
         (Peer(namespace_selector=LabelSelector()),),
@@ -111,7 +113,7 @@ def dns_ingress(snapshot: Snapshot, namespace: str) -> Generated | None:
     policy = NetworkPolicy(
         namespace,
         DNS_INGRESS_NAME,
-        LabelSelector(tuple(sorted(labels.items()))),
+        LabelSelector(tuple(sorted(target.labels.items()))),
         ("Ingress",),
         ingress=(rule,),
     )
@@ -129,51 +131,13 @@ def workload_pods(snapshot: Snapshot, key: WorkloadKey) -> list[Pod]:
 def workload_selector(
     snapshot: Snapshot, pods: Sequence[Pod]
 ) -> tuple[LabelSelector | None, tuple[str, ...]]:
-    """A selector on stable labels that selects, in the pods' namespace, the pods of their
-    workload(s) and no other pod (matchExpressions exclude look-alikes: `key DoesNotExist`
-    or `key NotIn (...)` on a label only they carry). None when the pods share no stable
-    label; notes name the pods no label can tell apart."""
-    labels = distinguishing_labels(snapshot, pods)
-    if not labels:
-        names = ", ".join(sorted(p.key for p in pods)[:3])
-        return None, (f"{names}: no stable label to select by (label the workload first)",)
-    namespace = pods[0].namespace
-    workloads = {p.workload for p in pods}
-    neighbours = snapshot.pods_by_namespace.get(namespace, ())
-    own = [p for p in neighbours if p.workload in workloads]
-    base = LabelSelector(tuple(sorted(labels.items())))
-    extras = [
-        p for p in neighbours if p.workload not in workloads and selector_matches(base, p.labels)
-    ]
-    if not extras:
-        return base, ()
-    absent: set[str] = set()
-    not_in: dict[str, set[str]] = defaultdict(set)
-    inseparable: list[str] = []
-    for extra in sorted(extras, key=lambda p: p.key):
-        for key in sorted(extra.labels):
-            if key in VOLATILE_LABELS:
-                continue
-            ours = {p.labels.get(key) for p in own}
-            if extra.labels[key] in ours:
-                continue
-            if ours == {None}:
-                absent.add(key)
-            else:
-                not_in[key].add(extra.labels[key])
-            break
-        else:
-            inseparable.append(extra.key)
-    reqs = [Requirement(k, "DoesNotExist") for k in sorted(absent)]
-    reqs += [Requirement(k, "NotIn", tuple(sorted(v))) for k, v in sorted(not_in.items())]
-    selector = LabelSelector(base.match_labels, tuple(reqs))
-    notes: tuple[str, ...] = ()
-    if inseparable:
-        notes = (
-            f"the selector for {namespace}/{', '.join(sorted(workloads))} also selects "
-            f"{', '.join(inseparable[:3])}: no stable label tells them apart",
-        )
-    return selector, notes
+    """The shared builder's selector for the pods' workload(s): stable labels, look-alikes
+    excluded by matchExpressions. None (and a note naming the label to add) when no stable
+    label tells them apart: an allow on a label the pods lack would select nothing."""
+    selection = select_pods(snapshot, pods)
+    if selection.labels:
+        return None, selection.notes
+    return selection.selector, selection.notes
 
 
 # ---------------------------------------------------------------- least privilege

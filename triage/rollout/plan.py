@@ -20,7 +20,7 @@ from triage.model import Flow, IPBlock, IPRef, NetworkPolicy, Pod, PodRef, Proto
 from triage.model.objects import IPAddress
 from triage.policy import explain
 from triage.policy.classes import ClusterModel, compile_snapshot
-from triage.policy.exposure import dns_target
+from triage.policy.dns import dns_target
 from triage.policy.portset import PortSet
 from triage.rollback.delta import representatives
 from triage.rollback.plan import Plan, make_plan
@@ -261,16 +261,10 @@ def generate(snapshot: Snapshot, namespaces: Sequence[str], observed: Observed) 
         extra = dns_ingress(snapshot, ns)
         if extra is not None:
             generated.append(extra)
-    dns_ns, dns_labels, _ = dns_target(snapshot)
+    dns_pods = dns_target(snapshot)
 
     def dns(c: Connection) -> bool:
-        d = c.destination
-        return (
-            c.port == 53
-            and d is not None
-            and d.namespace == dns_ns
-            and all(d.labels.get(k) == v for k, v in dns_labels.items())
-        )
+        return c.port == 53 and c.destination is not None and dns_pods.matches(c.destination)
 
     # DNS to the DNS pods is the guardrail's: no per-workload allow for it.
     generated.extend(least_privilege_allows(snapshot, scope, [c for c in relevant if not dns(c)]))
@@ -326,7 +320,7 @@ def open_paths(snapshot: Snapshot, generation: Generation) -> tuple[OpenPath, ..
     model = compile_snapshot(after)
     reps = representatives(after)
     scope = set(generation.namespaces)
-    dns_ns, dns_labels, _ = dns_target(snapshot)
+    dns_pods = dns_target(snapshot)
     seen: dict[tuple[str, str], PortSet] = defaultdict(PortSet.empty)
     for check in generation.kept:
         c = check.connection
@@ -352,9 +346,7 @@ def open_paths(snapshot: Snapshot, generation: Generation) -> tuple[OpenPath, ..
             if not ports:
                 continue
             key = (_workload(s), _workload(d))
-            is_dns = d.namespace == dns_ns and all(
-                d.labels.get(k) == v for k, v in dns_labels.items()
-            )
+            is_dns = dns_pods.matches(d)
             if key in seen and ports <= seen[key]:
                 kind = "observed"
             elif is_dns and ports <= DNS_PORTS:

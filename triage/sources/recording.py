@@ -9,6 +9,7 @@ flows: [{from, to, port, protocol, note}]
 probes: [{kind, source, target, port, protocol, outcome, output, durationMs, at}]
 knownGood: [{name, capturedAt, networkPolicies, namespaceLabels, podLabels}]
 notes: [{at, text}]
+datapath: {source, records, replies, flows: [...]}   (optional; triage/sources/datapath_doc.py)
 ```
 
 Loading validates the file against `triage/data/incident.schema.json` (errors name the field:
@@ -75,6 +76,7 @@ from triage.model.manifest import (
     service_manifest,
 )
 from triage.sources.assemble import Document, Origins, assemble, flatten, gc_paused
+from triage.sources.datapath_doc import datapath_from_document, datapath_to_document
 from triage.sources.errors import Problem, SourceError
 from triage.sources.parse import (
     describe_object,
@@ -662,6 +664,7 @@ def incident_from_document(document: Any, file: str) -> Incident:
     warnings = _flow_warnings(snapshot, flows, file)
     if warnings:
         snapshot = dataclasses.replace(snapshot, warnings=(*snapshot.warnings, *warnings))
+    datapath = doc.get("datapath")
     return Incident(
         meta=incident_meta,
         snapshot=snapshot,
@@ -670,6 +673,7 @@ def incident_from_document(document: Any, file: str) -> Incident:
         known_good=tuple(known_good),
         notes=notes,
         extra={MANIFESTS: manifests},
+        datapath=None if datapath is None else datapath_from_document(datapath, file),
     )
 
 
@@ -892,6 +896,9 @@ def incident_to_document(incident: Incident) -> dict[str, Any]:
         known_good.append(entry)
     document["knownGood"] = known_good
     document["notes"] = [{**({"at": n.at} if n.at else {}), "text": n.text} for n in incident.notes]
+    if incident.datapath is not None:
+        source = incident.datapath.meta.get("source", "")
+        document["datapath"] = datapath_to_document(incident.datapath, source)
     return document
 
 

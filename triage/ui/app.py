@@ -25,6 +25,7 @@ from triage.ui.screens.loading import LoadingScreen
 from triage.ui.session import Session, Source
 
 if TYPE_CHECKING:
+    from triage.model.datapath import Aggregation
     from triage.probes.live import EphemeralRequest
 
 # The checklist's runbook when neither the operator nor the recording names one.
@@ -52,8 +53,11 @@ class TriageApp(App[None]):
         cursor_blink: bool = True,
         initial_flow: Flow | None = None,
         runbook: str | None = None,
+        flow_log: Aggregation | None = None,
     ) -> None:
         super().__init__()
+        # A flow log given with --flows or :flows; None: the recording's datapath section.
+        self.flow_log = flow_log
         # `runbook` None: the recording's `metadata.runbook` once it is loaded, else the
         # default; a runbook the operator names (`--runbook`, `:runbook`) always wins.
         self.requested_runbook = runbook
@@ -159,6 +163,49 @@ class TriageApp(App[None]):
             self.exit(return_code=2, message=f"triage: error: {self.startup_error}")
         else:
             self.exit()
+
+    # ------------------------------------------------------------------ datapath
+
+    @property
+    def datapath(self) -> Aggregation | None:
+        """The flow log the picker and the checklist show: --flows / :flows, else the
+        recording's stored evidence."""
+        if self.flow_log is not None:
+            return self.flow_log
+        incident = self.session.incident if self.session is not None else None
+        return incident.datapath if incident is not None else None
+
+    @work(thread=True, exclusive=True, group="flow-log", exit_on_error=False)
+    def load_flow_log(self, path: str) -> None:
+        """`:flows FILE`: read and aggregate in a worker, then refresh the candidates."""
+        from triage.sources.flowlogs import read_aggregation
+
+        aggregation = read_aggregation(Path(path))
+        self.call_from_thread(self.use_flow_log, aggregation, path)
+
+    def use_flow_log(self, aggregation: Aggregation, path: str) -> None:
+        from triage.model.untrusted import clean
+        from triage.ui.screens.flow_picker import FlowPickerScreen
+
+        self.flow_log = aggregation
+        dropped = sum(1 for f in aggregation.flows if f.dropped)
+        skipped = len(aggregation.warnings) + aggregation.warnings_dropped
+        self.notify(
+            f"{len(aggregation.flows)} distinct flows, {dropped} with drops"
+            + (f"; {skipped} unusable lines" if skipped else ""),
+            title=f"flow log {clean(path)}",
+        )
+        self.open_flow_picker()
+        picker = self.screen_stack[-1]
+        if isinstance(picker, FlowPickerScreen):
+            picker.find_candidates()
+
+    @on(Worker.StateChanged)
+    def flow_log_failed(self, event: Worker.StateChanged) -> None:
+        if event.worker.group == "flow-log" and event.state == WorkerState.ERROR:
+            error = event.worker.error
+            text = error_line(error) if error is not None else "unknown error"
+            self.notify(text, title="flow log", severity="error")
 
     # ------------------------------------------------------------------ navigation
 
@@ -333,9 +380,11 @@ def make_app(
     cursor_blink: bool = True,
     initial_flow: Flow | None = None,
     runbook: str | None = None,
+    flow_log: Aggregation | None = None,
 ) -> TriageApp:
     """The app for a source; the CLI and the tests both build it here. `runbook` None:
-    a recording's `metadata.runbook`, else `blocked-flow`."""
+    a recording's `metadata.runbook`, else `blocked-flow`. `flow_log` None: the
+    recording's datapath evidence, if any."""
     return TriageApp(
         source,
         report_dir=report_dir,
@@ -344,4 +393,5 @@ def make_app(
         cursor_blink=cursor_blink,
         initial_flow=initial_flow,
         runbook=runbook,
+        flow_log=flow_log,
     )

@@ -19,6 +19,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 if TYPE_CHECKING:
     from textual.screen import Screen
 
+    from triage.model.datapath import Aggregation
     from triage.ui.session import Session
 
 
@@ -38,6 +39,11 @@ class CommandHost(Protocol):
     ) -> None: ...
 
     def open_flow_picker(self, arg: str = ...) -> None: ...
+
+    @property
+    def datapath(self) -> Aggregation | None: ...
+
+    def load_flow_log(self, path: str) -> object: ...
 
     def open_last_checklist(self) -> None: ...
 
@@ -110,6 +116,15 @@ def _flow(app: CommandHost, arg: str) -> None:
     app.open_flow_picker(arg)
 
 
+def _flows(app: CommandHost, arg: str) -> None:
+    if arg:
+        app.load_flow_log(arg)
+    elif app.datapath is None:
+        app.notify("usage: :flows FILE (a Hubble or Calico flow log)")
+    else:
+        app.open_flow_picker()
+
+
 def _checklist(app: CommandHost, arg: str) -> None:
     app.open_last_checklist()
 
@@ -145,6 +160,13 @@ COMMANDS: tuple[Command, ...] = (
         "flow: pick a flow to triage — :flow SRC DST PORT starts it",
         _flow,
         usage=":flow [SRC DST PORT[/PROTO]]",
+    ),
+    Command(
+        "flows",
+        "flow: read a Hubble or Calico flow log — its drops become candidates",
+        _flows,
+        ("flowlog",),
+        ":flows FILE",
     ),
     Command("checklist", "checklist: back to the last checklist", _checklist, ("cl",)),
     Command(

@@ -100,6 +100,7 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
             incident=session.incident,
             prober=session.prober,
             runbook=load_runbook(self.runbook_name),
+            datapath=self.app.datapath,  # type: ignore[attr-defined]
         )
         runbook = runbook_for(self.ctx)
         yield SourceBar(id="source-bar")

@@ -188,6 +188,8 @@ containment between quarantining the pod and a default-deny egress for its names
         commands = Text(title, style="bold")
         for i, command in enumerate(c.commands, 1):
             commands.append(f"\n{i}. {command}")
+        if c.verification is not None:
+            commands.append(f"\nverified: {c.verification.summary()}", style="dim")
         self.query_one("#containment-commands", Static).update(commands)
         text = yaml.safe_dump(c.manifest, sort_keys=False)
         self.query_one("#containment-yaml", Static).update(

@@ -26,6 +26,7 @@ from triage.model import (
     parse_endpoint,
     parse_flow,
 )
+from triage.model.untrusted import clean
 from triage.ui.filtering import make_row
 from triage.ui.fuzzy import Completion, rank
 from triage.ui.session import Session
@@ -163,7 +164,7 @@ complete flow starts the checklist."""
             return None
         text = Text()
         for warning in warnings[:3]:
-            text.append("warning: ", "bold yellow").append(f"{warning}\n")
+            text.append("warning: ", "bold yellow").append(f"{clean(warning)}\n")
         if len(warnings) > 3:
             text.append(f"… and {len(warnings) - 3} more warnings", "italic")
         text.rstrip()  # in place: Text.rstrip() returns None, so never `return text.rstrip()`
@@ -186,7 +187,16 @@ complete flow starts the checklist."""
     def find_candidates(self) -> None:
         session = self.session
         found = candidate_flows(session.snapshot, session.incident)
-        found.sort(key=lambda c: c.source != "reported")  # stable: reported first
+        datapath = self.app.datapath  # type: ignore[attr-defined]
+        if datapath is not None:
+            from triage.checklist.datapath import datapath_candidates
+
+            captured = session.incident.meta.captured_at if session.incident else ""
+            seen = datapath_candidates(session.snapshot, datapath, captured)
+            flows = {c.flow for c in seen}
+            found = [*seen, *(c for c in found if c.flow not in flows)]
+        # Stable: reported first, then what the datapath dropped (most drops first).
+        found.sort(key=lambda c: {"reported": 0, "datapath": 1}.get(c.source, 2))
         self.app.call_from_thread(self.show_candidates, found)
 
     def show_candidates(self, found: list[CandidateFlow]) -> None:

@@ -66,10 +66,10 @@ class RolloutApplied(Message, bubble=False):
 
 def default_namespaces(session: Session) -> list[str]:
     """The namespaces the observed traffic goes to (never the DNS pods' own)."""
-    from triage.policy.exposure import dns_target
+    from triage.policy.dns import dns_target
     from triage.rollout.observed import resolve_all
 
-    dns_ns, _, _ = dns_target(session.snapshot)
+    dns_ns = dns_target(session.snapshot).namespace
     incident = session.incident
     if incident is None:
         return []

@@ -20,6 +20,7 @@ DETAIL_TITLES = {
     "diff": "What changed since the known-good set",
     "probe_output": "Probe output",
     "residual": "Residual exposure",
+    "fix_delta": "What the fix changes (verified by the engine on every pod pair)",
 }
 # A fix that is not an allow rule: the lateral-movement runbook's policies close paths.
 STEP_DETAIL_TITLES = {
