@@ -398,3 +398,41 @@ def test_a_recordings_observed_traffic_is_its_flows_and_successful_connect_probe
         Flow(src, IPRef("10.42.2.40"), 5432, "UDP"),
     ]  # the backend probe repeats a reported flow: kept once
     assert observed.sources == ("rec",)
+
+
+def test_a_flow_log_feeds_the_rollout_with_what_the_datapath_forwarded(capsys: Any) -> None:
+    """Hubble lines: the forwarded flows are kept; the recording's reported flow that its
+    policies denied (gateway → ledger:9443) is a complaint, never opened by the rollout."""
+    recording = INCIDENTS / "cilium-payments-rollout.yaml"
+    hubble = INCIDENTS.parent / "flowlogs" / "cilium-payments-rollout.hubble.json"
+    code, out, err = run(
+        capsys,
+        "rollout",
+        "plan",
+        "--recording",
+        str(recording),
+        "-n",
+        "payments",
+        "--flows",
+        str(hubble),
+        "-o",
+        "json",
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    kept = {
+        (
+            k["source"].split("/")[1].rsplit("-", 2)[0],
+            k["destination"].split("/")[1].rsplit("-", 2)[0],
+            k["port"],
+        )
+        for k in doc["preview"]["kept"]
+    }
+    assert kept == {
+        ("ingress-nginx-controller", "payments-gateway", 8080),
+        ("payments-gateway", "risk-engine", 7070),
+        ("payments-gateway", "coredns", 53),
+    }
+    assert doc["preview"]["delta"]["opened"] == []
+    assert any("1 reported flow(s) denied at the time left out" in n for n in doc["notes"])
+    assert f"flow log {hubble}" in doc["observed"]["sources"]

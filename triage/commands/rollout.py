@@ -6,8 +6,9 @@
 
 `--namespace` (`-n`) names the namespaces to roll out; the cluster itself is always read in
 full (the DNS pods and the peers live elsewhere). Observed traffic: `--observed FILE` (a YAML
-list of {from, to, port, protocol}, as `triage explain --flows` reads), the flows and
-successful probes of `--recording` or `--observed-recording FILE`. `--exclude FILE` lists
+list of {from, to, port, protocol}, as `triage explain --flows` reads), `--flows FILE` (a
+Hubble or Calico Goldmane flow log: the forwarded flows), the flows the recording's policies
+allowed and the successful probes of `--recording` or `--observed-recording FILE`. `--exclude FILE` lists
 observed flows the operator lets close.
 
 `apply` goes through the rollback applier (context check, re-read, backup — kept as a
@@ -30,6 +31,7 @@ from triage.commands.snapshot import add_state_dir_option
 from triage.errors import ClusterError, UsageError
 
 if TYPE_CHECKING:
+    from triage.model import Snapshot
     from triage.rollback.apply import ApplyResult
     from triage.rollback.session import RollbackSession
     from triage.rollback.store import Store
@@ -42,6 +44,11 @@ def _add_observed_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("observed traffic")
     for flag, dest, helptext in (
         ("--observed", "observed", "YAML list of {from, to, port, protocol} seen working"),
+        (
+            "--flows",
+            "flow_logs",
+            "a Hubble or Calico Goldmane flow log: the forwarded flows count as observed",
+        ),
         (
             "--observed-recording",
             "observed_recordings",
@@ -169,11 +176,29 @@ def _flows(paths: list[Path]) -> list[Any]:
     return [flow for path in paths for flow in read_flows_file(path)]
 
 
-def observed_from_args(args: argparse.Namespace, loaded: LoadedSource | None) -> Observed:
+def _flow_log(path: Path, snapshot: Snapshot) -> Observed:
+    """A Hubble or Calico Goldmane flow log: the flows the datapath forwarded, as the engine
+    names them (the reconciler's translation of each end)."""
+    from triage.policy.reconcile import reconcile
+    from triage.rollout.observed import Observed
+    from triage.sources.flowlogs import read_aggregation
+
+    forwarded = [
+        item.engine_flow
+        for item in reconcile(snapshot, read_aggregation(path))
+        if item.engine_flow is not None and item.flow.datapath == "FORWARDED"
+    ]
+    return Observed(tuple(forwarded), (), (f"flow log {path}",))
+
+
+def observed_from_args(
+    args: argparse.Namespace, loaded: LoadedSource | None, snapshot: Snapshot
+) -> Observed:
     from triage.rollout.observed import Observed, combine, observed_from_incident
     from triage.sources.recording import load_incident
 
     parts = [Observed(tuple(_flows([path])), (), (str(path),)) for path in args.observed]
+    parts += [_flow_log(path, snapshot) for path in args.flow_logs]
     if loaded is not None and loaded.incident is not None:
         parts.append(observed_from_incident(loaded.incident, loaded.description))
     for path in args.observed_recordings:
@@ -204,7 +229,7 @@ def run_plan(args: argparse.Namespace) -> int:
     namespaces = _namespaces(args)
     loaded = _load(args)
     _known(namespaces, loaded.snapshot, loaded.description)
-    observed = observed_from_args(args, loaded)
+    observed = observed_from_args(args, loaded, loaded.snapshot)
     rollout = plan_rollout(
         loaded.snapshot,
         namespaces,
@@ -268,11 +293,11 @@ def run_apply(args: argparse.Namespace) -> int:
     session = _session(args)
     namespaces = _namespaces(args)
     require(args.sample >= 0, "--sample must be 0 or more")
-    observed = observed_from_args(args, None)
     context = session.context
     with session.open_store() as store:
         live = session.read_live()
         _known(namespaces, live.snapshot, session.live_source)
+        observed = observed_from_args(args, None, live.snapshot)
         rollout = plan_rollout(
             live.snapshot,
             namespaces,

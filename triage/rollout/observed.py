@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from triage.model import Flow, IPRef, Pod, PodRef, Protocol, ServiceRef, Snapshot
 from triage.model.incident import Incident
 from triage.model.objects import Service
-from triage.policy import service_backends
+from triage.policy import UnknownEndpoint, explain, service_backends
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,7 @@ class Observed:
     flows: tuple[Flow, ...] = ()
     excluded: tuple[Flow, ...] = ()
     sources: tuple[str, ...] = ()  # where the flows came from, for people
+    notes: tuple[str, ...] = ()  # what was left out, and why
 
     @property
     def empty(self) -> bool:
@@ -70,11 +71,13 @@ def combine(*parts: Observed) -> Observed:
     flows: dict[Flow, None] = {}
     excluded: dict[Flow, None] = {}
     sources: list[str] = []
+    notes: list[str] = []
     for part in parts:
         flows.update(dict.fromkeys(part.flows))
         excluded.update(dict.fromkeys(part.excluded))
         sources.extend(part.sources)
-    return Observed(tuple(flows), tuple(excluded), tuple(sources))
+        notes.extend(part.notes)
+    return Observed(tuple(flows), tuple(excluded), tuple(sources), tuple(notes))
 
 
 # ---------------------------------------------------------------- recordings
@@ -101,9 +104,20 @@ def _probe_target(target: str) -> PodRef | ServiceRef | IPRef | None:
 
 
 def observed_from_incident(incident: Incident, origin: str = "recording") -> Observed:
-    """A recording's reported flows and the connect probes that succeeded: traffic that was
-    seen working (DNS probes are covered by the DNS guardrail)."""
-    flows: list[Flow] = [rf.flow for rf in incident.flows]
+    """A recording's reported flows that its own snapshot allows and the connect probes that
+    succeeded: traffic seen working (DNS probes are covered by the DNS guardrail). A reported
+    flow denied at the time is a complaint, not traffic to keep: the rollout never opens it."""
+    flows: list[Flow] = []
+    denied: list[str] = []
+    for rf in incident.flows:
+        try:
+            allowed = explain(incident.snapshot, rf.flow).allowed
+        except UnknownEndpoint:
+            allowed = False
+        if allowed:
+            flows.append(rf.flow)
+        else:
+            denied.append(str(rf.flow))
     for probe in incident.probes:
         if probe.kind != "connect" or probe.outcome != "success" or probe.port is None:
             continue
@@ -113,7 +127,16 @@ def observed_from_incident(incident: Incident, origin: str = "recording") -> Obs
             continue
         protocol: Protocol = "UDP" if probe.protocol.upper() == "UDP" else "TCP"
         flows.append(Flow(PodRef(src_ns, src_name), target, probe.port, protocol))
-    return Observed(tuple(dict.fromkeys(flows)), (), (origin,))
+    notes = (
+        (
+            f"{origin}: {len(denied)} reported flow(s) denied at the time left out: "
+            + "; ".join(denied[:3])
+            + (" …" if len(denied) > 3 else ""),
+        )
+        if denied
+        else ()
+    )
+    return Observed(tuple(dict.fromkeys(flows)), (), (origin,), notes)
 
 
 # ---------------------------------------------------------------- resolution

@@ -240,6 +240,7 @@ def generate(snapshot: Snapshot, namespaces: Sequence[str], observed: Observed) 
     missing = [ns for ns in scope if snapshot.namespace_labels(ns) is None]
     if missing:
         notes.append(f"namespace(s) not in the snapshot: {', '.join(missing)}")
+    notes.extend(observed.notes)
     if observed.empty:
         notes.append(
             "no observed traffic given: only default-deny and the DNS guardrail are generated "
