@@ -8,8 +8,8 @@
 full (the DNS pods and the peers live elsewhere). Observed traffic: `--observed FILE` (a YAML
 list of {from, to, port, protocol}, as `triage explain --flows` reads), `--flows FILE` (a
 Hubble or Calico Goldmane flow log: the forwarded flows), the flows the recording's policies
-allowed and the successful probes of `--recording` or `--observed-recording FILE`. `--exclude FILE` lists
-observed flows the operator lets close.
+allowed and the successful probes of `--recording` or `--observed-recording FILE`.
+`--exclude FILE` lists observed flows the operator lets close.
 
 `apply` goes through the rollback applier (context check, re-read, backup — kept as a
 known-good snapshot —, server-side dry-run, journal, ordered writes, verify), then probes a
