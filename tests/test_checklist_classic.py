@@ -349,12 +349,15 @@ def test_probe_confirms_the_prediction(classic: Snapshot) -> None:
     prober = FakeProber({("connect", CANARY, "10.96.10.20", 80): ("timeout", "timed out")})
     ctx = ctx_for(classic, CANARY, "develop/svc/backend", "80", prober=prober)
     probe = run_step(ctx, "probe")
-    assert probe.status == "fail"
+    assert probe.status == "pass"  # the probe confirmed the prediction
     assert probe.summary == (
         "connection to 10.96.10.20:80 timed out, as predicted: a NetworkPolicy drop"
     )
     assert "prediction: denied" in probe.evidence
-    assert probe.kubectl.endswith("-- nc -z -w 3 10.96.10.20 80")
+    # the kubectl shown is the command that ran, not the runbook's approximation of it
+    assert probe.kubectl == (
+        "kubectl exec -n develop frontend-canary-5f6d7-p9zz -- nc -v -z -w 3 10.96.10.20 80"
+    )
 
 
 def test_probe_mismatch_explained(classic: Snapshot) -> None:

@@ -40,7 +40,7 @@ def statuses(got: dict[str, StepResult]) -> str:
 def test_frontend_canary_label_mismatch() -> None:
     got = run("frontend-canary-label-mismatch", 0)
     assert statuses(got) == (
-        "flow=pass dns=pass labels=fail namespaces=pass ports=pass verdict=fail probe=fail "
+        "flow=pass dns=pass labels=fail namespaces=pass ports=pass verdict=fail probe=pass "
         "changes=skip"
     )
     assert got["labels"].summary == (
@@ -63,7 +63,7 @@ def test_frontend_canary_label_mismatch() -> None:
 def test_traefik_namespace_label_missing() -> None:
     got = run("traefik-namespace-label-missing", 0)
     assert statuses(got) == (
-        "flow=pass dns=pass labels=pass namespaces=fail ports=pass verdict=fail probe=fail "
+        "flow=pass dns=pass labels=pass namespaces=fail ports=pass verdict=fail probe=pass "
         "changes=skip"
     )
     assert got["namespaces"].summary.startswith(
@@ -78,7 +78,7 @@ def test_traefik_namespace_label_missing() -> None:
 def test_service_targetport_mismatch() -> None:
     got = run("service-targetport-mismatch", 0)
     assert statuses(got) == (
-        "flow=fail dns=pass labels=pass namespaces=pass ports=fail verdict=fail probe=fail "
+        "flow=fail dns=pass labels=pass namespaces=pass ports=fail verdict=fail probe=pass "
         "changes=skip"
     )
     assert got["flow"].summary == (
@@ -116,7 +116,7 @@ def test_dns_egress_default_deny() -> None:
 def test_failed_rollout_blocked_flow_names_the_change() -> None:
     got = run("failed-rollout", 0)
     assert statuses(got) == (
-        "flow=pass dns=pass labels=pass namespaces=pass ports=fail verdict=fail probe=fail "
+        "flow=pass dns=pass labels=pass namespaces=pass ports=fail verdict=fail probe=pass "
         "changes=fail"
     )
     assert got["ports"].summary == (

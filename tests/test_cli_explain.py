@@ -309,7 +309,10 @@ def test_bad_flows_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[st
         assert (code, out) == (2, ""), name
         (line,) = err.splitlines()
         if message is None:
-            assert line == "triage: error: source x/y: no namespace x"
+            # the file and the entry, then what is wrong with it
+            assert line == (
+                f"triage: error: {path}: [1] (x/y → {BACKEND}:1): source x/y: no namespace x"
+            )
         else:
             assert line == f"triage: error: {path}: {message}"
     code, _, err = run(

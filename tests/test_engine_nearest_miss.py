@@ -311,3 +311,21 @@ def test_the_namespaces_step_never_suggests_relabeling_the_name_label() -> None:
     assert step.summary.startswith("wrong namespace: source is in namespace other")
     assert "name the peer's namespace in the namespaceSelector" in step.hint
     assert "label the namespace" not in step.hint
+
+
+def test_a_denying_side_without_rules_is_named_next_to_the_other_sides_miss() -> None:
+    from triage.policy.describe import misses_clause
+
+    s = cluster(
+        *BASE,
+        netpol("other", "no-egress", {}, egress=[], policy_types=["Egress"]),
+        netpol("app", "p", labels(app="server"), ingress=[{"ports": [{"port": 80}]}]),
+    )
+    v = ask(s, "other/client", "app/server", 8080).primary
+    assert v is not None and not v.egress.allowed and not v.ingress.allowed
+    assert [m.side for m in v.nearest_misses] == ["ingress"]  # egress has no rule to miss
+    assert misses_clause(v) == (
+        "nearest misses: app/p ingress rule #0: port 8080 is not 80; and egress at "
+        "other/client: no rule to change, other/no-egress allow no egress at all (default "
+        "deny); it needs a rule of its own"
+    )

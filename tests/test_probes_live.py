@@ -510,7 +510,7 @@ def test_checklist_with_a_live_prober(kube_api: KubeApiServer, tmp_path: Path) -
     )
     probe = run_step(ctx, "probe")
     assert (probe.status, probe.summary) == (
-        "fail",
+        "pass",  # the probe confirmed the prediction
         "connection to 10.12.7.201:80 timed out, as predicted: a NetworkPolicy drop",
     )
     assert "ran: nc -v -z -w 2 10.12.7.201 80" in probe.evidence

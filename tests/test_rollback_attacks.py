@@ -745,7 +745,7 @@ async def test_tui_confirmation_with_spaces_or_another_case_applies_nothing(
             await settle(pilot)
             modal = app.screen
             assert isinstance(modal, ConfirmContextModal)
-            await pilot.press("shift+tab", *typed.replace(" ", ""))
+            await pilot.press(*typed.replace(" ", ""))
             if typed.startswith(" ") or typed.endswith(" "):
                 await pilot.press("home" if typed.startswith(" ") else "end", "space")
             assert modal.query_one("#confirm-input").value == typed
@@ -789,7 +789,7 @@ async def test_tui_plans_and_applies_on_the_sessions_context_after_a_context_swi
         assert len(screen.plan.operations) == 5
         await pilot.press("A")
         await settle(pilot)
-        await pilot.press("shift+tab", *CONTEXT, "enter")
+        await pilot.press(*CONTEXT, "enter")
         await settle(pilot)
         assert screen.last_result is not None and screen.last_result.ok
     assert other.requests == []
@@ -836,7 +836,7 @@ async def test_tui_replay_never_sends_a_request(
         for key in ("d", "A", "enter", "u", "v", "s", "g", "r", "A"):
             await pilot.press(key)
             await settle(pilot)
-        await pilot.press("shift+tab", *"prod-use1-oncall", "enter")
+        await pilot.press(*"prod-use1-oncall", "enter")
         await settle(pilot)
     assert kube_api.requests == []
     assert server_policy_set(kube_api) == ORIGINAL

@@ -128,12 +128,10 @@ async def test_typed_confirmation_wrong_name_applies_nothing(live_app: Any, kube
         await settle(pilot)
         modal = app.screen
         assert isinstance(modal, ConfirmContextModal)
-        assert app.focused is modal.query_one("#cancel", Button)  # focus starts on Cancel
+        assert app.focused is modal.query_one(Input)  # typing goes into the field
         confirm = modal.query_one("#confirm", Button)
         assert confirm.disabled
         # type a wrong name: Apply stays disabled, enter does nothing
-        await pilot.press("shift+tab")
-        assert app.focused is modal.query_one(Input)
         await pilot.press(*"triage-tes", "enter")
         await settle(pilot)
         assert app.screen is modal and confirm.disabled
@@ -158,6 +156,14 @@ async def test_typed_confirmation_wrong_name_applies_nothing(live_app: Any, kube
         await settle(pilot)
         assert app.screen is screen
         assert [r for r in kube_api.requests if r.method in WRITES] == []
+        # enter on the empty field is Cancel too (a stray enter changes nothing)
+        await pilot.press("A")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmContextModal)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is screen
+        assert [r for r in kube_api.requests if r.method in WRITES] == []
 
 
 async def test_typed_confirmation_right_name_applies_and_verifies(
@@ -173,7 +179,7 @@ async def test_typed_confirmation_right_name_applies_and_verifies(
         assert set(screen.step_status.values()) == {"dry-run ok"}
         await pilot.press("A")
         await settle(pilot)
-        await pilot.press("shift+tab", *CONTEXT)
+        await pilot.press(*CONTEXT)
         modal = app.screen
         assert isinstance(modal, ConfirmContextModal)
         assert not modal.query_one("#confirm", Button).disabled
@@ -194,7 +200,7 @@ async def test_a_failed_apply_offers_resume_then_converges(live_app: Any, kube_a
         kube_api.inject("PUT", r"/networkpolicies/allow-web$", status=500, on_call=2)
         await pilot.press("A")
         await settle(pilot)
-        await pilot.press("shift+tab", *CONTEXT, "enter")
+        await pilot.press(*CONTEXT, "enter")
         await settle(pilot)
         result = screen.last_result
         assert result is not None and result.status == "failed"
@@ -205,7 +211,7 @@ async def test_a_failed_apply_offers_resume_then_converges(live_app: Any, kube_a
         assert screen.run_ is not None and screen.run_.action == "resume"
         await pilot.press("A")
         await settle(pilot)
-        await pilot.press("shift+tab", *CONTEXT, "enter")
+        await pilot.press(*CONTEXT, "enter")
         await settle(pilot)
         assert screen.last_result is not None and screen.last_result.ok
         assert server_policy_set(kube_api) == expected_set(SHOP_TARGET)

@@ -118,7 +118,8 @@ async def test_step_by_step_and_rerun(tmp_path: Path) -> None:
         assert screen.status("dns") == finished(messages)["dns"].status
 
 
-async def test_copy_kubectl(tmp_path: Path) -> None:
+async def test_copy_kubectl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRIAGE_CLIPBOARD", "on")  # a terminal that takes OSC 52
     flow = first_reported_flow(bundled_incident("demo"))
     app = app_for("demo", tmp_path, initial_flow=flow)
     async with app.run_test(size=SIZE) as pilot:

@@ -14,6 +14,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import Any
 
 from triage.errors import ClusterError, UsageError, error_line
 
@@ -56,23 +57,52 @@ def usage_errors() -> tuple[type[BaseException], ...]:
     return (SourceError, UnknownEndpoint, FlowSyntaxError, UsageError, ClusterError)
 
 
+def _default_command_options(subparsers: argparse._SubParsersAction[Any]) -> str:
+    """The options of `triage tui` as its own help prints them: `triage` alone (or with
+    only options) runs it, so `triage --help` shows what it accepts."""
+    tui = subparsers.choices.get("tui")
+    if tui is None:
+        return ""
+    formatter = tui._get_formatter()
+    for group in tui._action_groups:
+        actions = [a for a in group._group_actions if a.dest != "help"]
+        if not actions:
+            continue
+        formatter.start_section(group.title)
+        formatter.add_arguments(actions)
+        formatter.end_section()
+    options: str = formatter.format_help()
+    return (
+        "without a COMMAND, `triage [OPTIONS]` opens the TUI on the live cluster "
+        "(`triage tui`):\n\n" + options
+    )
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The parser of every command, or of the command `only` alone (what a command line
     that names it needs; the top-level help then lists that command only)."""
+    from triage import __version__
+
     parser = argparse.ArgumentParser(
         prog="triage",
         description="Why is my traffic blocked? NetworkPolicy triage, explanation and rollback.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"triage {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _available_commands(COMMANDS if only is None else (only,)):
         module.register(subparsers)
+    if only is None:
+        parser.epilog = _default_command_options(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     # `triage` alone, or with only live options, opens the TUI on the current context.
-    if not args_list or (args_list[0].startswith("-") and args_list[0] not in ("-h", "--help")):
+    if not args_list or (
+        args_list[0].startswith("-") and args_list[0] not in ("-h", "--help", "--version")
+    ):
         args_list = ["tui", *args_list]
     parser = build_parser(args_list[0] if args_list[0] in COMMANDS else None)
     args = parser.parse_args(args_list)

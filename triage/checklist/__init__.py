@@ -14,7 +14,7 @@ from triage.checklist.model import (
     StepResult,
     StepSpec,
 )
-from triage.checklist.report import export_report
+from triage.checklist.report import ReportOrigin, export_report
 from triage.checklist.run import run_all, run_step
 from triage.checklist.runbook import bundled_runbooks, load_runbook, runbook_for
 
@@ -25,6 +25,7 @@ __all__ = [
     "CandidateFlow",
     "CandidateSource",
     "ChecklistContext",
+    "ReportOrigin",
     "Runbook",
     "Status",
     "StepResult",

@@ -13,12 +13,14 @@ from collections.abc import Iterable, Iterator
 
 from triage.checklist.changes import changes_between, then_snapshot
 from triage.checklist.model import CandidateFlow
-from triage.model import Flow, Pod, PodRef, Protocol, ServiceRef, Snapshot
+from triage.model import Flow, LabelSelector, Pod, PodRef, Protocol, ServiceRef, Snapshot
 from triage.model.incident import Incident, KnownGood
+from triage.model.objects import Rule
 from triage.policy import is_allowed, selecting_policies, service_backends
 from triage.policy.dns import DnsTarget, dns_target
 from triage.policy.matrix import Matrix, Workload, compute_matrix
 from triage.policy.portset import NO_PORTS, PortSet
+from triage.policy.selectors import selector_matches
 from triage.policy.services import forwarding_to, port_backends
 
 MAX_PER_SOURCE = 10  # regressed flows listed per source workload: the rest are alike
@@ -240,10 +242,91 @@ def unreachable_services(snapshot: Snapshot, matrix: Matrix) -> list[CandidateFl
     return out
 
 
-def candidate_flows(snapshot: Snapshot, incident: Incident | None = None) -> list[CandidateFlow]:
-    """The incident's reported flows; flows allowed in the last known-good set and denied
-    now; egress-isolated pods that cannot reach DNS; Services whose backends no pod outside
-    their namespace can reach. Workload-level, so it stays fast on 10k pods."""
+def _near_pods(selector: LabelSelector, pods: Iterable[Pod]) -> list[tuple[Pod, str]]:
+    """Pods that miss `selector`'s matchLabels by one close value (`app=frontend` vs a pod
+    with `app=frontend-canary`): (pod, "app=frontend-canary")."""
+    import difflib
+
+    wanted = dict(selector.match_labels)
+    if not wanted or selector.match_expressions:
+        return []
+    out: list[tuple[Pod, str]] = []
+    for pod in pods:
+        misses = [k for k, v in wanted.items() if pod.labels.get(k) != v]
+        if len(misses) != 1:
+            continue
+        key = misses[0]
+        have = pod.labels.get(key)
+        if have is not None and difflib.SequenceMatcher(None, have, wanted[key]).ratio() >= 0.6:
+            out.append((pod, f"{key}={have}"))
+    return out
+
+
+def near_miss_flows(snapshot: Snapshot) -> list[CandidateFlow]:
+    """A peer podSelector (in the policy's own namespace) that matches no pod but nearly
+    matches a live one: the flow from (or, for egress, to) that pod, which the rule was
+    most likely written for and denies. One per workload and rule."""
+    out: list[CandidateFlow] = []
+    seen: set[tuple[str, str, int, str]] = set()
+    for pol in snapshot.policies:
+        pods = snapshot.pods_by_namespace.get(pol.namespace, ())
+        selected = [p for p in pods if selector_matches(pol.pod_selector, p.labels)]
+        if not selected:
+            continue
+        for direction in pol.policy_types:
+            for index, rule in enumerate(pol.rules(direction)):
+                for peer in rule.peers:
+                    if peer.pod_selector is None or peer.namespace_selector is not None:
+                        continue
+                    if any(selector_matches(peer.pod_selector, p.labels) for p in pods):
+                        continue
+                    for near, have in _near_pods(peer.pod_selector, pods):
+                        key = (pol.key, direction, index, near.workload)
+                        if key in seen:
+                            continue
+                        seen.add(key)
+                        end = selected[0]
+                        src, dst = (near, end) if direction == "Ingress" else (end, near)
+                        port = _rule_port(rule, dst)
+                        if port is None:
+                            continue
+                        flow = Flow(
+                            PodRef(src.namespace, src.name),
+                            PodRef(dst.namespace, dst.name),
+                            port[0],
+                            port[1],
+                        )
+                        if is_allowed(snapshot, flow):
+                            continue
+                        out.append(
+                            CandidateFlow(
+                                flow,
+                                f"{pol.key} {direction.lower()} rule #{index} peer "
+                                f"{peer.pod_selector.describe()} matches no pod; {near.key} has "
+                                f"{have}",
+                                "near-miss",
+                            )
+                        )
+    return out
+
+
+def _rule_port(rule: Rule, dest: Pod) -> tuple[int | str, Protocol] | None:
+    for port in rule.ports:
+        if port.port is not None:
+            return port.port, port.protocol
+    for container in dest.containers:
+        for cp in container.ports:
+            return cp.port, cp.protocol
+    return None
+
+
+def candidate_flows(
+    snapshot: Snapshot, incident: Incident | None = None, *, known_good: KnownGood | None = None
+) -> list[CandidateFlow]:
+    """The incident's reported flows; flows allowed in the last known-good set (`known_good`,
+    else the incident's last) and denied now; egress-isolated pods that cannot reach DNS;
+    Services whose backends no pod outside their namespace can reach. Workload-level, so it
+    stays fast on 10k pods."""
     out: list[CandidateFlow] = []
     seen: set[Flow] = set()
 
@@ -259,8 +342,11 @@ def candidate_flows(snapshot: Snapshot, incident: Incident | None = None) -> lis
             for r in incident.flows
         )
     matrix = compute_matrix(snapshot)
-    if incident is not None and incident.known_good:
-        add(regressed_flows(snapshot, incident.known_good[-1], matrix))
+    if known_good is None and incident is not None and incident.known_good:
+        known_good = incident.known_good[-1]
+    if known_good is not None:
+        add(regressed_flows(snapshot, known_good, matrix))
+    add(near_miss_flows(snapshot))
     add(dns_blocked(snapshot, matrix))
     add(unreachable_services(snapshot, matrix))
     return out

@@ -65,8 +65,10 @@ def then_snapshot(snapshot: Snapshot, known_good: KnownGood) -> Snapshot:
         dataclasses.replace(p, labels=dict(pod_labels[p.key])) if p.key in pod_labels else p
         for p in snapshot.pods
     )
+    # Outside the set's scope the cluster is as it is now: nothing there is "then".
+    kept = tuple(p for p in snapshot.policies if not known_good.in_scope(p.namespace))
     return dataclasses.replace(
-        snapshot, namespaces=namespaces, pods=pods, policies=known_good.policies
+        snapshot, namespaces=namespaces, pods=pods, policies=tuple(known_good.policies) + kept
     )
 
 
@@ -75,7 +77,7 @@ def changes_between(snapshot: Snapshot, known_good: KnownGood) -> list[Change]:
     namespaces the known-good set recorded. Sorted by kind, then key."""
     out: list[Change] = []
     then = {p.key: p for p in known_good.policies}
-    now = snapshot.policy_by_key
+    now = {k: p for k, p in snapshot.policy_by_key.items() if known_good.in_scope(p.namespace)}
     for key in sorted(then.keys() | now.keys()):
         old, new = then.get(key), now.get(key)
         if old is not None and new is not None and _same_policy(old, new):

@@ -32,7 +32,9 @@ STATUSES: tuple[Status, ...] = ("pending", "running", "pass", "fail", "warn", "s
 # Results a step can return; "pending" and "running" are the UI's states before a result.
 FINAL_STATUSES: tuple[Status, ...] = ("pass", "fail", "warn", "skip", "error")
 
-CandidateSource = Literal["reported", "regressed", "dns", "unreachable-service", "datapath"]
+CandidateSource = Literal[
+    "reported", "regressed", "near-miss", "dns", "unreachable-service", "datapath"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +135,8 @@ class CandidateFlow:
 
     `source`: "reported" (the incident's reported flows), "regressed" (allowed in the last
     known-good set, denied now), "dns" (an egress-isolated pod that cannot reach DNS),
-    "unreachable-service" (a Service no pod outside its namespace can reach), "datapath"
+    "unreachable-service" (a Service no pod outside its namespace can reach), "near-miss"
+    (a peer selector that matches no pod but nearly matches this flow's pod), "datapath"
     (a flow log's dropped flows and disagreements)."""
 
     flow: Flow

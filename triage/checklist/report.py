@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from triage.checklist.model import ChecklistContext, StepResult
 from triage.checklist.runbook import runbook_for
+from triage.model.untrusted import clean
 from triage.policy import UnknownEndpoint
 from triage.policy.describe import misses_clause
 
@@ -35,19 +37,49 @@ def _verdict_line(ctx: ChecklistContext) -> str:
     if exp.problem is not None:
         return f"**denied** before any policy — {exp.problem.text}"
     primary = exp.primary
+    if exp.unknown is not None:
+        return f"**unknown** — {exp.unknown}"
     if exp.allowed:
         return "**allowed**"
     text = "**denied**"
     if primary is not None:
         sides = [s for s in (primary.egress, primary.ingress) if not s.allowed]
         text += " by " + " and ".join(f"{s.direction.lower()} at `{s.endpoint}`" for s in sides)
-        if primary.nearest_misses:
-            text += f"; {misses_clause(primary.nearest_misses)}"
+        clause = misses_clause(primary)
+        if clause:
+            text += f"; {clause}"
     return text
 
 
-def export_report(ctx: ChecklistContext, results: Iterable[StepResult]) -> str:
-    """Markdown: the flow, each step with status/evidence/kubectl, the verdict, the fix."""
+@dataclass(frozen=True)
+class ReportOrigin:
+    """Where the evidence came from and who looked: the report's footing for a handover."""
+
+    mode: str  # "live" or "replay"
+    context: str = ""
+    server: str = ""
+    captured_at: str = ""  # when the data was read (live) or recorded (replay)
+    operator: str = ""
+
+
+def _origin_lines(origin: ReportOrigin) -> list[str]:
+    lines = [f"- Source: {'live cluster' if origin.mode == 'live' else 'recorded incident'}"]
+    if (origin.context or origin.server) and origin.mode == "live":
+        server = f" (server {clean(origin.server)})" if origin.server else ""
+        lines.append(f"- Context: {clean(origin.context) or '-'}{server}")
+    if origin.captured_at:
+        read = "Read at" if origin.mode == "live" else "Captured at"
+        lines.append(f"- {read}: {clean(origin.captured_at)}")
+    if origin.operator:
+        lines.append(f"- Operator: {clean(origin.operator)}")
+    return lines
+
+
+def export_report(
+    ctx: ChecklistContext, results: Iterable[StepResult], origin: ReportOrigin | None = None
+) -> str:
+    """Markdown: the flow, each step with status/evidence/kubectl, the verdict, the fix.
+    `origin`: context, server, capture time and operator, for the header."""
     results = list(results)
     runbook = runbook_for(ctx)
     titles = {s.id: s.title for s in runbook.steps}
@@ -57,8 +89,10 @@ def export_report(ctx: ChecklistContext, results: Iterable[StepResult]) -> str:
         lines.append(f"- Incident: {meta.title}")
         if meta.cluster or meta.context:
             lines.append(f"- Cluster: {meta.cluster or '-'} (context {meta.context or '-'})")
-        if meta.captured_at:
+        if meta.captured_at and (origin is None or origin.mode != "replay"):
             lines.append(f"- Captured at: {meta.captured_at}")
+    if origin is not None:
+        lines += _origin_lines(origin)
     lines.append(f"- Flow: `{ctx.flow}`")
     lines.append(f"- Verdict: {_verdict_line(ctx)}")
     known_good = ctx.effective_known_good

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from triage.checklist.changes import changes_between, flow_change
 from triage.checklist.fix import delta_text, fix_text, fix_verification
@@ -26,6 +27,7 @@ from triage.model import (
     ServiceRef,
     Snapshot,
 )
+from triage.model.untrusted import shell_join
 from triage.policy import (
     PolicyTrace,
     Reason,
@@ -68,6 +70,17 @@ def _result(
 ) -> StepResult:
     """A result whose step_id and kubectl `run_step` fills in."""
     return StepResult("", status, summary, tuple(evidence), hint, "", dict(details or {}))
+
+
+def _ran(result: StepResult, source: PodRef, probe: ProbeResult) -> StepResult:
+    """A probe step's kubectl is the command that ran (in the container it ran in), so
+    pasting it repeats exactly what the step saw; a recorded probe keeps the runbook's."""
+    if not probe.command or probe.via == "recorded":
+        return result
+    argv = ["kubectl", "exec", "-n", source.namespace, source.name]
+    if probe.container:
+        argv += ["-c", probe.container]
+    return dataclasses.replace(result, kubectl=shell_join([*argv, "--", *probe.command]))
 
 
 # ---------------------------------------------------------------- shared readings
@@ -226,6 +239,8 @@ def _static_dns(ctx: ChecklistContext, source: PodRef) -> tuple[Status, str, lis
     snapshot = ctx.snapshot
     pod = snapshot.pod(source.namespace, source.name)
     if pod is None:
+        if not snapshot.in_scope(source.namespace):
+            return "skip", f"source {source}: namespace {source.namespace} not loaded (-n)", [], ""
         return "fail", f"source {source} is not in the snapshot", [], ""
     servers = dns_pods(snapshot)
     if not servers:
@@ -283,12 +298,16 @@ def check_dns(ctx: ChecklistContext) -> StepResult:
         evidence.append("probe: none (static analysis only)")
         return _result(static_status, static_summary, evidence, hint)
     probe = ctx.prober.dns(source, name, ctx.probe_timeout)
+
+    def probed(*args: Any, **kwargs: Any) -> StepResult:
+        return _ran(_result(*args, **kwargs), source, probe)
+
     evidence.extend(_probe_evidence(probe))
     details = {"probe_output": probe.output} if probe.output else {}
     if probe.outcome == "not-recorded":
-        return _result(static_status, static_summary, evidence, hint, details)
+        return probed(static_status, static_summary, evidence, hint, details)
     if probe.outcome == "error":
-        return _result(
+        return probed(
             "error",
             f"the DNS probe failed: {_first_line(probe.output) or probe.note}; static check: "
             f"{static_summary}",
@@ -299,7 +318,7 @@ def check_dns(ctx: ChecklistContext) -> StepResult:
     if probe.outcome == "success":
         got = ", ".join(probe.addresses) or "?"
         if expected and expected not in probe.addresses:
-            return _result(
+            return probed(
                 "warn",
                 f"{name} resolves to {got}, but the Service's ClusterIP is {expected}",
                 evidence,
@@ -308,7 +327,7 @@ def check_dns(ctx: ChecklistContext) -> StepResult:
                 details,
             )
         if static_status == "fail":
-            return _result(
+            return probed(
                 "warn",
                 f"{name} resolved to {got} although the policies deny DNS: {static_summary}",
                 evidence,
@@ -316,7 +335,7 @@ def check_dns(ctx: ChecklistContext) -> StepResult:
                 " a hostNetwork pod, or a CNI that does not enforce NetworkPolicy",
                 details,
             )
-        return _result(
+        return probed(
             "pass",
             f"{name} resolves to {got}" + (" (the Service's ClusterIP)" if expected else ""),
             evidence,
@@ -324,7 +343,7 @@ def check_dns(ctx: ChecklistContext) -> StepResult:
             details,
         )
     if probe.outcome == "nxdomain":
-        return _result(
+        return probed(
             "fail",
             f"{name} does not exist (NXDOMAIN): DNS answered, the name is wrong or the Service "
             "is missing",
@@ -333,7 +352,7 @@ def check_dns(ctx: ChecklistContext) -> StepResult:
             details,
         )
     confirmed = static_status == "fail"
-    return _result(
+    return probed(
         "fail",
         f"DNS lookup of {name} {_outcome_text(probe.outcome)}"
         + (f", as the policies predict: {static_summary}" if confirmed else ""),
@@ -401,8 +420,13 @@ def check_labels(ctx: ChecklistContext) -> StepResult:
             evidence.append(
                 f"{role} {end.name}: {format_labels(_endpoint_labels(snapshot, primary, role))}"
             )
-    strong: list[str] = []  # label-only misses: fixing the label alone admits the flow
-    weak: list[str] = []
+    # Advice only where a label change is the verdict's nearest miss: a label that misses
+    # some other rule (or another workload's policy) is evidence, never "relabel the pod".
+    nearest = primary.nearest_miss
+    # One nearest miss per denying side: label advice for any of them.
+    nearest_rules = {(m.policy, m.direction, m.rule) for m in primary.nearest_misses}
+    strong: list[str] = []  # the nearest miss lacks only labels: fixing them admits the flow
+    weak: list[str] = []  # the nearest miss lacks labels and something else
     for side in _sides(primary):
         trace = side.trace
         if not trace.isolated:
@@ -419,6 +443,7 @@ def check_labels(ctx: ChecklistContext) -> StepResult:
                         f"✓ {where}: no {'to' if side.verb == 'egress' else 'from'}"
                         " list, every peer matches"
                     )
+                is_nearest = (pol.key, trace.direction, rule.index) in nearest_rules
                 for peer in rule.peers:
                     if peer.matched:
                         evidence.append(f"✓ {where} peer #{peer.index} {peer.description}")
@@ -427,11 +452,11 @@ def check_labels(ctx: ChecklistContext) -> StepResult:
                     others = [r for r in peer.reasons if not _is_label_reason(r)]
                     if not labels:
                         continue
-                    texts = [with_hint(r, other_labels) for r in labels]
+                    texts = [with_hint(r, other_labels) if is_nearest else r.text for r in labels]
                     evidence.append(
                         f"✗ {where} peer #{peer.index} {peer.description}: {'; '.join(texts)}"
                     )
-                    if trace.allowed:
+                    if trace.allowed or not is_nearest:
                         continue
                     if others:
                         weak.append(f"{'; '.join(texts)} ({where}, also: {others[0].text})")
@@ -439,11 +464,18 @@ def check_labels(ctx: ChecklistContext) -> StepResult:
                         strong.append(f"{'; '.join(texts)} ({where})")
         if not trace.allowed:
             for key, reasons in _unselected_allowing_policies(ctx, primary, side):
-                subject_labels = _endpoint_labels(snapshot, primary, side.subject)
-                why = "; ".join(with_hint(r, subject_labels) for r in reasons)
-                line = f"{key} would allow this flow but does not select the {side.subject}: {why}"
-                evidence.append(f"✗ {line}")
-                strong.append(line)
+                line = f"{key} would allow this flow but does not select the {side.subject}"
+                if nearest is None:
+                    # No selecting rule comes close: this label is the nearest miss.
+                    subject_labels = _endpoint_labels(snapshot, primary, side.subject)
+                    why = "; ".join(with_hint(r, subject_labels) for r in reasons)
+                    evidence.append(f"✗ {line}: {why}")
+                    strong.append(f"{line}: {why}")
+                else:
+                    # The verdict names a nearer miss: relabelling this pod as the workload
+                    # another policy selects is not the fix to propose; shown for the record.
+                    why = "; ".join(r.text for r in reasons)
+                    evidence.append(f"· {line}: {why}")
     if strong:
         return _result(
             "fail",
@@ -462,6 +494,11 @@ def check_labels(ctx: ChecklistContext) -> StepResult:
         )
     if primary.allowed:
         summary = "labels match every selector that decides this flow"
+    elif nearest is not None:
+        summary = (
+            f"labels are not the nearest miss; the verdict names the {misses_clause(primary)} "
+            "(see the Verdict step)"
+        )
     else:
         summary = (
             "labels are not what blocks this flow: no rule for this port misses on labels alone"
@@ -656,6 +693,15 @@ def check_ports(ctx: ChecklistContext) -> StepResult:
 
 def check_verdict(ctx: ChecklistContext) -> StepResult:
     exp = ctx.explanation
+    if exp.unknown is not None:
+        # An end outside the loaded namespaces (-n): never a false DENIED.
+        evidence = [f"warning: {w}" for w in exp.warnings if w.text != exp.unknown]
+        return _result(
+            "warn",
+            exp.unknown,
+            evidence,
+            "start triage with -n for the other namespace too (or without -n) to judge both sides",
+        )
     if exp.problem is not None:
         return _result("fail", f"denied before any policy: {exp.problem.text}")
     primary = exp.primary
@@ -687,9 +733,10 @@ def check_verdict(ctx: ChecklistContext) -> StepResult:
     if denied_sides:
         where = " and ".join(f"{s.direction.lower()} at {s.endpoint}" for s in denied_sides)
         summary = f"denied by {where}"
-        if primary.nearest_misses:
+        clause = misses_clause(primary)
+        if clause:
             # Both sides deny: one miss each, as fixing one side alone does not open it.
-            summary += f"; {misses_clause(primary.nearest_misses)}"
+            summary += f"; {clause}"
     else:
         blocked = primary.blocked_by.text if primary.blocked_by is not None else "?"
         summary = f"the policies allow it, but it cannot connect: {blocked}"
@@ -809,6 +856,8 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
     if isinstance(target, str):
         return _result("skip", target)
     ip, port = target
+    if exp.unknown is not None:
+        return _result("skip", f"no prediction to test: {exp.unknown}")
     predicted = exp.allowed
     prediction = "allowed" if predicted else "denied"
     primary = exp.primary
@@ -822,11 +871,15 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
     if no_listener:
         prediction = "refused or dropped: no backend takes this port"
     probe = ctx.prober.connect(source, ip, port, ctx.flow.protocol, ctx.probe_timeout)
+
+    def probed(*args: Any, **kwargs: Any) -> StepResult:
+        return _ran(_result(*args, **kwargs), source, probe)
+
     evidence = [f"prediction: {prediction}", f"target: {ip}:{port}/{ctx.flow.protocol}"]
     evidence.extend(_probe_evidence(probe))
     details = {"probe_output": probe.output} if probe.output else {}
     if probe.outcome == "not-recorded":
-        return _result(
+        return probed(
             "skip",
             f"not recorded: the recording has no connect probe from {source} to {ip}:{port}; "
             f"the policies predict {prediction}",
@@ -834,7 +887,7 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
             details=details,
         )
     if probe.outcome == "error":
-        return _result(
+        return probed(
             "error",
             f"the probe could not run: {_first_line(probe.output) or probe.note or 'no output'}",
             evidence,
@@ -844,12 +897,12 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
         )
     if probe.outcome == "success":
         if predicted:
-            return _result(
+            return probed(
                 "pass", f"connected to {ip}:{port}, as predicted", evidence, details=details
             )
         causes = _mismatch_causes(ctx, False)
         evidence.extend(f"possible cause: {c}" for c in causes)
-        return _result(
+        return probed(
             "warn",
             f"connected to {ip}:{port}, but the policies deny it: prediction and observation "
             "disagree",
@@ -858,8 +911,8 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
             details,
         )
     if probe.outcome == "refused" and no_listener:
-        return _result(
-            "fail",
+        return probed(
+            "pass",
             f"connection to {ip}:{port} refused, as predicted: the policies allow it, but "
             "the Service forwards to a port no backend has",
             evidence,
@@ -868,7 +921,7 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
         )
     if probe.outcome == "refused":
         if predicted:
-            return _result(
+            return probed(
                 "fail",
                 f"connection to {ip}:{port} refused: policy allows it, but nothing listens on "
                 "that port (or the backend is not ready)",
@@ -876,8 +929,8 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
                 "check the container's listening port and the Service's targetPort",
                 details,
             )
-        return _result(
-            "fail",
+        return probed(
+            "pass",
             f"connection to {ip}:{port} refused, as predicted denied (this CNI rejects "
             "instead of dropping)",
             evidence,
@@ -886,8 +939,8 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
         )
     # timeout
     if not predicted:
-        return _result(
-            "fail",
+        return probed(
+            "pass",
             f"connection to {ip}:{port} timed out, as predicted: a NetworkPolicy drop",
             evidence,
             "see the Verdict step for the fix",
@@ -895,7 +948,7 @@ def check_probe(ctx: ChecklistContext) -> StepResult:
         )
     causes = _mismatch_causes(ctx, True)
     evidence.extend(f"possible cause: {c}" for c in causes)
-    return _result(
+    return probed(
         "fail",
         f"connection to {ip}:{port} timed out although the policies allow it: prediction and "
         "observation disagree",

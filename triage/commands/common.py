@@ -61,9 +61,16 @@ def add_source_options(parser: argparse.ArgumentParser) -> None:
 
 def load_source(args: argparse.Namespace) -> LoadedSource:
     if getattr(args, "manifests", None):
-        from triage.sources.manifests import load_manifests
+        from triage.sources.manifests import RecordingNotManifests, load_manifests
 
-        snapshot, report = load_manifests(args.manifests)
+        try:
+            snapshot, report = load_manifests(args.manifests)
+        except RecordingNotManifests as found:
+            # `triage lint incident.json`, `--manifests incident.json`: a recording given
+            # where manifests are accepted is read as the recording it is.
+            if len(args.manifests) != 1 or Path(args.manifests[0]) != found.path:
+                raise
+            return _load_recording(found.path)
         names = ", ".join(str(p) for p in args.manifests)
         warnings = list(report.warnings)
         if report.skipped_kinds:
@@ -71,16 +78,20 @@ def load_source(args: argparse.Namespace) -> LoadedSource:
             warnings.append(f"skipped objects of other kinds: {skipped}")
         return LoadedSource(snapshot, f"manifests {names}", warnings=tuple(warnings))
     if getattr(args, "recording", None):
-        from triage.sources.recording import load_incident
-
-        incident = load_incident(args.recording)
-        return LoadedSource(
-            incident.snapshot,
-            f"recording {args.recording}",
-            incident=incident,
-            warnings=incident.snapshot.warnings,
-        )
+        return _load_recording(args.recording)
     return load_live_source(args)
+
+
+def _load_recording(path: Path) -> LoadedSource:
+    from triage.sources.recording import load_incident
+
+    incident = load_incident(path)
+    return LoadedSource(
+        incident.snapshot,
+        f"recording {path}",
+        incident=incident,
+        warnings=incident.snapshot.warnings,
+    )
 
 
 def load_live_source(args: argparse.Namespace) -> LoadedSource:

@@ -26,7 +26,14 @@ def run(args: argparse.Namespace) -> int:
     from triage.ui.session import ReplaySource
 
     if args.list:
-        for path in bundled_incidents():
-            print(path.stem)
+        from triage.model.untrusted import clean
+        from triage.sources.recording import DEMO_INCIDENT, load_incident
+
+        paths = bundled_incidents()
+        width = max(len(p.stem) for p in paths)
+        for path in paths:
+            title = clean(load_incident(path).meta.title)
+            demo = "  (the demo)" if path.stem == DEMO_INCIDENT else ""
+            print(f"{path.stem:<{width}}  {title}{demo}")
         return 0
     return run_app(ReplaySource(bundled_incident(args.name)), args)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from triage.commands.common import add_source_options, load_source, require
 from triage.errors import UsageError
 from triage.model import Flow, FlowSyntaxError, parse_flow
+from triage.policy import UnknownEndpoint
 
 if TYPE_CHECKING:
     from triage.policy.verify import Verification
@@ -34,7 +35,21 @@ def register(subparsers: Any) -> None:
         "--flows",
         type=Path,
         metavar="FILE",
-        help="YAML list of {from, to, port, protocol}; answers are a JSON list, in order",
+        help="YAML list of {from, to, port, protocol}; answers are a JSON list, in order "
+        "(or, with -o text, one explanation after the other)",
+    )
+    parser.add_argument(
+        "--output",
+        "-o",
+        choices=("text", "json"),
+        default=None,
+        help="text (default for one flow) or json (default for --flows)",
+    )
+    parser.add_argument(
+        "--exit-code",
+        action="store_true",
+        help="exit 1 when a flow is denied, like `git diff --exit-code` (default: 0 whatever "
+        "the verdict; an unknown verdict under -n is not a denial); 2 on bad input",
     )
     parser.add_argument(
         "--fix",
@@ -42,11 +57,18 @@ def register(subparsers: Any) -> None:
         help="for a denied flow, print the least-privilege fix verified by the engine: the "
         "policies (YAML), the labels to add first, and every other flow it opens or closes",
     )
-    parser.add_argument("--output", "-o", choices=("text", "json"), default="text")
     parser.set_defaults(run=run)
 
 
-def read_flows_file(path: Path) -> list[Flow]:
+def _entry_name(path: Path, index: int, entry: Any) -> str:
+    """`flows.yaml: [2] (web → api:80)`: the file and the entry a problem is about."""
+    if isinstance(entry, dict) and all(k in entry for k in ("from", "to", "port")):
+        return f"{path}: [{index}] ({entry['from']} → {entry['to']}:{entry['port']})"
+    return f"{path}: [{index}]"
+
+
+def read_flows_entries(path: Path) -> list[tuple[Flow, str]]:
+    """Each flow of a --flows file with the name of its entry (for errors)."""
     import yaml
 
     try:
@@ -57,7 +79,7 @@ def read_flows_file(path: Path) -> list[Flow]:
         raise UsageError(f"{path}: invalid YAML: {exc}") from None
     if not isinstance(data, list):
         raise UsageError(f"{path}: expected a YAML list of {{from, to, port, protocol}}")
-    flows = []
+    flows: list[tuple[Flow, str]] = []
     for i, entry in enumerate(data):
         if not isinstance(entry, dict):
             raise UsageError(f"{path}: [{i}]: expected a mapping with from, to, port")
@@ -65,17 +87,41 @@ def read_flows_file(path: Path) -> list[Flow]:
         if missing:
             raise UsageError(f"{path}: [{i}].{missing[0]}: missing")
         try:
-            flows.append(
-                parse_flow(
-                    str(entry["from"]),
-                    str(entry["to"]),
-                    entry["port"],
-                    str(entry.get("protocol") or "TCP"),
-                )
+            flow = parse_flow(
+                str(entry["from"]),
+                str(entry["to"]),
+                entry["port"],
+                str(entry.get("protocol") or "TCP"),
             )
         except FlowSyntaxError as exc:
-            raise UsageError(f"{path}: [{i}]: {exc}") from None
+            raise UsageError(f"{_entry_name(path, i, entry)}: {exc}") from None
+        flows.append((flow, _entry_name(path, i, entry)))
     return flows
+
+
+def check_port_name(snapshot: Any, port: int | str | None, protocol: str, where: str) -> None:
+    """A port *name* that no container of any pod declares (`--port htp`) is a typo: a
+    usage error, not a DENIED verdict. Names a pod declares are left to the engine, which
+    says when the destination itself lacks it."""
+    import difflib
+
+    if not isinstance(port, str):
+        return
+    names = {
+        cp.name
+        for pod in snapshot.pods
+        for container in pod.containers
+        for cp in container.ports
+        if cp.name and cp.protocol == protocol
+    }
+    if port in names:
+        return
+    close = difflib.get_close_matches(port, sorted(names), n=3, cutoff=0.5)
+    hint = f" (did you mean {', '.join(close)}?)" if close else ""
+    raise UsageError(
+        f"{where} {port}/{protocol}: no pod declares a container port of that "
+        f"name{hint}; give a number or a declared name"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
             not (args.source or args.destination or args.port or args.protocol),
             "give either --flows FILE or --from/--to/--port, not both",
         )
-        flows = read_flows_file(args.flows)
+        entries = read_flows_entries(args.flows)
     else:
         require(
             bool(args.source and args.destination and args.port),
@@ -94,16 +140,33 @@ def run(args: argparse.Namespace) -> int:
         )
         if args.protocol and "/" in str(args.port):
             raise UsageError("give the protocol once: either --port P/PROTO or --protocol")
-        flows = [parse_flow(args.source, args.destination, args.port, args.protocol or "TCP")]
+        flow = parse_flow(args.source, args.destination, args.port, args.protocol or "TCP")
+        entries = [(flow, "")]
     loaded = load_source(args)
-    explanations = [explain(loaded.snapshot, flow) for flow in flows]
+    explanations = []
+    for flow, where in entries:
+        try:
+            check_port_name(
+                loaded.snapshot, flow.port, flow.protocol, f"{where}: port" if where else "--port"
+            )
+            explanations.append(explain(loaded.snapshot, flow))
+        except UnknownEndpoint as exc:
+            if not where:
+                raise
+            raise UsageError(f"{where}: {exc}") from None
+    status = 1 if args.exit_code and any(e.state == "denied" for e in explanations) else 0
     fixes: list[Verification | None] = []
     if args.fix:
         from triage.policy.verify import baseline, verified_fix
 
         base = baseline(loaded.snapshot)
-        fixes = [verified_fix(loaded.snapshot, e, base=base) for e in explanations]
-    if args.flows is not None or args.output == "json":
+        # An unknown verdict (outside the loaded -n scope) has nothing proven to fix.
+        fixes = [
+            verified_fix(loaded.snapshot, e, base=base) if e.state == "denied" else None
+            for e in explanations
+        ]
+    output = args.output or ("json" if args.flows is not None else "text")
+    if output == "json":
         from triage.policy.verify import verification_to_dict
 
         documents = []
@@ -118,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
             documents.append(document)
         json.dump(documents if args.flows is not None else documents[0], sys.stdout, indent=2)
         sys.stdout.write("\n")
-        return 0
+        return status
     from rich.console import Console
     from rich.text import Text
 
@@ -128,13 +191,16 @@ def run(args: argparse.Namespace) -> int:
     for warning in loaded.warnings:
         # Text, not markup: a warning may hold brackets ("[frontend, frontend-primary]").
         console.print(Text.assemble(("warning: ", "yellow"), warning))
-    console.print(explanation_renderable(explanation=explanations[0]))
-    if args.fix:
-        console.print(fix_renderable(explanations[0].allowed, fixes[0]))
-    return 0
+    for i, explanation in enumerate(explanations):
+        if i:
+            console.print()
+        console.print(explanation_renderable(explanation=explanation))
+        if args.fix:
+            console.print(fix_renderable(explanation.state, fixes[i]))
+    return status
 
 
-def fix_renderable(allowed: bool, verification: Verification | None) -> Any:
+def fix_renderable(state: str, verification: Verification | None) -> Any:
     """The verified fix as text: YAML, the labels to add (safe argv lines), the delta."""
     from rich.console import Group
     from rich.text import Text
@@ -144,11 +210,10 @@ def fix_renderable(allowed: bool, verification: Verification | None) -> Any:
     from triage.model.untrusted import clean, clean_lines
 
     if verification is None:
-        why = (
-            "the flow is allowed: nothing to fix"
-            if allowed
-            else "no NetworkPolicy can fix this flow (see the reasons above)"
-        )
+        why = {
+            "allowed": "the flow is allowed: nothing to fix",
+            "unknown": "the verdict is unknown (outside the loaded namespaces): nothing proven",
+        }.get(state, "no NetworkPolicy can fix this flow (see the reasons above)")
         return Text(f"\nFix: {why}")
     parts: list[Any] = [Text(f"\nFix: {clean(verification.fix.title)}", style="bold")]
     parts += [Text(f"note: {clean(n)}", style="yellow") for n in verification.notes]

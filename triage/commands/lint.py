@@ -51,16 +51,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def _is_recording(path: Path) -> bool:
-    if not path.is_file():
-        return False
-    try:
-        head = path.read_text(encoding="utf-8", errors="replace")[:4096]
-    except OSError:
-        return False
-    return any(line.strip() == "kind: Incident" for line in head.splitlines())
-
-
 def resolve_positional_source(args: argparse.Namespace) -> None:
     path = getattr(args, "source", None)
     if path is None:
@@ -69,10 +59,8 @@ def resolve_positional_source(args: argparse.Namespace) -> None:
         raise UsageError("give the source once: SOURCE or --manifests/--recording")
     if not path.exists():
         raise UsageError(f"{path}: no such file or directory")
-    if _is_recording(path):
-        args.recording = path
-    else:
-        args.manifests = [path]
+    # A recording is told from manifests by parsing it (see load_source).
+    args.manifests = [path]
 
 
 def run(args: argparse.Namespace) -> int:

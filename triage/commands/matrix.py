@@ -67,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
     for ns in namespaces:
         if ns not in known:
             raise UsageError(f"-n {ns}: no such namespace in {loaded.description}")
+    if port is not None:
+        from triage.commands.explain import check_port_name
+
+        check_port_name(loaded.snapshot, port.port, port.protocol, "--port")
     matrix = compute_matrix(loaded.snapshot, namespaces, port)
     if args.output == "json":
         data = matrix_to_dict(matrix)

@@ -444,6 +444,10 @@ def run(args: argparse.Namespace) -> int:
         timeout=float(args.request_timeout),
     )
     debug_context = debug_container_context(args, target)
+    from triage.sources.kubeclient import check_kubeconfig
+
+    # A bad kubeconfig is one line, before the progress display starts.
+    check_kubeconfig(target.context, target.kubeconfig)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     captured_at = utc_now()
     with LoadProgress(err) as progress:

@@ -146,8 +146,12 @@ def run_plan(args: argparse.Namespace) -> int:
     if loaded.context is None:  # a recording or manifests: a simulation, never applied
         incident = loaded.incident
         explicit = args.to_id is not None or bool(args.to_manifests)
-        if explicit:
-            with open_store(args) as store:
+        if args.to_manifests:
+            from triage.rollback.targets import from_manifests
+
+            target = from_manifests(args.to_manifests)  # no store needed, none created
+        elif explicit:
+            with open_store(args, read_only=True) as store:
                 target = _explicit_target(args, store)
         elif incident is not None:
             target = from_known_good(incident, args.to_known_good, str(args.recording))
@@ -165,8 +169,13 @@ def run_plan(args: argparse.Namespace) -> int:
             flows = [(rf.flow, rf.note) for rf in incident.flows]
     else:
         context = loaded.context
-        with open_store(args) as store:
-            target = _target_for_live(args, store, context)
+        if args.to_manifests:
+            from triage.rollback.targets import from_manifests
+
+            target = from_manifests(args.to_manifests)  # no store needed, none created
+        else:
+            with open_store(args, read_only=True) as store:
+                target = _target_for_live(args, store, context)
         plan = make_plan(
             loaded.snapshot,
             target,
@@ -375,7 +384,7 @@ def _rerun(args: argparse.Namespace, action: FollowUp) -> int:
 def run_journal(args: argparse.Namespace) -> int:
     from triage.rollback.policyset import scope_text
 
-    with open_store(args) as store:
+    with open_store(args, read_only=True) as store:
         journals = [store.journal(args.journal)] if args.journal else store.journals()
         if args.output == "json":
             json.dump(

@@ -171,9 +171,9 @@ def _known(namespaces: tuple[str, ...], snapshot: Any, where: str) -> None:
 
 
 def _flows(paths: list[Path]) -> list[Any]:
-    from triage.commands.explain import read_flows_file
+    from triage.commands.explain import read_flows_entries
 
-    return [flow for path in paths for flow in read_flows_file(path)]
+    return [flow for path in paths for flow, _ in read_flows_entries(path)]
 
 
 def _flow_log(path: Path, snapshot: Snapshot) -> Observed:

@@ -27,10 +27,27 @@ def add_state_dir_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def open_store(args: argparse.Namespace) -> Any:
-    from triage.rollback.store import Store
+def open_store(args: argparse.Namespace, *, read_only: bool = False) -> Any:
+    """The store of `--state-dir` (or the default). `read_only`: for commands that only
+    read it, which never create the directory or the database: a `--state-dir` that does
+    not exist, or a store never written, is one line and exit 2."""
+    from triage.errors import UsageError
+    from triage.rollback.store import Store, default_state_dir
 
-    return Store.open(getattr(args, "state_dir", None))
+    state_dir = getattr(args, "state_dir", None)
+    if not read_only:
+        return Store.open(state_dir)
+    from triage.rollback.knowngood import existing_store
+
+    if state_dir is not None and not state_dir.is_dir():
+        raise UsageError(f"--state-dir {state_dir}: no such directory")
+    store = existing_store(state_dir)
+    if store is None:
+        where = state_dir or default_state_dir()
+        raise UsageError(
+            f"no snapshot store in {where} yet: save one with `triage snapshot save --good`"
+        )
+    return store
 
 
 def register(subparsers: Any) -> None:
@@ -132,9 +149,23 @@ def run_save(args: argparse.Namespace) -> int:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from triage.rollback.knowngood import existing_store
     from triage.rollback.policyset import scope_text
+    from triage.rollback.store import default_state_dir
 
-    with open_store(args) as store:
+    state_dir = getattr(args, "state_dir", None)
+    if state_dir is not None and not state_dir.is_dir():
+        open_store(args, read_only=True)  # raises: --state-dir DIR: no such directory
+    found = existing_store(state_dir)
+    if found is None:
+        # Nothing saved yet: say so, and create nothing.
+        if args.output == "json":
+            print("[]")
+        else:
+            where = state_dir or default_state_dir()
+            print(f"no snapshots in {where}; save one with `triage snapshot save --good`")
+        return 0
+    with found as store:
         snaps = store.snapshots(context=args.context)
         if args.output == "json":
             json.dump(
@@ -176,7 +207,7 @@ def run_show(args: argparse.Namespace) -> int:
     from triage.rollback.policyset import stored_manifest
     from triage.rollback.store import describe_snapshot
 
-    with open_store(args) as store:
+    with open_store(args, read_only=True) as store:
         snap = store.snapshot(args.id)
         print(f"# {describe_snapshot(snap)}")
         docs = [stored_manifest(p) for p in snap.policies]

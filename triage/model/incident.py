@@ -58,6 +58,12 @@ class KnownGood:
     policies: tuple[NetworkPolicy, ...]
     namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     pod_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # The namespaces the set speaks for (a manifests folder of one team, a `-n` snapshot);
+    # None: every namespace. Policies outside it are neither "added" nor "removed".
+    scope: tuple[str, ...] | None = None
+
+    def in_scope(self, namespace: str) -> bool:
+        return self.scope is None or namespace in self.scope
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,10 @@ class Snapshot:
     # Other policy engines found installed ("Calico (globalnetworkpolicies.crd...)", ...):
     # their rules can allow or deny what these verdicts do not see.
     policy_engines: tuple[str, ...] = field(default=(), compare=False)
+    # The namespaces that were loaded when the source is partial (`-n NS`, for users who
+    # may not list cluster-wide); None: the whole cluster. Outside it the engine answers
+    # "unknown", never DENIED (triage.policy.scope).
+    scope: tuple[str, ...] | None = field(default=None, compare=False)
 
     @cached_property
     def _derived(self) -> dict[Callable[[Snapshot], Any], Any]:
@@ -104,4 +108,9 @@ class Snapshot:
             policies,
             self.warnings,
             self.policy_engines,
+            self.scope,
         )
+
+    def in_scope(self, namespace: str) -> bool:
+        """Was this namespace loaded? Always, unless the source is partial (`-n`)."""
+        return self.scope is None or namespace in self.scope

@@ -5,7 +5,7 @@ it into prose, so wording changes here and nowhere else."""
 from __future__ import annotations
 
 from triage.model import Direction
-from triage.policy.trace import NearMiss, PolicyTrace, SideTrace
+from triage.policy.trace import NearMiss, PolicyTrace, SideTrace, Verdict
 
 
 def isolating_phrase(pol: PolicyTrace, direction: Direction) -> str:
@@ -60,11 +60,26 @@ def near_miss_text(miss: NearMiss) -> str:
     return text
 
 
-def misses_clause(misses: tuple[NearMiss, ...]) -> str:
-    """`nearest miss: ...` for one denying side, `nearest misses: ...; and ...` for two
-    (then fixing one side alone does not open the flow); "" for none."""
-    if not misses:
+def no_rule_text(side: SideTrace) -> str:
+    """A denying side without any rule to come near: only a new rule opens it."""
+    names = ", ".join(p.key for p in side.policies)
+    return (
+        f"{side.direction.lower()} at {side.endpoint}: no rule to change, {names} allow no "
+        f"{side.direction.lower()} at all (default deny); it needs a rule of its own"
+    )
+
+
+def misses_clause(verdict: Verdict) -> str:
+    """`nearest miss: ...` for one denying side, `nearest misses: ...; and ...` when both
+    sides deny (then fixing one side alone does not open the flow; a side with no rule at
+    all says so); "" when the policies allow it."""
+    parts = [near_miss_text(m) for m in verdict.nearest_misses]
+    missed = {m.direction for m in verdict.nearest_misses}
+    for side in (verdict.egress, verdict.ingress):
+        if not side.allowed and side.isolated and side.direction not in missed:
+            parts.append(no_rule_text(side))
+    if not parts:
         return ""
-    if len(misses) == 1:
-        return f"nearest miss: {near_miss_text(misses[0])}"
-    return "nearest misses: " + "; and ".join(near_miss_text(m) for m in misses)
+    if len(parts) == 1 and verdict.nearest_misses:
+        return f"nearest miss: {parts[0]}"
+    return ("nearest misses: " if len(parts) > 1 else "") + "; and ".join(parts)

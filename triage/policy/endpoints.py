@@ -62,7 +62,7 @@ def ip_party(
 ) -> Party:
     """The pod owning the address, else an address outside the pods. A node address that
     hostNetwork pods share is not one pod: it stays an address, and a warning says so."""
-    pod = compiled.snapshot.pods_by_ip.get(ref.ip)
+    pod = compiled.pods_by_ip.get(ref.ip)
     if pod is not None and not pod.host_network:
         return Party(pod, ref.ip, role)
     host = compiled.host_pods_by_ip.get(ref.ip)
@@ -184,6 +184,7 @@ def endpoint_warnings(source: Party, destination: Party) -> list[EngineWarning]:
 
 
 def _trace_warnings(
+    compiled: CompiledPolicies,
     egress: SideTrace,
     ingress: SideTrace,
     destination: Pod | None,
@@ -193,7 +194,9 @@ def _trace_warnings(
     """What the trace itself tells the reader to mistrust: a peer that can never match, a
     port name the destination declares with two numbers."""
     out: list[EngineWarning] = []
-    for side in (egress, ingress):
+    # Only peers the compiled policies know can never match carry `never`: skip the walk
+    # when there are none (almost always).
+    for side in (egress, ingress) if compiled.never else ():
         for pol in side.policies:
             for rule in pol.rules:
                 for peer in rule.peers:
@@ -232,7 +235,7 @@ def connection_verdict(
     ingress = trace_side(compiled, "Ingress", destination, source, port, protocol, destination.pod)
     allowed = egress.allowed and ingress.allowed and blocked_by is None
     nearest, misses = (None, ()) if allowed else misses_of(egress, ingress)
-    notes.extend(_trace_warnings(egress, ingress, destination.pod, port_name, protocol))
+    notes.extend(_trace_warnings(compiled, egress, ingress, destination.pod, port_name, protocol))
     return Verdict(
         source=source.endpoint(),
         destination=destination.endpoint(),

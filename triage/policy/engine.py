@@ -33,7 +33,7 @@ from triage.policy.selection import (
     trace_side,
 )
 from triage.policy.service_flow import explain_service
-from triage.policy.services import container_port_name
+from triage.policy.services import container_port_name, service_backends
 from triage.policy.trace import EngineWarning, Explanation, Reason
 
 __all__ = [
@@ -50,6 +50,7 @@ __all__ = [
     "policies_selecting",
     "selecting",
     "selecting_policies",
+    "service_backends",
     "trace_peer",
     "trace_port",
     "trace_rule",
@@ -62,7 +63,19 @@ def explain(
 ) -> Explanation:
     """The verdict for `flow` with its full trace. Raises UnknownEndpoint for names the
     snapshot lacks. `policies`: the snapshot's compiled form, when the caller holds it
-    (else the one the snapshot holds is used)."""
+    (else the one the snapshot holds is used). On a partial snapshot (`-n`), an end outside
+    the loaded namespaces makes the verdict unknown rather than DENIED
+    (`Explanation.unknown`, triage.policy.scope)."""
+    if snapshot.scope is not None:
+        from triage.policy.scope import explain_partial
+
+        return explain_partial(snapshot, flow, lambda snap, fl: _explain_loaded(snap, fl, policies))
+    return _explain_loaded(snapshot, flow, policies)
+
+
+def _explain_loaded(
+    snapshot: Snapshot, flow: Flow, policies: CompiledPolicies | None = None
+) -> Explanation:
     comp = policies if policies is not None else compiled(snapshot)
     if isinstance(flow.source, ServiceRef):
         raise UnknownEndpoint(f"source {flow.source}: a Service cannot be a source; name a pod")
@@ -73,7 +86,7 @@ def explain(
         else ip_party(comp, flow.source, "source", notes)
     )
     if isinstance(flow.destination, ServiceRef):
-        return explain_service(comp, flow, source, flow.destination, tuple(notes))
+        return explain_service(snapshot, comp, flow, source, flow.destination, tuple(notes))
     if isinstance(flow.destination, IPRef):
         service = comp.service_by_ip.get(flow.destination.ip)
         if service is not None and flow.destination.ip not in snapshot.pods_by_ip:
@@ -88,7 +101,7 @@ def explain(
             )
             ref = ServiceRef(service.namespace, service.name)
             family = parsed_ip(flow.destination.ip).version
-            return explain_service(comp, flow, source, ref, tuple(notes), family)
+            return explain_service(snapshot, comp, flow, source, ref, tuple(notes), family)
     dest = (
         pod_party(snapshot, flow.destination, "destination")
         if isinstance(flow.destination, PodRef)

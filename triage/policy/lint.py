@@ -12,7 +12,7 @@ snapshot), and proposes a tighter rule or policy as a manifest fragment. Checks:
 - `no-ports`         a rule without ports: every port and protocol
 - `broad-dns`        a DNS allowance broader than the DNS pods and port 53
 - `selects-nothing`  a policy whose podSelector selects no pod
-- `matches-nothing`  a selector peer that matches no pod
+- `matches-nothing`  a selector peer that matches no pod (high when it nearly matches one)
 - `no-default-deny`  a namespace without a default-deny (per direction)
 - `shadowed-rule`    a rule whose connections another rule already allows
 """
@@ -377,15 +377,19 @@ class _Linter:
         ns_sel, pod_sel = peer.namespace_selector, peer.pod_selector
         bits = model.peer_bits(peer, pol.namespace)
         if not bits and not (ns_sel is not None and ns_sel.is_empty and pod_sel is None):
+            near = self._nearest_labels(pod_sel, pol.namespace if ns_sel is None else None)
+            # A selector one typo away from a live workload is the classic outage (the rule
+            # was meant for those pods and admits nothing): high, not a curiosity.
             self.add(
                 code="matches-nothing",
-                severity="info",
-                title="peer matches no pod",
+                severity="high" if near else "info",
+                title="peer matches no pod but nearly matches a live workload"
+                if near
+                else "peer matches no pod",
                 why=f"{peer.describe()} matches no pod of this snapshot: a typo, a missing "
                 "namespace label (kubernetes.io/metadata.name needs Kubernetes 1.21+), or "
                 "pods not running yet",
-                suggestion=self._nearest_labels(pod_sel, pol.namespace if ns_sel is None else None)
-                or "check the selector's labels against the pods and namespaces",
+                suggestion=near or "check the selector's labels against the pods and namespaces",
                 peer=pi,
                 **base,
             )

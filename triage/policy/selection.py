@@ -5,19 +5,17 @@ sets them out; everything returned is structure (triage.policy.trace), never pro
 
 from __future__ import annotations
 
-import dataclasses
 import ipaddress
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from types import MappingProxyType
 from typing import Any
 
 from triage.model import (
     NAMESPACE_NAME_LABEL,
     Direction,
-    LabelSelector,
+    Namespace,
     NetworkPolicy,
     Peer,
     Pod,
@@ -76,13 +74,18 @@ class Party:
 class CompiledPolicies:
     """What the engine derives from one snapshot before answering questions about it: the
     isolating policies per (namespace, direction) ordered by key, every ClusterIP, the node
-    addresses of hostNetwork pods. Built once per snapshot (`compiled`), never changed; the
-    snapshot it came from is `snapshot`."""
+    addresses of hostNetwork pods, and the snapshot's own indexes a trace reads. Built once
+    per snapshot (`compiled`), never changed. It holds no reference to the snapshot (which
+    holds it), so dropping a snapshot frees both without the cycle collector."""
 
-    snapshot: Snapshot
     policies: Mapping[tuple[str, Direction], tuple[NetworkPolicy, ...]]
     service_by_ip: Mapping[str, Service]  # every ClusterIP (both families) → its Service
     host_pods_by_ip: Mapping[str, tuple[str, ...]]  # node address → hostNetwork pods on it
+    namespaces: Mapping[str, Namespace]  # the snapshot's namespace_by_name
+    pods_by_ip: Mapping[str, Pod]  # the snapshot's pods_by_ip
+    # Peers whose selectors can never match (by id of the Peer, which these policies hold
+    # for as long as this object lives) → why. Almost always empty.
+    never: Mapping[int, str]
 
 
 def compile_policies(snapshot: Snapshot) -> CompiledPolicies:
@@ -103,11 +106,26 @@ def compile_policies(snapshot: Snapshot) -> CompiledPolicies:
             for ip in pod.ips:
                 host[ip].append(pod.key)
     return CompiledPolicies(
-        snapshot,
-        MappingProxyType({k: tuple(v) for k, v in grouped.items()}),
-        MappingProxyType(by_ip),
-        MappingProxyType({ip: tuple(sorted(keys)) for ip, keys in host.items()}),
+        # Plain dicts typed as Mapping (read-only by contract): a mappingproxy would cost an
+        # indirection on every lookup of the hot path.
+        {k: tuple(v) for k, v in grouped.items()},
+        by_ip,
+        {ip: tuple(sorted(keys)) for ip, keys in host.items()},
+        snapshot.namespace_by_name,  # never changed, like the snapshot
+        snapshot.pods_by_ip,
+        _never_matching(snapshot.policies),
     )
+
+
+def _never_matching(policies: tuple[NetworkPolicy, ...]) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for pol in policies:
+        for rule in (*pol.ingress, *pol.egress):
+            for peer in rule.peers:
+                why = _never(peer)
+                if why is not None:
+                    out[id(peer)] = why
+    return out
 
 
 def compiled(snapshot: Snapshot) -> CompiledPolicies:
@@ -171,10 +189,13 @@ def policies_selecting(snapshot: Snapshot, pod: Pod) -> Mapping[Direction, list[
 # ---------------------------------------------------------------- peers
 
 
+def _block_text(cidr: str, excepts: tuple[str, ...]) -> str:
+    return cidr + (f" except {', '.join(excepts)}" if excepts else "")
+
+
 def _ip_reasons(
     ip: str | None, cidr: str, excepts: tuple[str, ...], role: str
 ) -> tuple[Reason, ...]:
-    need = f"{cidr}" + (f" except {', '.join(excepts)}" if excepts else "")
     if ip is None:
         return (
             Reason(
@@ -182,26 +203,38 @@ def _ip_reasons(
                 f"{role} has no IP address (of this flow's family), so no ipBlock can match it",
                 role,
                 term="ip-block",
-                requirement=need,
+                requirement=_block_text(cidr, excepts),
             ),
         )
     address = parsed_ip(ip)
     network = _network(cidr)
-    if address.version != network.version:
-        text = f"{role} IP {ip} is IPv{address.version}, {cidr} is IPv{network.version}"
-        return (Reason("ip-outside-cidr", text, role, None, ip, (cidr,), "ip-block", need),)
-    if address not in network:
-        text = f"{role} IP {ip} is outside {cidr}"
+    if address.version != network.version or address not in network:
+        if address.version != network.version:
+            text = f"{role} IP {ip} is IPv{address.version}, {cidr} is IPv{network.version}"
+        else:
+            text = f"{role} IP {ip} is outside {cidr}"
+        need = _block_text(cidr, excepts)
         return (Reason("ip-outside-cidr", text, role, None, ip, (cidr,), "ip-block", need),)
     for exc in excepts:
         if address in _network(exc):
             text = f"{role} IP {ip} is inside {cidr} but in except {exc}"
-            return (Reason("ip-in-except", text, role, None, ip, (exc,), "ip-block", need),)
+            return (
+                Reason(
+                    "ip-in-except",
+                    text,
+                    role,
+                    None,
+                    ip,
+                    (exc,),
+                    "ip-block",
+                    _block_text(cidr, excepts),
+                ),
+            )
     return ()
 
 
 def _namespace_reasons(
-    snapshot: Snapshot, peer: Peer, other: Pod, policy_ns: str, role: str
+    compiled: CompiledPolicies, peer: Peer, other: Pod, policy_ns: str, role: str
 ) -> tuple[Reason, ...]:
     if peer.namespace_selector is None:
         if other.namespace == policy_ns:
@@ -222,7 +255,8 @@ def _namespace_reasons(
                 f"namespace {policy_ns} (no namespaceSelector)",
             ),
         )
-    labels = snapshot.namespace_labels(other.namespace) or {}
+    ns = compiled.namespaces.get(other.namespace)
+    labels = ns.labels if ns is not None else {}
     subject = f"namespace {other.namespace}"
     found = selector_failures(peer.namespace_selector, labels, subject, "namespace-selector")
     if not found:
@@ -236,11 +270,19 @@ def _namespace_name_reason(r: Reason, role: str, namespace: str) -> Reason:
     if r.key != NAMESPACE_NAME_LABEL:
         return r
     if r.code == "label-missing":
-        return dataclasses.replace(
-            r,
-            code="namespace-name-label-missing",
-            text=f"{r.text}; Kubernetes sets it from 1.21 on, so this namespace comes from an "
-            "older cluster or a hand-made recording",
+        text = (
+            f"{r.text}; Kubernetes sets it from 1.21 on, so this namespace comes from an "
+            "older cluster or a hand-made recording"
+        )
+        return Reason(
+            "namespace-name-label-missing",
+            text,
+            r.subject,
+            r.key,
+            r.actual,
+            r.expected,
+            r.term,
+            r.requirement,
         )
     if r.code in ("label-value", "value-not-in"):
         admits = ", ".join(r.expected)
@@ -258,7 +300,10 @@ def _namespace_name_reason(r: Reason, role: str, namespace: str) -> Reason:
             f"wrong namespace: the rule requires {NAMESPACE_NAME_LABEL} to be absent, and "
             "every namespace of a 1.21+ cluster has it"
         )
-    return dataclasses.replace(r, code="wrong-namespace", text=text, actual=namespace)
+    # Built, not dataclasses.replace(): this is on the hot path of every cross-namespace miss.
+    return Reason(
+        "wrong-namespace", text, r.subject, r.key, namespace, r.expected, r.term, r.requirement
+    )
 
 
 def trace_peer(
@@ -278,13 +323,14 @@ def trace_peer(
         )
         term: Term = "pod-selector" if peer.pod_selector is not None else "namespace-selector"
         reason = Reason("not-a-pod", text, other.role, None, other.ip, (), term, peer.describe())
-        return PeerTrace(index, peer.describe(), False, (reason,), _never(peer), *shape)
-    reasons = list(_namespace_reasons(compiled.snapshot, peer, other.pod, policy_ns, other.role))
+        never = compiled.never.get(id(peer)) if compiled.never else None
+        return PeerTrace(index, peer.describe(), False, (reason,), never, *shape)
+    reasons = list(_namespace_reasons(compiled, peer, other.pod, policy_ns, other.role))
     if peer.pod_selector is not None:
         reasons.extend(
             selector_failures(peer.pod_selector, other.pod.labels, other.role, "pod-selector")
         )
-    never = _never(peer) if reasons else None
+    never = compiled.never.get(id(peer)) if reasons and compiled.never else None
     return PeerTrace(index, peer.describe(), not reasons, tuple(reasons), never, *shape)
 
 
@@ -295,14 +341,9 @@ def _never(peer: Peer) -> str | None:
         ("podSelector", peer.pod_selector),
         ("namespaceSelector", peer.namespace_selector),
     ):
-        if sel is not None and (why := _unsatisfiable(sel)) is not None:
+        if sel is not None and (why := unsatisfiable(sel)) is not None:
             return f"{what} {sel.describe()} can never match: {why}"
     return None
-
-
-@lru_cache(maxsize=4096)
-def _unsatisfiable(selector: LabelSelector) -> str | None:
-    return unsatisfiable(selector)
 
 
 # ---------------------------------------------------------------- ports

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 from triage.model import LabelSelector, Requirement
 from triage.model.objects import shown_value
@@ -31,6 +32,7 @@ def _fmt_set(values: tuple[str, ...]) -> str:
     return "[" + ", ".join(shown_value(v) for v in values) + "]"
 
 
+@lru_cache(maxsize=4096)
 def requirement_text(req: Requirement) -> str:
     """One matchExpressions entry, kubectl-style: `tier in (a,b)`, `!debug`."""
     return LabelSelector((), (req,)).describe()

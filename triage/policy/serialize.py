@@ -43,7 +43,9 @@ def explanation_to_dict(explanation: Explanation) -> dict[str, Any]:
     primary = explanation.primary
     warnings = explanation.all_warnings
     return {
-        "allowed": explanation.allowed,
+        # null: unknown, an end outside the loaded namespaces (`-n`); `unknown` says why.
+        "allowed": None if explanation.unknown is not None else explanation.allowed,
+        "unknown": explanation.unknown,
         "flow": flow_to_dict(explanation.flow),
         "egress": side_to_dict(primary.egress if primary else None),
         "ingress": side_to_dict(primary.ingress if primary else None),

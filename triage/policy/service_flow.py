@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from triage.model import Flow, Protocol, Service, ServicePort, ServiceRef
+from triage.model import Flow, Protocol, Service, ServicePort, ServiceRef, Snapshot
 from triage.policy.endpoints import Party, UnknownEndpoint, connection_verdict, suggest
 from triage.policy.selection import CompiledPolicies, describe_ports
 from triage.policy.services import (
@@ -65,6 +65,7 @@ def _not_backend_warning(res: PortBackends) -> EngineWarning | None:
 
 
 def explain_service(
+    snapshot: Snapshot,
     compiled: CompiledPolicies,
     flow: Flow,
     source: Party,
@@ -75,7 +76,6 @@ def explain_service(
     """The flow to each backend pod of the Service port, on its resolved target port, as the
     EndpointSlices have them (triage.policy.services). `family`: the connection's address
     family when the ClusterIP was given (that of the ClusterIP)."""
-    snapshot = compiled.snapshot
     service = snapshot.service(ref.namespace, ref.name)
     if service is None:
         names = [s.name for s in snapshot.services if s.namespace == ref.namespace]

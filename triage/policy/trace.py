@@ -243,6 +243,17 @@ class Explanation:
     service: ServiceResolution | None = None
     warnings: tuple[EngineWarning, ...] = field(default=())
     problem: Reason | None = None  # the flow never reaches policy (no backends, no such port)
+    # Set when the verdict cannot be known because an end lies outside the loaded
+    # namespaces (`-n`): `allowed` is then False but means nothing, and the JSON says
+    # `"allowed": null`. The text says what was (and was not) judged.
+    unknown: str | None = None
+
+    @property
+    def state(self) -> str:
+        """ "allowed", "denied" or "unknown": what to show and count."""
+        if self.unknown is not None:
+            return "unknown"
+        return "allowed" if self.allowed else "denied"
 
     @property
     def all_warnings(self) -> tuple[EngineWarning, ...]:

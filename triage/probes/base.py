@@ -44,6 +44,7 @@ class ProbeResult:
     via: ProbeVia
     note: str = ""
     addresses: tuple[str, ...] = ()
+    container: str = ""  # the container `command` ran in (exec or ephemeral); "" if none
 
     @property
     def ok(self) -> bool:

@@ -322,7 +322,15 @@ class LiveProber:
                 return error(out.output, argv)
             outcome, addresses = classify(argv, out)
             return ProbeResult(
-                kind, outcome, out.output, int(out.elapsed * 1000), argv, "exec", "", addresses
+                kind,
+                outcome,
+                out.output,
+                int(out.elapsed * 1000),
+                argv,
+                "exec",
+                "",
+                addresses,
+                container,
             )
         missing = ", ".join(tried)
         lack = f"the image of {source} has none of: {missing}"
@@ -359,6 +367,7 @@ class LiveProber:
                 "ephemeral",
                 note,
                 addresses,
+                debug,
             )
         return error(
             f"neither {source} nor the debug image {self.debug_image} has any of: {missing}",

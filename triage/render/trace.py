@@ -7,7 +7,7 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from rich.tree import Tree
 
-from triage.policy.describe import near_miss_text, side_summary
+from triage.policy.describe import near_miss_text, no_rule_text, side_summary
 from triage.policy.trace import Explanation, PolicyTrace, RuleTrace, SideTrace, Verdict
 
 OK = "bold green"
@@ -99,9 +99,23 @@ def verdict_renderable(verdict: Verdict) -> RenderableType:
             f"Nearest miss ({miss.side}): " if len(verdict.nearest_misses) > 1 else "Nearest miss: "
         )
         parts.append(Text.assemble((label, "bold yellow"), near_miss_text(miss)))
+    if verdict.nearest_misses:
+        # The other side denies too, with no rule to come near: fixing the miss is not enough.
+        missed = {m.direction for m in verdict.nearest_misses}
+        for side in (verdict.egress, verdict.ingress):
+            if not side.allowed and side.isolated and side.direction not in missed:
+                parts.append(
+                    Text.assemble(("No rule to miss: ", "bold yellow"), no_rule_text(side))
+                )
     for warning in verdict.warnings:
         parts.append(Text.assemble(("warning: ", "bold yellow"), warning.text))
     return Group(*parts)
+
+
+def _state_text(explanation: Explanation) -> Text:
+    if explanation.unknown is not None:
+        return Text("UNKNOWN", style="bold yellow")
+    return Text("ALLOWED", style=OK) if explanation.allowed else Text("DENIED", style=BAD)
 
 
 def explanation_renderable(explanation: Explanation) -> RenderableType:
@@ -110,7 +124,7 @@ def explanation_renderable(explanation: Explanation) -> RenderableType:
             ("Flow ", "bold"),
             str(explanation.flow),
             ("  →  ", DIM),
-            ("ALLOWED" if explanation.allowed else "DENIED", OK if explanation.allowed else BAD),
+            _state_text(explanation),
         )
     ]
     if explanation.service is not None:

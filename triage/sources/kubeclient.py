@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
@@ -108,7 +109,12 @@ def _configuration_from_kubeconfig(
     try:
         contexts, active = _list_contexts(joined)
     except ConfigException as exc:
-        raise ClusterError(f"kubeconfig {shown}: {exc}") from None
+        raise ClusterError(f"kubeconfig {shown}: {_one_line(str(exc))}") from None
+    except yaml.YAMLError as exc:
+        raise ClusterError(f"kubeconfig {shown}: {_yaml_problem(exc)}") from None
+    except (AttributeError, TypeError) as exc:
+        # Valid YAML of the wrong shape (a list, a string): the loader trips over it.
+        raise ClusterError(f"kubeconfig {shown}: not a kubeconfig ({exc})") from None
     names = _context_names(contexts)
     if context is None:
         if not isinstance(active, dict) or not active.get("name"):
@@ -130,10 +136,30 @@ def _configuration_from_kubeconfig(
             config_file=joined, context=context, client_configuration=cfg, persist_config=False
         )
     except ConfigException as exc:
-        raise ClusterError(f"kubeconfig {shown}, context {context}: {exc}") from None
+        detail = _one_line(str(exc))
+        raise ClusterError(f"kubeconfig {shown}, context {context}: {detail}") from None
+    except yaml.YAMLError as exc:
+        raise ClusterError(f"kubeconfig {shown}: {_yaml_problem(exc)}") from None
     except OSError as exc:  # an exec credential plugin that is not installed, a bad cert path
         raise ClusterError(f"kubeconfig {shown}, context {context}: {exc}") from None
     return cfg, context, cluster
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line for a YAML error: where and what, not PyYAML's multi-line excerpt."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"invalid YAML{where}: {problem}"
+
+
+def check_kubeconfig(context: str | None, kubeconfig: Path | None) -> None:
+    """Read the kubeconfig the way `connect` will, without a network call: a missing file,
+    malformed YAML or an unknown context is one ClusterError line at start-up. No
+    kubeconfig at all is left to `connect` (in-cluster configuration)."""
+    paths = kubeconfig_paths(kubeconfig)
+    if paths:
+        _configuration_from_kubeconfig(paths, context)
 
 
 def _list_contexts(joined: str) -> tuple[Any, Any]:
@@ -143,8 +169,6 @@ def _list_contexts(joined: str) -> tuple[Any, Any]:
         # No current-context: the loader gives up before listing; list without it.
         if "current-context" not in str(exc):
             raise
-        import yaml
-
         contexts = []
         for path in joined.split(os.pathsep):
             with open(path, encoding="utf-8") as fh:

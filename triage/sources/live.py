@@ -229,6 +229,7 @@ class _Loader:
             snapshot.policies,
             tuple(warnings),
             tuple(engines),
+            scope=namespaces or None,
         )
         return LiveLoad(
             snapshot=snapshot,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import yaml
 
 from triage.model import Snapshot
 from triage.sources.assemble import Document, LoadReport, assemble, flatten
-from triage.sources.errors import SourceError
+from triage.sources.errors import Problem, SourceError
 
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -465,9 +465,43 @@ def manifest_files(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
+class RecordingNotManifests(SourceError):
+    """A file read as manifests is a recorded incident (what `triage record` writes). Found
+    by parsing, not by looking for the text `kind: Incident`: recordings are JSON. Callers
+    that take a SOURCE catch it and read the file as a recording."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(
+            [
+                Problem(
+                    str(path),
+                    "",
+                    "",
+                    "a recorded incident, not manifests; give it alone or with --recording",
+                )
+            ]
+        )
+
+
+def is_recording_document(doc: Any) -> bool:
+    """A parsed document that is a recording (`apiVersion: triage/...`, `kind: Incident`);
+    an unsupported triage version still counts, so the recording reader can say why."""
+    return (
+        isinstance(doc, Mapping)
+        and doc.get("kind") == "Incident"
+        and str(doc.get("apiVersion", "")).startswith("triage/")
+    )
+
+
 def documents_from(files: Iterable[Path]) -> Iterator[Document]:
+    """Every object of the files, Lists expanded. Raises RecordingNotManifests for a file
+    that is a recording (reading its sections as manifests would silently skip them all)."""
     for path in files:
-        for i, doc in enumerate(read_documents(path)):
+        docs = read_documents(path)
+        if len(docs) == 1 and is_recording_document(docs[0]):
+            raise RecordingNotManifests(path)
+        for i, doc in enumerate(docs):
             yield from flatten(str(path), i, doc)
 
 

@@ -12,6 +12,7 @@ from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.types import AnimationLevel
 from textual.worker import Worker, WorkerState
 
@@ -26,7 +27,19 @@ from triage.ui.session import Session, Source
 
 if TYPE_CHECKING:
     from triage.model.datapath import Aggregation
+    from triage.model.incident import KnownGood
     from triage.probes.live import EphemeralRequest
+
+
+def default_report_dir() -> Path:
+    """`$XDG_STATE_HOME/netpol-triage/reports` (or `~/.local/state/netpol-triage/reports`)."""
+    from triage.rollback.store import default_state_dir
+
+    return default_state_dir() / "reports"
+
+
+# How often the live watch (`w`) re-lists the cluster.
+WATCH_SECONDS = 10.0
 
 # The checklist's runbook when neither the operator nor the recording names one.
 DEFAULT_RUNBOOK = "blocked-flow"
@@ -37,10 +50,13 @@ class TriageApp(App[None]):
     TITLE = "netpol-triage"
     COMMANDS: ClassVar = App.COMMANDS | {TriageCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+q", "quit", "Quit", priority=True, id="app.quit"),
+        # Quit, reload and watch stay out of the footer (80 columns); help and the palette
+        # list them, and the header says when a watch runs.
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False, id="app.quit"),
         Binding("colon", "command_prompt", "Cmd", key_display=":", id="app.command"),
         Binding("question_mark,f1", "help", "Help", key_display="?", id="app.help"),
-        Binding("ctrl+r", "reload", "Reload", id="app.reload"),
+        Binding("ctrl+r", "reload", "Reload", show=False, id="app.reload"),
+        Binding("w", "toggle_watch", "Watch", show=False, id="app.watch"),
     ]
 
     def __init__(
@@ -53,11 +69,20 @@ class TriageApp(App[None]):
         cursor_blink: bool = True,
         initial_flow: Flow | None = None,
         runbook: str | None = None,
+        state_dir: Path | None = None,
+        known_good: KnownGood | None = None,
+        show_age: bool = True,
         flow_log: Aggregation | None = None,
     ) -> None:
         super().__init__()
         # A flow log given with --flows or :flows; None: the recording's datapath section.
         self.flow_log = flow_log
+        # The snapshot store (rollback targets, last known-good); None: the default.
+        self.state_dir = state_dir
+        # `--known-good ID|PATH`, resolved before the UI opened; when None, the recording's
+        # own set or the store's last known-good of the context (found at each load).
+        self.requested_known_good = known_good
+        self.known_good: KnownGood | None = known_good
         # `runbook` None: the recording's `metadata.runbook` once it is loaded, else the
         # default; a runbook the operator names (`--runbook`, `:runbook`) always wins.
         self.requested_runbook = runbook
@@ -66,13 +91,19 @@ class TriageApp(App[None]):
         if animation_level is not None:
             self.animation_level = animation_level
         self.source = source
-        self.report_dir = report_dir if report_dir is not None else Path.cwd()
+        # Reports go to `--report-dir`, else the state directory: never the current
+        # directory, which is often a git checkout where a report must not land unnoticed.
+        self.report_dir = report_dir if report_dir is not None else default_report_dir()
         self.cursor_blink = cursor_blink
         self.initial_flow = initial_flow
         self.session: Session | None = None
         self.last_flow: Flow | None = None
         self._cluster_index: tuple[Session, ClusterIndex] | None = None
         self.startup_error: str | None = None  # the first load failed: quit exits with 2
+        # Live: `w` re-lists every WATCH_SECONDS and re-runs the open step.
+        self.watch_timer: Timer | None = None
+        # The header's "read 12 s ago"; off for deterministic snapshots of live screens.
+        self.show_age = show_age
 
     # ------------------------------------------------------------------ loading
 
@@ -92,7 +123,33 @@ class TriageApp(App[None]):
             self.post_message(LoadProgressed(text))
 
         session = self.source.load(progress, self.confirm_debug_container)
-        self.post_message(SessionLoaded(session))
+        self.post_message(SessionLoaded(session, self._find_known_good(session)))
+
+    def _find_known_good(self, session: Session) -> KnownGood | None:
+        """In a worker: the explicit set, else the recording's, else the store's last
+        known-good snapshot of the session's context. A store that cannot be read is a
+        warning, not a failed load."""
+        from triage.rollback.knowngood import last_known_good
+
+        if self.requested_known_good is not None:
+            return self.requested_known_good
+        try:
+            return last_known_good(session.context, session.incident, self.state_dir)
+        except Exception as exc:  # UsageError from the store: locked, corrupt, unreadable
+            self.call_from_thread(
+                self.notify, error_line(exc), title="no known-good set", severity="warning"
+            )
+            return None
+
+    @work(thread=True, exclusive=True, group="known-good", exit_on_error=False)
+    def refresh_known_good(self) -> None:
+        """After the rollback screen saved or marked a snapshot: "what changed" and the
+        regressed candidates follow the store's new last known-good set."""
+        session = self.session
+        if session is None:
+            return
+        found = self._find_known_good(session)
+        self.call_from_thread(setattr, self, "known_good", found)
 
     def confirm_debug_container(self, request: EphemeralRequest) -> bool:
         """The live prober's consent hook, called from a probe step's thread worker: may it
@@ -127,23 +184,65 @@ class TriageApp(App[None]):
     def on_session_loaded(self, message: SessionLoaded) -> None:
         from triage.ui.screens.flow_picker import FlowPickerScreen
 
-        reload = self.session is not None
+        previous = self.session
         self.session = message.session
-        if reload:
-            # Everything shown was computed from the old snapshot: start again from the
-            # flow picker rather than show stale verdicts.
-            while len(self.screen_stack) > 2:
-                self.pop_screen()
-            self.switch_screen(FlowPickerScreen())
-            pods = len(message.session.snapshot.pods)
-            self.notify(f"reloaded: {pods} pods", title=message.session.label)
+        self.known_good = message.known_good
+        if previous is not None:
+            self._reloaded(previous, message.session)
             return
         incident = message.session.incident
         if self.requested_runbook is None and incident is not None and incident.meta.runbook:
             self.runbook = incident.meta.runbook
+        if self.initial_flow is not None and not self._initial_flow_exists(message.session):
+            return
         self.switch_screen(FlowPickerScreen())
         if self.initial_flow is not None:
             self.open_checklist(self.initial_flow)
+
+    def _reloaded(self, previous: Session, session: Session) -> None:
+        """A reload (ctrl+r, or the watch): the checklist stays and re-runs its open step on
+        the new data; the flow picker looks for candidates again; a screen computed from the
+        old snapshot (cluster, exposure, matrix) gives way to the flow picker. The
+        notification says what changed."""
+        from triage.ui.reload import reload_summary
+        from triage.ui.screens.checklist import ChecklistScreen
+        from triage.ui.screens.flow_picker import FlowPickerScreen
+        from triage.ui.widgets.source_bar import SourceBar
+
+        stack = self.screen_stack
+        keep = 2  # the default screen and the flow picker
+        if isinstance(self.screen, ChecklistScreen) and len(stack) == 3:
+            keep = 3
+        while len(self.screen_stack) > keep:
+            self.pop_screen()
+        for screen in self.screen_stack:
+            if isinstance(screen, FlowPickerScreen):
+                screen.find_candidates()
+            if isinstance(screen, ChecklistScreen):
+                screen.reload_session()
+            for bar in screen.query(SourceBar):
+                bar.refresh_source()
+        watching = " (watch)" if self.watch_timer is not None else ""
+        self.notify(
+            reload_summary(previous.snapshot, session.snapshot),
+            title=f"reloaded {session.label}{watching}",
+            timeout=4 if watching else 6,
+        )
+
+    def _initial_flow_exists(self, session: Session) -> bool:
+        """`--flow` on a live cluster can only be checked once it is loaded: an endpoint
+        that is not there ends the app with its one line and exit 2, as the CLI does for a
+        replay before the screen opens."""
+        from triage.policy import UnknownEndpoint, explain
+
+        assert self.initial_flow is not None
+        try:
+            explain(session.snapshot, self.initial_flow)
+        except UnknownEndpoint as exc:
+            self.startup_error = error_line(exc)
+            self.exit(return_code=2, message=f"triage: error: {self.startup_error}")
+            return False
+        return True
 
     @on(Worker.StateChanged)
     def worker_failed(self, event: Worker.StateChanged) -> None:
@@ -248,11 +347,19 @@ class TriageApp(App[None]):
             return
         if pod is None and self.last_flow is not None and isinstance(self.last_flow.source, PodRef):
             pod = str(self.last_flow.source)
-        if pod is None or pod not in self.session.snapshot.pod_by_key:
-            hint = f"no pod {pod}; " if pod else ""
-            self.notify(f"{hint}usage: :exposure NS/POD", severity="warning")
+        if pod is None:
+            self.notify("usage: :exposure NS/POD", severity="warning")
             return
-        self.push_screen(ExposureScreen(self.session.snapshot, pod))
+        from triage.policy import UnknownEndpoint
+        from triage.policy.exposure import find_pod
+
+        try:
+            # NS/WORKLOAD is its first pod; a typo gets "did you mean" as on the CLI.
+            found, _ = find_pod(self.session.snapshot, pod)
+        except UnknownEndpoint as exc:
+            self.notify(f"{error_line(exc)}; usage: :exposure NS/POD", severity="warning")
+            return
+        self.push_screen(ExposureScreen(self.session.snapshot, found.key))
 
     def open_matrix(self, namespaces: list[str]) -> None:
         from triage.ui.screens.matrix import MatrixScreen
@@ -314,7 +421,7 @@ class TriageApp(App[None]):
     # ------------------------------------------------------------------ actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "reload":
+        if action in ("reload", "toggle_watch"):
             # A replay never touches a cluster; reloading one is meaningless too.
             return self.session is not None and not self.session.read_only
         return True
@@ -322,6 +429,30 @@ class TriageApp(App[None]):
     def action_reload(self) -> None:
         if self.session is not None and not self.session.read_only:
             self.notify(f"{self.source.description}…", title="reload")
+            self.load_source()
+
+    def action_toggle_watch(self) -> None:
+        """Live only: re-list namespaces, pods, Services and policies every WATCH_SECONDS
+        and re-run the open step; `w` again stops."""
+        from triage.ui.widgets.source_bar import SourceBar
+
+        if self.session is None or self.session.read_only:
+            return
+        if self.watch_timer is not None:
+            self.watch_timer.stop()
+            self.watch_timer = None
+            self.notify("watch stopped", title="watch")
+        else:
+            self.watch_timer = self.set_interval(WATCH_SECONDS, self._watch_tick)
+            self.notify(
+                f"re-listing every {WATCH_SECONDS:g} s and re-running the open step; w stops",
+                title="watch",
+            )
+        for bar in self.screen.query(SourceBar):
+            bar.refresh_source()
+
+    def _watch_tick(self) -> None:
+        if self.session is not None and not self.session.read_only:
             self.load_source()
 
     def action_command_prompt(self) -> None:
@@ -358,7 +489,9 @@ class TriageApp(App[None]):
         seen: set[str] = set()
         for active in screen.active_bindings.values():
             binding = active.binding
-            if not binding.show or not active.enabled or binding.action in seen:
+            # App-level keys kept out of the 80-column footer still belong in the palette.
+            listed = binding.show or (binding.id or "").startswith("app.")
+            if not listed or not active.enabled or binding.action in seen:
                 continue
             if binding.action in ("quit", "command_palette", "command_prompt"):
                 continue
@@ -380,6 +513,9 @@ def make_app(
     cursor_blink: bool = True,
     initial_flow: Flow | None = None,
     runbook: str | None = None,
+    state_dir: Path | None = None,
+    known_good: KnownGood | None = None,
+    show_age: bool = True,
     flow_log: Aggregation | None = None,
 ) -> TriageApp:
     """The app for a source; the CLI and the tests both build it here. `runbook` None:
@@ -393,5 +529,8 @@ def make_app(
         cursor_blink=cursor_blink,
         initial_flow=initial_flow,
         runbook=runbook,
+        state_dir=state_dir,
+        known_good=known_good,
+        show_age=show_age,
         flow_log=flow_log,
     )

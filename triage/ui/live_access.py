@@ -123,7 +123,7 @@ class ClusterWriteScreen(Screen[None]):
     def open_store(self) -> Any:
         from triage.rollback.store import Store
 
-        return Store.open(self.state_dir)
+        return Store.open(self.state_dir or getattr(self.app, "state_dir", None))
 
     def show_banner(self, simulation_text: str, live_text: str) -> None:
         banner = self.query_one(f"#{self.BANNER_ID}", Static)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from triage.checklist import StepResult
+from triage.model.incident import KnownGood
 from triage.ui.session import Session
 
 
@@ -27,6 +28,7 @@ class LoadProgressed(Message):
 @dataclass
 class SessionLoaded(Message):
     session: Session
+    known_good: KnownGood | None = None  # what "what changed" compares with
 
 
 @dataclass

@@ -40,6 +40,9 @@ class Session:
     server: str | None = None
     warnings: tuple[str, ...] = ()
     debug_containers: DebugContainers = "never"
+    # When the data was read (live, RFC 3339 UTC) or recorded (replay): the header's age
+    # and the report's footing.
+    loaded_at: str = ""
 
     @property
     def read_only(self) -> bool:
@@ -104,7 +107,14 @@ class ReplaySource:
             incident=incident,
             context=incident.meta.context or None,
             warnings=tuple(incident.snapshot.warnings),
+            loaded_at=incident.meta.captured_at,
         )
+
+
+def utc_now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _keep_out_of_gc() -> None:
@@ -136,6 +146,7 @@ class LiveSource:
         from triage.sources.live import load_live
 
         progress(self.description)
+        loaded_at = utc_now()
         loaded = load_live(self.target, lambda resource, count: progress(f"{resource}: {count}"))
         _keep_out_of_gc()
         # An ephemeral debug container changes the pod for good: never without consent.
@@ -167,4 +178,5 @@ class LiveSource:
             server=loaded.server,
             warnings=tuple(loaded.warnings),
             debug_containers=policy,
+            loaded_at=loaded_at,
         )

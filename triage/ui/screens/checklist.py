@@ -20,6 +20,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from triage.checklist import (
     ChecklistContext,
+    ReportOrigin,
     Status,
     StepResult,
     export_report,
@@ -30,6 +31,7 @@ from triage.checklist import (
 )
 from triage.errors import error_line
 from triage.model import Flow
+from triage.ui.fit import elide_names
 from triage.ui.messages import StepFinished
 from triage.ui.session import Session
 from triage.ui.widgets.source_bar import SourceBar
@@ -69,11 +71,44 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="checklist.back"),
-        Binding("enter,n", "next_step", "Next step", key_display="enter", id="checklist.next"),
-        Binding("a", "run_all", "Run all", id="checklist.run_all"),
+        Binding("enter,n", "next_step", "Next", key_display="⏎", id="checklist.next"),
+        Binding(
+            "a", "run_all", "All", tooltip="Run all: every step in order", id="checklist.run_all"
+        ),
         Binding("r", "rerun", "Rerun", id="checklist.rerun"),
-        Binding("c", "copy_kubectl", "Copy kubectl", id="checklist.copy"),
-        Binding("e", "export", "Export report", id="checklist.export"),
+        Binding("down", "move_step(1)", "Step", key_display="↑↓", id="checklist.down"),
+        Binding("up", "move_step(-1)", "Previous step", show=False, id="checklist.up"),
+        Binding(
+            "pagedown",
+            "scroll_detail(1)",
+            "Detail",
+            key_display="pgdn",
+            show=False,
+            id="checklist.pgdn",
+        ),
+        Binding(
+            "f",
+            "fix",
+            "Fix",
+            tooltip="Fix: the least-privilege policy for this flow (save, dry-run, apply)",
+            id="checklist.fix",
+        ),
+        Binding("pageup", "scroll_detail(-1)", "Detail up", show=False, id="checklist.pgup"),
+        # Short footer words (it must fit 80 columns); help and the palette say more.
+        Binding(
+            "c",
+            "copy_kubectl",
+            "Copy",
+            tooltip="Copy kubectl: the step's kubectl command, to paste in a shell",
+            id="checklist.copy",
+        ),
+        Binding(
+            "e",
+            "export",
+            "Report",
+            tooltip="Export report: the Markdown incident report (see --report-dir)",
+            id="checklist.export",
+        ),
     ]
 
     def __init__(self, flow: Flow, runbook: str = "blocked-flow") -> None:
@@ -101,6 +136,7 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
             prober=session.prober,
             runbook=load_runbook(self.runbook_name),
             datapath=self.app.datapath,  # type: ignore[attr-defined]
+            known_good=getattr(self.app, "known_good", None),
         )
         runbook = runbook_for(self.ctx)
         yield SourceBar(id="source-bar")
@@ -110,7 +146,10 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
             step_list.border_title = runbook.title
             yield step_list
             yield StepDetail(id="step-detail")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_resize(self) -> None:
+        self.update_flow_line()
 
     def on_mount(self) -> None:
         self.query_one(StepList).focus()
@@ -195,22 +234,31 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
             status = self.status(step_id)
             counts[status] = counts.get(status, 0) + 1
         done = sum(n for s, n in counts.items() if s not in ("pending", "running"))
+        flow_line = self.query_one("#flow-line", Static)
         line = Text(no_wrap=True, overflow="ellipsis")
         verdict = self.results.get("verdict")
         if verdict is not None and verdict.status != "error":
-            allowed = self.context.explanation.allowed
-            line.append(" ALLOWED " if allowed else " DENIED ", "bold reverse")
+            state = self.context.explanation.state
+            line.append(f" {state.upper()} ", "bold reverse")
             line.append(" ")
-        line.append(str(self.flow), "bold")
-        line.append(f"   {done}/{len(self.step_ids)} steps run")
+        tally = f"   {done}/{len(self.step_ids)} steps run"
         for status in ("fail", "error", "warn"):
             if counts.get(status):
-                line.append(f" · {counts[status]} {status}")
+                tally += f" · {counts[status]} {status}"
+        # Destination and port always show: the pod names give up their middle first.
+        source, destination = str(self.flow.source), str(self.flow.destination)
+        port = f":{self.flow.port}/{self.flow.protocol}"
+        width = flow_line.size.width or self.app.size.width
+        budget = width - line.cell_len - len(" → ") - len(port) - len(tally)
+        source, destination = elide_names([source, destination], max(budget, 24))
+        line.append(f"{source} → {destination}{port}", "bold")
+        line.append(tally)
         if done == 0 and not self.running:
             line.append("   a runs all, enter the next step", "italic")
-        flow_line = self.query_one("#flow-line", Static)
-        flow_line.set_class(verdict is not None and not self.context.explanation.allowed, "-denied")
-        flow_line.set_class(verdict is not None and self.context.explanation.allowed, "-allowed")
+        shown = verdict is not None and verdict.status != "error"
+        state = self.context.explanation.state if shown else ""
+        flow_line.set_class(state == "denied", "-denied")
+        flow_line.set_class(state == "allowed", "-allowed")
         flow_line.update(line)
 
     def explanation(self, step_id: str) -> RenderableType | None:
@@ -255,6 +303,68 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
 
     # ------------------------------------------------------------------ actions
 
+    def action_fix(self) -> None:
+        """The fix the Verdict step offers (computed now if the step has not run)."""
+        from triage.checklist.fix import least_privilege_fix
+        from triage.policy import UnknownEndpoint
+        from triage.ui.screens.fix import FixScreen
+
+        verdict = self.results.get("verdict")
+        fix = verdict.details.get("fix_yaml", "") if verdict is not None else ""
+        if not fix:
+            try:
+                fix = least_privilege_fix(self.context.snapshot, self.context.explanation)
+            except UnknownEndpoint as exc:
+                self.notify(error_line(exc), title="no fix", severity="warning")
+                return
+        if not fix:
+            self.notify(
+                "no policy fix for this flow: it is allowed, or policy cannot fix it (see the "
+                "Verdict and Ports steps)",
+                title="no fix",
+            )
+            return
+        self.app.push_screen(FixScreen(self.flow, fix))
+
+    def action_move_step(self, delta: int) -> None:
+        """`↑`/`↓` wherever the focus is: the step list moves and the detail follows."""
+        self.query_one(StepList).index += delta
+
+    def action_scroll_detail(self, pages: int) -> None:
+        detail = self.query_one(StepDetail)
+        if pages > 0:
+            detail.scroll_page_down()
+        else:
+            detail.scroll_page_up()
+
+    def reload_session(self) -> None:
+        """The app reloaded the cluster: the same flow on the new data. Results computed
+        from the old data are dropped; the open step runs again."""
+        from triage.ui.widgets.source_bar import SourceBar
+
+        session = self.session
+        assert self.ctx is not None
+        self.ctx = ChecklistContext(
+            snapshot=session.snapshot,
+            flow=self.flow,
+            incident=session.incident,
+            prober=session.prober,
+            runbook=self.ctx.runbook,
+            known_good=getattr(self.app, "known_good", None),
+        )
+        for worker in self.workers:
+            if worker.group.startswith(STEP_GROUP):
+                worker.cancel()
+        self.queue = []
+        self.running.clear()
+        step_list = self.query_one(StepList)
+        current = step_list.current_id
+        for step_id in self.step_ids:
+            self.results.pop(step_id, None)
+            step_list.row(step_id).set_status("pending")
+        self.query_one(SourceBar).refresh_source()
+        self.start_step(current)
+
     def action_back(self) -> None:
         self.dismiss()
 
@@ -283,9 +393,10 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
         self.start_step(step_id)  # exclusive per step: a stale run of it is cancelled
 
     def action_copy_kubectl(self) -> None:
+        from triage.ui.widgets.command_dialog import copy_or_show
+
         command = self.kubectl(self.query_one(StepList).current_id)
-        self.app.copy_to_clipboard(command)
-        self.notify(command, title="copied kubectl command")
+        copy_or_show(self.app, "kubectl command", command)
 
     def action_export(self) -> None:
         results = [self.results[s] for s in self.step_ids if s in self.results]
@@ -293,6 +404,22 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
             self.notify("run some steps first (a runs all)", severity="warning")
             return
         self.export_report(results)
+
+    def _report_origin(self) -> ReportOrigin:
+        import getpass
+
+        session = self.session
+        try:
+            operator = getpass.getuser()
+        except (KeyError, OSError):  # no passwd entry, no USER: leave it out
+            operator = ""
+        return ReportOrigin(
+            mode=session.mode,
+            context=session.context or "",
+            server=session.server or "",
+            captured_at=session.loaded_at,
+            operator=operator,
+        )
 
     @work(
         thread=True,
@@ -303,7 +430,7 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
     )
     def export_report(self, results: list[StepResult]) -> None:
         try:
-            text = export_report(self.context, results)
+            text = export_report(self.context, results, self._report_origin())
             path = write_report(self.app.report_dir, report_name(self.flow), text)  # type: ignore[attr-defined]
         except OSError as exc:
             self.app.call_from_thread(

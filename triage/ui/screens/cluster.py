@@ -134,7 +134,7 @@ the selected namespace (all namespaces: `0` first)."""
         with VerticalScroll(id="details"):
             yield Static(id="details-body")
         yield TriageInput(placeholder="filter: text, !text, or -l key=value", id="filter")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         namespaces = self.query_one("#namespaces", ResourceTable)

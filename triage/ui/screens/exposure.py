@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from triage.errors import error_line
 from triage.model import Snapshot
 from triage.policy.exposure import Containment, Exposure, Reach, Scope, SideGrant
+from triage.ui.widgets.source_bar import SourceBar
 
 
 def _ports_cell(reach: Reach) -> Text:
@@ -91,6 +92,7 @@ containment between quarantining the pod and a default-deny egress for its names
         self.containment: Containment | None = None
 
     def compose(self) -> ComposeResult:
+        yield SourceBar(id="source-bar")
         yield Static(Text(f"Exposure of {self.pod_key}: computing…"), id="exposure-header")
         with TabbedContent(id="exposure-tabs", initial="reaches"):
             with TabPane("Reaches", id="reaches"):
@@ -101,7 +103,7 @@ containment between quarantining the pod and a default-deny egress for its names
                 yield Static(id="containment-commands")
                 yield Static(id="containment-yaml")
                 yield Static(id="containment-status")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         for table_id in ("#reaches-table", "#reached-by-table"):
@@ -213,6 +215,34 @@ containment between quarantining the pod and a default-deny egress for its names
         status.update(lines)
 
     # ------------------------------------------------------------------ actions
+
+    @on(DataTable.RowSelected, "#reaches-table, #reached-by-table")
+    def open_flow(self, event: DataTable.RowSelected) -> None:
+        """`enter` on a row: the checklist of that flow (this pod → a pod of the row, or a
+        pod of the row → this pod), on the row's first declared port."""
+        from triage.ui.flows import flow_between
+
+        exposure = self.exposure
+        if exposure is None:
+            return
+        outbound = event.data_table.id == "reaches-table"
+        rows = exposure.outbound if outbound else exposure.inbound
+        if not 0 <= event.cursor_row < len(rows):
+            return
+        reach = rows[event.cursor_row]
+        other = self.snapshot.pod(reach.namespace, reach.pods[0]) if reach.pods else None
+        if other is None:
+            return
+        src, dst = (exposure.pod, other) if outbound else (other, exposure.pod)
+        grant = reach.ports[0] if reach.ports else None
+        flow = flow_between(
+            src, dst, grant.port if grant else None, grant.protocol if grant else "TCP"
+        )
+        open_checklist = getattr(self.app, "open_checklist", None)
+        if flow is None:
+            self.notify("no declared port to check: type the flow with :flow")
+        elif open_checklist is not None:
+            open_checklist(flow)
 
     def action_back(self) -> None:
         self.dismiss()

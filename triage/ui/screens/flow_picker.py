@@ -139,15 +139,17 @@ complete flow starts the checklist."""
             yield ResourceTable(
                 [
                     Column("WHY", 20),
-                    Column("SOURCE", 34),
-                    Column("DESTINATION", 34),
-                    Column("PORT", 10),
-                    Column("REASON", 80, dim=True),
+                    Column("SOURCE", 26, elide="middle"),
+                    Column("DESTINATION", 26, elide="middle"),
+                    Column("PORT", 12),
+                    Column("REASON", 200, dim=True),
                 ],
                 id="candidates",
                 empty_text="finding candidate flows…",
             )
-        yield Footer()
+            # The highlighted candidate in full: a cut cell is never the only way to read it.
+            yield Static(id="candidate-detail", markup=False)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#completions", OptionList).display = False
@@ -186,7 +188,8 @@ complete flow starts the checklist."""
     )
     def find_candidates(self) -> None:
         session = self.session
-        found = candidate_flows(session.snapshot, session.incident)
+        known_good = getattr(self.app, "known_good", None)
+        found = candidate_flows(session.snapshot, session.incident, known_good=known_good)
         datapath = self.app.datapath  # type: ignore[attr-defined]
         if datapath is not None:
             from triage.checklist.datapath import datapath_candidates
@@ -229,6 +232,15 @@ complete flow starts the checklist."""
             table = self.query_one("#candidates", ResourceTable)
             table.empty_text = f"could not look for candidate flows: {error!r}; type a flow above"
             table.show([])
+
+    @on(ResourceTable.RowHighlighted, "#candidates")
+    def candidate_highlighted(self, event: ResourceTable.RowHighlighted) -> None:
+        detail = self.query_one("#candidate-detail", Static)
+        if event.row is None:
+            detail.update("")
+            return
+        cand: CandidateFlow = event.row.item
+        detail.update(Text.assemble((str(cand.flow), "bold"), "  ", (clean(cand.reason), "italic")))
 
     @on(ResourceTable.RowSelected, "#candidates")
     def candidate_selected(self, event: ResourceTable.RowSelected) -> None:
@@ -414,7 +426,8 @@ complete flow starts the checklist."""
         if option_list.display:
             option_list.display = False
             return
-        if self.focused_field() is not None:
+        # "esc Clear": the typed flow, wherever the focus is (the candidates included).
+        if self.focused_field() is not None or any(self.value(name) for name in FIELDS):
             for name in FIELDS:
                 self.query_one(f"#{name}", Input).value = ""
             self.show_message(None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
 from rich.table import Table
@@ -33,6 +34,16 @@ def keys_table(screen: Screen[object]) -> Table:
     return table
 
 
+def screen_name(screen: Screen[object]) -> str:
+    """What the screen is called in the UI: its `SCREEN_NAME`, else its class name in
+    words ("FlowPickerScreen" → "Flow picker")."""
+    name = getattr(screen, "SCREEN_NAME", "")
+    if name:
+        return str(name)
+    words = re.findall(r"[A-Z][a-z0-9]*", type(screen).__name__.removesuffix("Screen"))
+    return " ".join(words).capitalize() if words else type(screen).__name__
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark,f1", "dismiss", "Close", id="help.close"),
@@ -47,7 +58,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         app = self.target.app
         with VerticalScroll(id="help-box") as box:
-            box.border_title = f"Help · {self.target.__class__.__name__.removesuffix('Screen')}"
+            box.border_title = f"Help · {screen_name(self.target)}"
             box.border_subtitle = "esc closes"
             screen_help = getattr(self.target, "HELP", "")
             if screen_help:

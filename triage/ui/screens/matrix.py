@@ -22,8 +22,9 @@ from textual.widgets import DataTable, Footer, Static
 from textual.worker import Worker, WorkerState
 
 from triage.errors import error_line
-from triage.model import Snapshot
+from triage.model import Flow, Snapshot
 from triage.policy.matrix import Matrix, PortQuery, cell_kind, cell_text
+from triage.ui.widgets.source_bar import SourceBar
 
 GRID_LIMIT = 120
 GLYPHS = {"all": "●", "some": "◐", "varies": "◌", "none": "·"}
@@ -68,10 +69,11 @@ Move with the arrows; the cell under the cursor is spelled out below the grid.""
         self.grid = False
 
     def compose(self) -> ComposeResult:
+        yield SourceBar(id="source-bar")
         yield Static(Text("Reachability matrix: computing…"), id="matrix-title")
         yield DataTable(id="matrix-grid", cursor_type="cell")
         yield Static(id="matrix-detail")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.compute()
@@ -180,6 +182,43 @@ Move with the arrows; the cell under the cursor is spelled out below the grid.""
                 style="dim",
             )
         detail.update(text)
+
+    def flow_at(self, coordinate: Coordinate) -> Flow | None:
+        """The flow of the cell (grid) or row (list) at `coordinate`: one pod of each
+        workload, the matrix's port or the destination's first declared one."""
+        from triage.ui.flows import flow_between
+
+        matrix = self.matrix
+        if matrix is None or not matrix.workloads:
+            return None
+        if self.grid:
+            i, j = coordinate.row, coordinate.column - 1
+            if j < 0:
+                return None
+        else:
+            cells = list(matrix.iter_cells())
+            if not 0 <= coordinate.row < len(cells):
+                return None
+            i, j = cells[coordinate.row].source, cells[coordinate.row].destination
+        port = matrix.port
+        return flow_between(
+            matrix.workloads[i].pods[0],
+            matrix.workloads[j].pods[0],
+            port.port if port is not None else None,
+            port.protocol if port is not None else "TCP",
+        )
+
+    @on(DataTable.CellSelected, "#matrix-grid")
+    @on(DataTable.RowSelected, "#matrix-grid")
+    def open_flow(self, event: DataTable.CellSelected | DataTable.RowSelected) -> None:
+        """`enter`: that flow's checklist."""
+        table = self.query_one("#matrix-grid", DataTable)
+        flow = self.flow_at(table.cursor_coordinate)
+        open_checklist = getattr(self.app, "open_checklist", None)
+        if flow is None:
+            self.notify("no flow here: pick a destination cell with a declared port")
+        elif open_checklist is not None:
+            open_checklist(flow)
 
     def action_back(self) -> None:
         self.dismiss()

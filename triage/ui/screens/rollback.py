@@ -257,7 +257,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
                     delta.border_title = "connectivity delta"
                     with delta:
                         yield Static(id="rollback-delta-text")
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         table = self.query_one("#rollback-steps", DataTable)
@@ -471,6 +471,8 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         op = plan.operations[row]
         pane.border_title = f"{row + 1}. {op.action} {op.key}"
         header = Text()
+        # In full: the table cell and the border title may be cut at 80 columns.
+        header.append(f"{op.action} {op.key}\n", "bold")
         header.append(
             f"phase {op.phase}: {PHASE_NAMES[op.phase]} · alone it {op.effect.summary()}\n"
         )
@@ -692,6 +694,13 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         self.add_log("saving the live set as a snapshot…", "dim")
         self._start_job("save", job)
 
+    def _known_good_changed(self) -> None:
+        """The store's last known-good set may be another one now: the app re-reads it for
+        "what changed" and the regressed candidates."""
+        refresh = getattr(self.app, "refresh_known_good", None)
+        if refresh is not None:
+            self.app.call_from_thread(refresh)
+
     def action_toggle_good(self) -> None:
         options = self.query_one("#rollback-targets", OptionList)
         index = options.highlighted
@@ -704,6 +713,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
                 store.mark_good(snap.id, not snap.good)
                 snaps = store.snapshots(context=self.context)
             self.post_message(TargetsLoaded(snaps, snap.id))
+            self._known_good_changed()
 
         self.run_worker(job, thread=True, group=GROUP_STORE, exit_on_error=False)
 

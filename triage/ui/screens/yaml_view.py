@@ -37,11 +37,12 @@ class YamlScreen(ModalScreen[None]):
                 Syntax(self.text, "yaml", theme="ansi_dark", background_color="default"),
                 id="yaml-body",
             )
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#yaml-box").focus()
 
     def action_copy(self) -> None:
-        self.app.copy_to_clipboard(self.text)
-        self.notify(f"copied the YAML of {self.title_text}")
+        from triage.ui.widgets.command_dialog import copy_or_show
+
+        copy_or_show(self.app, f"YAML of {self.title_text}", self.text)

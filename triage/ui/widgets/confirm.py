@@ -32,6 +32,7 @@ class ConfirmContextModal(ModalScreen[str | None]):
     }
     ConfirmContextModal > #confirm-box {
         width: 80;
+        max-width: 100%;
         height: auto;
         max-height: 90%;
         border: thick $error;
@@ -82,7 +83,8 @@ class ConfirmContextModal(ModalScreen[str | None]):
     def on_mount(self) -> None:
         cursor_blink = getattr(self.app, "cursor_blink", True)
         self.query_one(Input).cursor_blink = bool(cursor_blink)
-        self.query_one("#cancel", Button).focus()
+        # Typing goes straight into the field; `enter` on an empty field still cancels.
+        self.query_one(Input).focus()
 
     @property
     def matches(self) -> bool:
@@ -99,8 +101,11 @@ class ConfirmContextModal(ModalScreen[str | None]):
 
     @on(Input.Submitted, "#confirm-input")
     def submitted(self) -> None:
+        value = self.query_one(Input).value
         if self.matches:
-            self.dismiss(self.query_one(Input).value)
+            self.dismiss(value)
+        elif not value:
+            self.dismiss(None)  # Cancel stays the default: a stray enter changes nothing
 
     @on(Button.Pressed, "#confirm")
     def confirmed(self) -> None:

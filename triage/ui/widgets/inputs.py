@@ -19,6 +19,11 @@ class TriageInput(Input):
         self.cursor_blink = getattr(self.app, "cursor_blink", True)
 
     def action_accept_or_next(self) -> None:
+        # The screen's fuzzy completion under the cursor first (the flow picker's list),
+        # then the inline suggestion; with nothing to take, tab moves on.
+        accept = getattr(self.screen, "accept_completion", None)
+        if callable(accept) and self.id and accept(self.id):
+            return
         suggestion = self._suggestion
         if suggestion and suggestion != self.value:
             self.value = suggestion

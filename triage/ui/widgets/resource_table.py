@@ -22,6 +22,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from triage.ui.filtering import Row
+from triage.ui.fit import elide_middle
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,9 @@ class Column:
     label: str
     max_width: int = 40
     dim: bool = False  # secondary information (labels): drawn in the muted style
+    # How a cell too wide is cut: "end" (prose) or "middle" (identifiers: a pod name's end
+    # tells replicas apart).
+    elide: str = "end"
 
 
 GAP = 2
@@ -205,7 +209,9 @@ class ResourceTable(ScrollView, can_focus=True):
         segments: list[Segment] = []
         last = len(self.columns) - 1
         for i, (cell, width) in enumerate(zip(cells, self._widths, strict=False)):
-            if len(cell) > width:
+            if len(cell) > width and self.columns[i].elide == "middle":
+                text = elide_middle(cell, width)
+            elif len(cell) > width:
                 text = set_cell_size(cell, width - 1) + "…"
             elif i == last:
                 text = cell

@@ -66,8 +66,12 @@ class StepRow(Horizontal):
 
 class StepList(VerticalScroll, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
+        # Shown in the footer: the keys that move the list, and the detail pane beside it
+        # (which is not focusable, so page keys here scroll it rather than this list).
+        Binding("down,j", "move(1)", "Step", key_display="↑↓"),
         Binding("up,k", "move(-1)", "Previous step", show=False),
-        Binding("down,j", "move(1)", "Next step", show=False),
+        Binding("pagedown", "screen.scroll_detail(1)", "Detail", key_display="pgdn", show=False),
+        Binding("pageup", "screen.scroll_detail(-1)", "Detail up", show=False),
         Binding("home", "move(-1000)", "First step", show=False),
         Binding("end", "move(1000)", "Last step", show=False),
     ]
