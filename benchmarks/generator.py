@@ -337,9 +337,129 @@ def _variant(ns: str, i: int, rng: random.Random, teams: list[str]) -> Manifest:
     )
 
 
-def generate_cluster(pods: int, policies: int, seed: int = 0) -> dict[str, Any]:
+def _cluster_policies(n: int, rng: random.Random, teams: list[str]) -> list[Manifest]:
+    """`n` ClusterNetworkPolicies (v1alpha2) as a platform team writes them: Admin-tier
+    guard rails by team (deny from other envs, accept monitoring, pass same-team traffic),
+    an egress deny of the metadata address, and Baseline-tier namespace isolation. Unique
+    priorities (equal ones are undefined by the API)."""
+    out: list[Manifest] = []
+    for i in range(n):
+        team = teams[i % len(teams)] if teams else "t0"
+        kind = i % 5
+        tier = "Baseline" if kind == 4 else "Admin"
+        subject: dict[str, Any] = {"namespaces": {"matchLabels": {"team": team}}}
+        ingress: list[dict[str, Any]] = []
+        egress: list[dict[str, Any]] = []
+        if kind == 0:
+            ingress = [
+                {
+                    "name": "monitoring",
+                    "action": "Accept",
+                    "from": [
+                        {
+                            "pods": {
+                                "namespaceSelector": {},
+                                "podSelector": {"matchLabels": {"app": "worker"}},
+                            }
+                        }
+                    ],
+                    "protocols": [{"destinationNamedPort": "metrics"}],
+                },
+                {
+                    "name": "same-team",
+                    "action": "Pass",
+                    "from": [{"namespaces": {"matchLabels": {"team": team}}}],
+                },
+            ]
+        elif kind == 1:
+            env = rng.choice(ENVS)
+            ingress = [
+                {
+                    "name": f"no-{env}",
+                    "action": "Deny",
+                    "from": [{"namespaces": {"matchLabels": {"env": env}}}],
+                    "protocols": [
+                        {"tcp": {"destinationPort": {"range": {"start": 5000, "end": 6500}}}}
+                    ],
+                }
+            ]
+        elif kind == 2:
+            subject = {
+                "pods": {
+                    "namespaceSelector": {"matchLabels": {"team": team}},
+                    "podSelector": {"matchLabels": {"tier": rng.choice(("db", "cache"))}},
+                }
+            }
+            egress = [
+                {
+                    "name": "no-metadata",
+                    "action": "Deny",
+                    "to": [{"networks": ["169.254.169.254/32"]}],
+                },
+                {
+                    "name": "dns",
+                    "action": "Accept",
+                    "to": [
+                        {
+                            "namespaces": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                            }
+                        }
+                    ],
+                    "protocols": [
+                        {"udp": {"destinationPort": {"number": 53}}},
+                        {"tcp": {"destinationPort": {"number": 53}}},
+                    ],
+                },
+            ]
+        elif kind == 3:
+            ingress = [
+                {
+                    "name": "frontend",
+                    "action": "Pass",
+                    "from": [
+                        {
+                            "pods": {
+                                "namespaceSelector": {},
+                                "podSelector": {"matchLabels": {"app": "frontend"}},
+                            }
+                        }
+                    ],
+                    "protocols": [{"tcp": {"destinationPort": {"number": 8080}}}],
+                }
+            ]
+        else:
+            ingress = [
+                {
+                    "name": "same-team",
+                    "action": "Accept",
+                    "from": [{"namespaces": {"matchLabels": {"team": team}}}],
+                },
+                {"name": "rest", "action": "Deny", "from": [{"namespaces": {}}]},
+            ]
+        spec: dict[str, Any] = {"tier": tier, "priority": 10 + i, "subject": subject}
+        if ingress:
+            spec["ingress"] = ingress
+        if egress:
+            spec["egress"] = egress
+        out.append(
+            {
+                "apiVersion": "policy.networking.k8s.io/v1alpha2",
+                "kind": "ClusterNetworkPolicy",
+                "metadata": {"name": f"platform-{i:03d}"},
+                "spec": spec,
+            }
+        )
+    return out
+
+
+def generate_cluster(
+    pods: int, policies: int, seed: int = 0, cluster_policies: int = 0
+) -> dict[str, Any]:
     """A `kind: List` of Namespaces, Pods, Services and NetworkPolicies: exactly `pods`
-    pods and `policies` policies, the same for the same arguments."""
+    pods and `policies` policies, the same for the same arguments; with
+    `cluster_policies`, that many ClusterNetworkPolicies too (appended: the rest of the
+    cluster is the same as without them)."""
     if pods < DNS_PODS:
         raise ValueError(f"pods must be at least {DNS_PODS} (the DNS pods)")
     if policies < 0:
@@ -423,6 +543,10 @@ def generate_cluster(pods: int, policies: int, seed: int = 0) -> dict[str, Any]:
     per_ns_policies = [policies // n_ns + (1 if i < policies % n_ns else 0) for i in range(n_ns)]
     for ns, count in zip(names, per_ns_policies, strict=True):
         items.extend(_namespace_policies(ns, count, rng, teams))
+    if cluster_policies:
+        items.extend(
+            _cluster_policies(cluster_policies, random.Random(seed + 1), sorted(set(teams)))
+        )
     return {"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items}
 
 
@@ -498,10 +622,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--policies", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--cluster-policies", type=int, default=0, help="ClusterNetworkPolicies (v1alpha2) to add"
+    )
+    parser.add_argument(
         "-o", "--output", type=Path, help=".yaml or .json (default: YAML on stdout)"
     )
     args = parser.parse_args(argv)
-    cluster = generate_cluster(args.pods, args.policies, args.seed)
+    cluster = generate_cluster(args.pods, args.policies, args.seed, args.cluster_policies)
     if args.output is None:
         yaml.dump(
             cluster,

@@ -87,6 +87,7 @@ def test_run_all_follows_the_runbook_order(canary: dict[str, StepResult]) -> Non
         "dns": "pass",
         "labels": "fail",
         "namespaces": "pass",
+        "tiers": "skip",
         "ports": "pass",
         "verdict": "fail",
         "probe": "skip",

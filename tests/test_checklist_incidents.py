@@ -40,7 +40,8 @@ def statuses(got: dict[str, StepResult]) -> str:
 def test_frontend_canary_label_mismatch() -> None:
     got = run("frontend-canary-label-mismatch", 0)
     assert statuses(got) == (
-        "flow=pass dns=pass labels=fail namespaces=pass ports=pass verdict=fail probe=pass "
+        "flow=pass dns=pass labels=fail namespaces=pass tiers=skip "
+        "ports=pass verdict=fail probe=pass "
         "changes=skip"
     )
     assert got["labels"].summary == (
@@ -63,7 +64,8 @@ def test_frontend_canary_label_mismatch() -> None:
 def test_traefik_namespace_label_missing() -> None:
     got = run("traefik-namespace-label-missing", 0)
     assert statuses(got) == (
-        "flow=pass dns=pass labels=pass namespaces=fail ports=pass verdict=fail probe=pass "
+        "flow=pass dns=pass labels=pass namespaces=fail tiers=skip "
+        "ports=pass verdict=fail probe=pass "
         "changes=skip"
     )
     assert got["namespaces"].summary.startswith(
@@ -78,7 +80,8 @@ def test_traefik_namespace_label_missing() -> None:
 def test_service_targetport_mismatch() -> None:
     got = run("service-targetport-mismatch", 0)
     assert statuses(got) == (
-        "flow=fail dns=pass labels=pass namespaces=pass ports=fail verdict=fail probe=pass "
+        "flow=fail dns=pass labels=pass namespaces=pass tiers=skip "
+        "ports=fail verdict=fail probe=pass "
         "changes=skip"
     )
     assert got["flow"].summary == (
@@ -99,7 +102,8 @@ def test_service_targetport_mismatch() -> None:
 def test_dns_egress_default_deny() -> None:
     got = run("dns-egress-default-deny", 1)
     assert statuses(got) == (
-        "flow=pass dns=fail labels=pass namespaces=pass ports=pass verdict=pass probe=pass "
+        "flow=pass dns=fail labels=pass namespaces=pass tiers=skip "
+        "ports=pass verdict=pass probe=pass "
         "changes=skip"
     )
     assert got["dns"].summary.startswith(
@@ -116,7 +120,8 @@ def test_dns_egress_default_deny() -> None:
 def test_failed_rollout_blocked_flow_names_the_change() -> None:
     got = run("failed-rollout", 0)
     assert statuses(got) == (
-        "flow=pass dns=pass labels=pass namespaces=pass ports=fail verdict=fail probe=pass "
+        "flow=pass dns=pass labels=pass namespaces=pass tiers=skip "
+        "ports=fail verdict=fail probe=pass "
         "changes=fail"
     )
     assert got["ports"].summary == (

@@ -28,6 +28,7 @@ def test_bundled_runbooks() -> None:
         "dns",
         "labels",
         "namespaces",
+        "tiers",
         "ports",
         "verdict",
         "probe",

@@ -3,6 +3,7 @@ cluster when TRIAGE_TEST_KUBECONFIG is set (then only the read-only tests run)."
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 import time
@@ -449,11 +450,11 @@ def test_policy_engine_crds_add_a_warning(cluster: Cluster) -> None:
     server.add_crd("widgets.example.com", kind="Widget")
     result = load_live(cluster.target())
     (warning,) = result.warnings
+    # AdminNetworkPolicy is read and evaluated (the admin tiers): not another engine.
     assert warning == (
         "other policy engines are installed: Calico (networkpolicies.crd.projectcalico.org), "
-        "Cilium (ciliumnetworkpolicies.cilium.io), AdminNetworkPolicy "
-        "(adminnetworkpolicies.policy.networking.k8s.io); verdicts cover "
-        "networking.k8s.io/v1 NetworkPolicy only, and their policies can allow or deny "
+        "Cilium (ciliumnetworkpolicies.cilium.io); verdicts cover NetworkPolicy and the "
+        "policy.networking.k8s.io admin policies only, and their policies can allow or deny "
         "traffic this tool does not see"
     )
     assert warning in result.snapshot.warnings
@@ -461,7 +462,6 @@ def test_policy_engine_crds_add_a_warning(cluster: Cluster) -> None:
     assert result.snapshot.policy_engines == (
         "Calico (networkpolicies.crd.projectcalico.org)",
         "Cilium (ciliumnetworkpolicies.cilium.io)",
-        "AdminNetworkPolicy (adminnetworkpolicies.policy.networking.k8s.io)",
     )
     (crd_list,) = server.requests_matching("GET", r"customresourcedefinitions$")
     assert "PartialObjectMetadataList" in crd_list.headers.get("Accept", "")
@@ -527,3 +527,67 @@ def test_policies_of_a_seeded_cluster_parse_through_the_one_parser(
     assert web.ingress[0].ports[0].port == "http"
     assert web.manifest["kind"] == "NetworkPolicy"
     assert "managedFields" not in web.manifest["metadata"]
+
+
+# ---------------------------------------------------------------------------------------
+# admin tiers: ClusterNetworkPolicy (v1alpha2), AdminNetworkPolicy / BaselineAdmin... (v1alpha1)
+
+
+def _cnp(name: str, priority: int) -> dict[str, object]:
+    return {
+        "apiVersion": "policy.networking.k8s.io/v1alpha2",
+        "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "tier": "Admin",
+            "priority": priority,
+            "subject": {"namespaces": {}},
+            "ingress": [{"name": "deny", "action": "Deny", "from": [{"namespaces": {}}]}],
+        },
+    }
+
+
+def test_admin_policies_are_listed_with_pagination(cluster: Cluster) -> None:
+    server = cluster.server
+    server.add_crd("clusternetworkpolicies.policy.networking.k8s.io")
+    server.add_crd("baselineadminnetworkpolicies.policy.networking.k8s.io")
+    server.seed(objects=[_cnp(f"cnp-{i:02d}", i) for i in range(7)])
+    server.seed(
+        objects=[
+            {
+                "apiVersion": "policy.networking.k8s.io/v1alpha1",
+                "kind": "BaselineAdminNetworkPolicy",
+                "metadata": {"name": "default"},
+                "spec": {"subject": {"namespaces": {}}},
+            }
+        ]
+    )
+    result = load_live(cluster.target(), page_size=3)
+    keys = [p.key for p in result.snapshot.admin_policies]
+    assert keys == ["banp/default", *(f"cnp/cnp-{i:02d}" for i in range(7))]
+    assert result.counts["clusternetworkpolicies"] == 7
+    pages = server.requests_matching("GET", r"/clusternetworkpolicies$")
+    assert len(pages) == 3  # 7 objects in pages of 3
+    assert "adminnetworkpolicies" not in result.counts  # no CRD: 404, normal, silent
+    assert result.warnings == ()
+
+
+def test_forbidden_admin_policies_are_a_one_line_warning(cluster: Cluster) -> None:
+    server = cluster.server
+    server.add_crd("clusternetworkpolicies.policy.networking.k8s.io")
+    server.seed(objects=[_cnp("guard", 1)])
+    server.forbid("list", "clusternetworkpolicies")
+    result = load_live(cluster.target())
+    assert result.snapshot.admin_policies == ()
+    (warning,) = result.warnings
+    assert warning.startswith("list clusternetworkpolicies.policy.networking.k8s.io: 403 Forbidden")
+    assert "ClusterNetworkPolicy objects are not in the verdicts" in warning
+
+
+def test_admin_policies_apply_with_a_namespace_filter(cluster: Cluster) -> None:
+    server = cluster.server
+    server.add_crd("clusternetworkpolicies.policy.networking.k8s.io")
+    server.seed(objects=[_cnp("guard", 1)])
+    namespaces = sorted({p.namespace for p in load_live(cluster.target()).snapshot.pods})
+    result = load_live(dataclasses.replace(cluster.target(), namespaces=(namespaces[0],)))
+    assert [p.key for p in result.snapshot.admin_policies] == ["cnp/guard"]

@@ -435,3 +435,37 @@ def test_output_in_a_missing_directory(
 ) -> None:
     assert _record(cluster, tmp_path / "no" / "such" / "x.yaml") == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_admin_policies_are_recorded_and_kept_as_known_good(
+    cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = cluster.server
+    server.add_crd("clusternetworkpolicies.policy.networking.k8s.io")
+    server.seed(
+        objects=[
+            {
+                "apiVersion": "policy.networking.k8s.io/v1alpha2",
+                "kind": "ClusterNetworkPolicy",
+                "metadata": {
+                    "name": "guard",
+                    "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"},
+                },
+                "spec": {
+                    "tier": "Admin",
+                    "priority": 10,
+                    "subject": {"namespaces": {}},
+                    "ingress": [{"action": "Deny", "from": [{"namespaces": {}}]}],
+                },
+            }
+        ]
+    )
+    out = tmp_path / "now.yaml"
+    assert _record(cluster, out, "--known-good", "before") == 0
+    assert "(+ 1 cluster-scoped admin policies)" in capsys.readouterr().err
+    recorded = load_incident(out)
+    assert [p.key for p in recorded.snapshot.admin_policies] == ["cnp/guard"]
+    assert recorded.known_good[0].admin_policies == recorded.snapshot.admin_policies
+    text = out.read_text(encoding="utf-8")
+    assert '"adminPolicies"' in text
+    assert "last-applied-configuration" not in text  # the allow-list holds for them too

@@ -152,6 +152,7 @@ def test_schema_is_valid_draft_2020_12() -> None:
         "pods",
         "services",
         "networkPolicies",
+        "adminPolicies",
         "flows",
         "probes",
         "knownGood",

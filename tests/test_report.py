@@ -43,7 +43,7 @@ def test_header_and_summary_table(canary_report: str) -> None:
         "; and develop/allow-backend-ingress ingress "
         "rule #0: source label app=frontend-canary is not in [frontend, frontend-primary]"
     )
-    assert "- Steps: 4 pass, 2 fail, 2 skip" in lines
+    assert "- Steps: 4 pass, 2 fail, 3 skip" in lines
     assert "| # | Step | Status | Summary |" in lines
     assert (
         "| 3 | Labels | **FAIL** | source label app=frontend-canary is not in [frontend, "
@@ -51,7 +51,7 @@ def test_header_and_summary_table(canary_report: str) -> None:
         "#0) |"
     ) in lines
     assert (
-        "| 7 | Probe | skip | no prober: static analysis only (connect to a live cluster to "
+        "| 8 | Probe | skip | no prober: static analysis only (connect to a live cluster to "
         "probe) |" in lines
     )
 

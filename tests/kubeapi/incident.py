@@ -9,7 +9,8 @@ from typing import Any
 import yaml
 
 # Incident key → the kind its manifests have. Other keys (flows, probes, knownGood,
-# notes, datapath) are the tool's business, not the cluster's.
+# notes, datapath) are the tool's business, not the cluster's. `adminPolicies` holds three
+# kinds, each manifest naming its own (see ADMIN_CRDS).
 SEEDED_KEYS = {
     "namespaces": "Namespace",
     "pods": "Pod",
@@ -25,6 +26,15 @@ class IncidentObjects:
     pods: list[dict[str, Any]] = field(default_factory=list)
     services: list[dict[str, Any]] = field(default_factory=list)
     network_policies: list[dict[str, Any]] = field(default_factory=list)
+    admin_policies: list[dict[str, Any]] = field(default_factory=list)
+
+
+# The CRDs serving the admin policies (cluster-scoped), by kind.
+ADMIN_CRDS = {
+    "ClusterNetworkPolicy": "clusternetworkpolicies.policy.networking.k8s.io",
+    "AdminNetworkPolicy": "adminnetworkpolicies.policy.networking.k8s.io",
+    "BaselineAdminNetworkPolicy": "baselineadminnetworkpolicies.policy.networking.k8s.io",
+}
 
 
 def load_incident(source: str | Path | dict[str, Any]) -> IncidentObjects:
@@ -45,12 +55,21 @@ def load_incident(source: str | Path | dict[str, Any]) -> IncidentObjects:
         if not isinstance(items, list):
             raise ValueError(f"{source}: {key} must be a list")
         lists[key] = [_with_kind(item, kind) for item in items]
+    admin = document.get("adminPolicies") or []
+    if not isinstance(admin, list):
+        raise ValueError(f"{source}: adminPolicies must be a list")
+    for item in admin:
+        if not isinstance(item, dict) or item.get("kind") not in ADMIN_CRDS:
+            raise ValueError(
+                f"{source}: adminPolicies entries need a kind of {', '.join(ADMIN_CRDS)}"
+            )
     return IncidentObjects(
         metadata=dict(document.get("metadata") or {}),
         namespaces=lists["namespaces"],
         pods=lists["pods"],
         services=lists["services"],
         network_policies=lists["networkPolicies"],
+        admin_policies=list(admin),
     )
 
 

@@ -161,6 +161,9 @@ KNOWN_CRDS: dict[str, CrdShape] = {
     "baselineadminnetworkpolicies.policy.networking.k8s.io": CrdShape(
         "BaselineAdminNetworkPolicy", "v1alpha1", False, ("banp",)
     ),
+    "clusternetworkpolicies.policy.networking.k8s.io": CrdShape(
+        "ClusterNetworkPolicy", "v1alpha2", False, ("cnp",)
+    ),
 }
 
 

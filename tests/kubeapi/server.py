@@ -29,7 +29,7 @@ from typing import Any
 from aiohttp import web
 
 from .faults import ForbidRule, Injection, RecordedRequest
-from .incident import IncidentObjects, load_incident
+from .incident import ADMIN_CRDS, IncidentObjects, load_incident
 from .kubeconfig import TlsMaterial, make_tls, write_kubeconfig
 from .objects import JsonDict, clone, prepare, rfc3339
 from .podexec import CommandMatcher, ExecCall, ExecHandler, ExecScript
@@ -95,6 +95,14 @@ class KubeApiServer:
             services=objects.services,
             network_policies=objects.network_policies,
         )
+        if objects.admin_policies:
+            # The CRDs of the kinds the recording holds are installed, as on the cluster.
+            for kind in sorted({str(o["kind"]) for o in objects.admin_policies}):
+                plural, _, group = ADMIN_CRDS[kind].partition(".")
+                version = "v1alpha2" if kind == "ClusterNetworkPolicy" else "v1alpha1"
+                if self.state.registry.lookup(group, version, plural) is None:
+                    self.add_crd(ADMIN_CRDS[kind])
+            self.seed(objects=objects.admin_policies)
         return objects
 
     # -- lifecycle ----------------------------------------------------------------------

@@ -14,19 +14,29 @@ from dataclasses import dataclass
 from typing import Literal
 
 from triage.model import Flow, IPRef, NetworkPolicy, PodRef, ServiceRef, Snapshot
+from triage.model.admin import KUBECTL_RESOURCE, AdminPolicy
 from triage.model.incident import KnownGood
 from triage.model.manifest import dump_yaml, trimmed_policy_manifest
 from triage.policy import explain, is_allowed, service_backends
+from triage.sources.parse_admin import admin_policy_manifest
 
 ChangeKind = Literal[
-    "policy-added", "policy-changed", "policy-removed", "pod-labels", "namespace-labels"
+    "policy-added",
+    "policy-changed",
+    "policy-removed",
+    "admin-added",
+    "admin-changed",
+    "admin-removed",
+    "pod-labels",
+    "namespace-labels",
 ]
+ADMIN_CHANGES: tuple[ChangeKind, ...] = ("admin-added", "admin-changed", "admin-removed")
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
     kind: ChangeKind
-    key: str  # NS/NAME of the policy or pod, or the namespace name
+    key: str  # NS/NAME of the policy or pod, the namespace name, or cnp/NAME (admin policy)
     summary: str
     diff: str  # unified diff, known-good → now
 
@@ -68,7 +78,12 @@ def then_snapshot(snapshot: Snapshot, known_good: KnownGood) -> Snapshot:
     # Outside the set's scope the cluster is as it is now: nothing there is "then".
     kept = tuple(p for p in snapshot.policies if not known_good.in_scope(p.namespace))
     return dataclasses.replace(
-        snapshot, namespaces=namespaces, pods=pods, policies=tuple(known_good.policies) + kept
+        snapshot,
+        namespaces=namespaces,
+        pods=pods,
+        policies=tuple(known_good.policies) + kept,
+        # A set recorded without admin policies (older recordings) leaves today's in place.
+        admin_policies=known_good.admin_policies or snapshot.admin_policies,
     )
 
 
@@ -91,6 +106,8 @@ def changes_between(snapshot: Snapshot, known_good: KnownGood) -> list[Change]:
             out.append(Change("policy-removed", key, f"policy {key} removed", diff))
         else:
             out.append(Change("policy-changed", key, f"policy {key} changed", diff))
+    if known_good.admin_policies:
+        out.extend(_admin_changes(known_good.admin_policies, snapshot.admin_policies))
     for key, labels in sorted(known_good.pod_labels.items()):
         pod = snapshot.pod_by_key.get(key)
         if pod is not None and dict(pod.labels) != dict(labels):
@@ -117,6 +134,44 @@ def changes_between(snapshot: Snapshot, known_good: KnownGood) -> list[Change]:
     return sorted(out, key=lambda c: (order[c.kind], c.key))
 
 
+def _admin_text(policy: AdminPolicy | None) -> str:
+    if policy is None:
+        return ""
+    manifest = admin_policy_manifest(policy)
+    manifest["metadata"].pop("resourceVersion", None)
+    return dump_yaml(manifest)
+
+
+def _admin_changes(then: tuple[AdminPolicy, ...], now: tuple[AdminPolicy, ...]) -> list[Change]:
+    """Cluster-scoped admin policies added, changed or removed since the known-good set."""
+    out: list[Change] = []
+    before = {p.key: p for p in then}
+    after = {p.key: p for p in now}
+    for key in sorted(before.keys() | after.keys()):
+        old, new = before.get(key), after.get(key)
+        if old is not None and new is not None and _same_admin(old, new):
+            continue
+        ref = new or old
+        assert ref is not None
+        where = f"{ref.kind} {ref.name} ({ref.tier} tier, priority {ref.priority})"
+        diff = _unified(
+            _admin_text(old), _admin_text(new), f"{KUBECTL_RESOURCE[ref.kind]}/{ref.name}"
+        )
+        if old is None:
+            out.append(Change("admin-added", key, f"{where} added", diff))
+        elif new is None:
+            out.append(Change("admin-removed", key, f"{where} removed", diff))
+        else:
+            out.append(Change("admin-changed", key, f"{where} changed", diff))
+    return out
+
+
+def _same_admin(a: AdminPolicy, b: AdminPolicy) -> bool:
+    return dataclasses.replace(a, resource_version=None) == dataclasses.replace(
+        b, resource_version=None
+    )
+
+
 def _label_delta(before: Mapping[str, str], after: Mapping[str, str]) -> str:
     parts = []
     for key in sorted(before.keys() | after.keys()):
@@ -137,8 +192,16 @@ def revert(snapshot: Snapshot, then: Snapshot, changes: Iterable[Change]) -> Sna
     policies = dict(snapshot.policy_by_key)
     pods = dict(snapshot.pod_by_key)
     namespaces = dict(snapshot.namespace_by_name)
+    admin = {p.key: p for p in snapshot.admin_policies}
+    then_admin = {p.key: p for p in then.admin_policies}
     for change in changes:
-        if change.kind.startswith("policy-"):
+        if change.kind in ADMIN_CHANGES:
+            old_admin = then_admin.get(change.key)
+            if old_admin is None:
+                admin.pop(change.key, None)
+            else:
+                admin[change.key] = old_admin
+        elif change.kind.startswith("policy-"):
             old = then.policy_by_key.get(change.key)
             if old is None:
                 policies.pop(change.key, None)
@@ -153,6 +216,7 @@ def revert(snapshot: Snapshot, then: Snapshot, changes: Iterable[Change]) -> Sna
         namespaces=tuple(namespaces.values()),
         pods=tuple(pods.values()),
         policies=tuple(policies[k] for k in sorted(policies)),
+        admin_policies=tuple(admin[k] for k in sorted(admin)),
     )
 
 
@@ -183,7 +247,9 @@ def relevant_changes(snapshot: Snapshot, flow: Flow, changes: Iterable[Change]) 
     pods, namespaces = flow_parties(snapshot, flow)
     out = []
     for change in changes:
-        if change.kind.startswith("policy-"):
+        if change.kind in ADMIN_CHANGES:
+            out.append(change)  # cluster-scoped: may concern any flow
+        elif change.kind.startswith("policy-"):
             if change.key.split("/", 1)[0] in namespaces:
                 out.append(change)
         elif change.kind == "pod-labels":

@@ -28,12 +28,24 @@ def _ref(endpoint: Endpoint) -> PodRef | IPRef:
     return IPRef(endpoint.ip or endpoint.name)
 
 
+def admin_denied(verdict: Verdict) -> bool:
+    """A side of `verdict` is denied by the Admin tier (ClusterNetworkPolicy tier Admin or
+    AdminNetworkPolicy): no NetworkPolicy can change that."""
+    return any(
+        side.tiers is not None and side.tiers.decided_by == "Admin" and not side.tiers.allowed
+        for side in (verdict.egress, verdict.ingress)
+    )
+
+
 def fix_verification(
     snapshot: Snapshot, target: Flow | Explanation | Verdict
 ) -> Verification | None:
     """The verified least-privilege fix; None when the flow is allowed or not fixable by
-    policy (no backends, a Service port or named port that does not exist)."""
+    policy (no backends, a Service port or named port that does not exist, an Admin-tier
+    Deny: it decides before any NetworkPolicy)."""
     if isinstance(target, Verdict):
+        if admin_denied(target):
+            return None
         fix = allow_fix(snapshot, (target,))
         if fix is None or target.port is None:
             return None
@@ -41,6 +53,8 @@ def fix_verification(
         return verify(snapshot, fix, flow)
     if isinstance(target, Flow):
         target = explain(snapshot, target)
+    if any(admin_denied(v) for v in target.verdicts):
+        return None
     return verified_fix(snapshot, target)
 
 

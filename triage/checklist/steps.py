@@ -11,11 +11,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from triage.checklist.changes import changes_between, flow_change
-from triage.checklist.fix import delta_text, fix_text, fix_verification
+from triage.checklist.changes import ADMIN_CHANGES, changes_between, flow_change
+from triage.checklist.fix import admin_denied, delta_text, fix_text, fix_verification
 from triage.checklist.hints import LABEL_CODES, format_labels, with_hint
 from triage.checklist.model import ChecklistContext, Status, StepResult
 from triage.checklist.rollout_step import check_rollout
+from triage.checklist.tiers_step import check_tiers
 from triage.model import (
     NAMESPACE_NAME_LABEL,
     Direction,
@@ -743,12 +744,18 @@ def check_verdict(ctx: ChecklistContext) -> StepResult:
     verification = fix_verification(ctx.snapshot, exp)
     fix = fix_text(verification, str(exp.flow)) if verification is not None else ""
     details = {"fix_yaml": fix, "fix_delta": delta_text(verification)} if verification else {}
-    hint = (
-        "apply the least-privilege fix (kubectl apply -f fix.yaml) after review, or correct "
-        "the near miss"
-        if fix
-        else "no policy can fix this; see the Ports and Flow steps"
-    )
+    if any(admin_denied(v) for v in exp.verdicts):
+        hint = (
+            "an Admin-tier Deny decides this flow before any NetworkPolicy: no NetworkPolicy "
+            "can fix it (see the Tiers step)"
+        )
+    elif fix:
+        hint = (
+            "apply the least-privilege fix (kubectl apply -f fix.yaml) after review, or "
+            "correct the near miss"
+        )
+    else:
+        hint = "no policy can fix this; see the Ports and Flow steps"
     return _result("fail", summary, evidence, hint, details)
 
 
@@ -1051,13 +1058,20 @@ def check_rollback(ctx: ChecklistContext) -> StepResult:
         return _result("skip", "no known-good policy set to roll back to")
     everything = changes_between(ctx.snapshot, known_good)
     changes = [c for c in everything if c.kind.startswith("policy-")]
-    labels = [c for c in everything if not c.kind.startswith("policy-")]
-    if not changes and not labels:
+    admin = [c for c in everything if c.kind in ADMIN_CHANGES]
+    labels = [c for c in everything if c not in changes and c not in admin]
+    if not changes and not labels and not admin:
         return _result(
             "pass",
             f"the policies and labels match known-good {known_good.name}: nothing to roll back",
         )
     evidence = [c.summary for c in changes]
+    if admin:
+        evidence.append(
+            f"{len(admin)} cluster-scoped admin policy change(s) are not rolled back by "
+            "restoring NetworkPolicies; restore them from the diff with kubectl apply:"
+        )
+        evidence.extend(f"  {c.summary}" for c in admin)
     if labels:
         evidence.append(f"{len(labels)} label change(s) are not rolled back by restoring policies:")
         evidence.extend(f"  {c.summary}" for c in labels)
@@ -1068,7 +1082,7 @@ def check_rollback(ctx: ChecklistContext) -> StepResult:
         evidence,
         "the rollback asks for a confirmation that names the context; nothing is applied "
         "from the checklist",
-        {"diff": "".join(c.diff for c in changes)},
+        {"diff": "".join(c.diff for c in (*changes, *admin))},
     )
 
 
@@ -1238,6 +1252,7 @@ CHECKS: Mapping[str, Check] = {
     "dns": check_dns,
     "labels": check_labels,
     "namespaces": check_namespaces,
+    "tiers": check_tiers,
     "ports": check_ports,
     "verdict": check_verdict,
     "probe": check_probe,

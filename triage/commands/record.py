@@ -167,6 +167,7 @@ def known_good_from(name: str, snapshot: Snapshot, captured_at: str) -> KnownGoo
             ns.name: dict(ns.labels) for ns in snapshot.namespaces if not ns.synthesized
         },
         pod_labels={pod.key: dict(pod.labels) for pod in snapshot.pods},
+        admin_policies=snapshot.admin_policies,
     )
 
 
@@ -482,10 +483,15 @@ def run(args: argparse.Namespace) -> int:
         err.print(f"[yellow]warning:[/] {escape(warning)}")
     for note in load.notes:
         err.print(f"note: {escape(note)}")
+    admin = (
+        f" (+ {len(snap.admin_policies)} cluster-scoped admin policies)"
+        if snap.admin_policies
+        else ""
+    )
     err.print(
         f"recorded {len(snap.namespaces)} namespaces, {len(snap.pods)} pods, "
-        f"{len(snap.services)} services and {len(snap.policies)} network policies from "
-        f"context {escape(load.context)} ({escape(load.server)}) to {escape(str(output))}"
+        f"{len(snap.services)} services and {len(snap.policies)} network policies{admin} "
+        f"from context {escape(load.context)} ({escape(load.server)}) to {escape(str(output))}"
     )
     sys.stderr.flush()
     return 0

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from triage.model.admin import AdminPolicy
 from triage.model.datapath import Aggregation
 from triage.model.flow import Flow
 from triage.model.objects import NetworkPolicy
@@ -58,6 +59,9 @@ class KnownGood:
     policies: tuple[NetworkPolicy, ...]
     namespace_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     pod_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # The cluster-scoped admin policies of that moment (ClusterNetworkPolicy, ANP, BANP);
+    # () when the set recorded none (then a rollback leaves the admin tiers alone).
+    admin_policies: tuple[AdminPolicy, ...] = ()
     # The namespaces the set speaks for (a manifests folder of one team, a `-n` snapshot);
     # None: every namespace. Policies outside it are neither "added" nor "removed".
     scope: tuple[str, ...] | None = None

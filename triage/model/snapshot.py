@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, TypeVar
 
+from triage.model.admin import AdminPolicy
 from triage.model.objects import Namespace, NetworkPolicy, Pod, Service
 
 T = TypeVar("T")
@@ -23,6 +25,8 @@ class Snapshot:
     # Other policy engines found installed ("Calico (globalnetworkpolicies.crd...)", ...):
     # their rules can allow or deny what these verdicts do not see.
     policy_engines: tuple[str, ...] = field(default=(), compare=False)
+    # Cluster-scoped ClusterNetworkPolicies / (Baseline)AdminNetworkPolicies, by `key`.
+    admin_policies: tuple[AdminPolicy, ...] = ()
     # The namespaces that were loaded when the source is partial (`-n NS`, for users who
     # may not list cluster-wide); None: the whole cluster. Outside it the engine answers
     # "unknown", never DENIED (triage.policy.scope).
@@ -101,15 +105,11 @@ class Snapshot:
 
     def with_policies(self, policies: tuple[NetworkPolicy, ...]) -> Snapshot:
         """Same cluster, another policy set: how plans and diffs ask "what if"."""
-        return Snapshot(
-            self.namespaces,
-            self.pods,
-            self.services,
-            policies,
-            self.warnings,
-            self.policy_engines,
-            self.scope,
-        )
+        return dataclasses.replace(self, policies=policies)
+
+    def with_admin_policies(self, admin_policies: tuple[AdminPolicy, ...]) -> Snapshot:
+        """Same cluster, another set of cluster-scoped admin policies."""
+        return dataclasses.replace(self, admin_policies=admin_policies)
 
     def in_scope(self, namespace: str) -> bool:
         """Was this namespace loaded? Always, unless the source is partial (`-n`)."""

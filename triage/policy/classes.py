@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from triage.model import (
+    PROTOCOLS,
     Direction,
     IPBlock,
     LabelSelector,
@@ -345,6 +346,21 @@ def compile_snapshot(snapshot: Snapshot) -> ClusterModel:
             for pp in rule.ports:
                 if isinstance(pp.port, str):
                     named_keys.add((pp.protocol, pp.port))
+    # The admin tiers (ClusterNetworkPolicy, ANP, BANP) tell pods apart the same ways.
+    for admin in snapshot.admin_policies:
+        note_selector(admin.subject.pod_selector)
+        for arule in (*admin.ingress, *admin.egress):
+            for apeer in arule.peers:
+                if apeer.selector is not None:
+                    note_selector(apeer.selector.pod_selector)
+                for cidr in apeer.networks:
+                    block = IPBlock(cidr)
+                    if block not in block_index:
+                        block_index[block] = len(blocks)
+                        blocks.append(block)
+            for aport in arule.ports:
+                if aport.name is not None:  # resolved with the connection's protocol
+                    named_keys.update((proto, aport.name) for proto in PROTOCOLS)
     sorted_keys = sorted(mentioned)
     sorted_named = sorted(named_keys)
 

@@ -20,7 +20,16 @@ def isolating_phrase(pol: PolicyTrace, direction: Direction) -> str:
 
 def side_summary(side: SideTrace) -> str:
     """One sentence: is the pod isolated for this direction, by what, and which rule admits
-    the flow (or that none does)."""
+    the flow (or that none does). With admin tiers: the walk through them first."""
+    if side.tiers is not None:
+        chain = side.tiers.text
+        if side.tiers.decided_by != "NetworkPolicy":
+            return chain
+        return f"{chain}; {_networkpolicy_summary(side)}"
+    return _networkpolicy_summary(side)
+
+
+def _networkpolicy_summary(side: SideTrace) -> str:
     verb = side.direction.lower()
     if not side.governed:
         return f"{side.endpoint} is not a pod of this cluster: no NetworkPolicy governs its {verb}"

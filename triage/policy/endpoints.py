@@ -16,6 +16,7 @@ from triage.policy.selection import (
     parsed_ip,
     trace_side,
 )
+from triage.policy.tiers import Far, apply_tiers
 from triage.policy.trace import EngineWarning, Reason, SideTrace, Verdict
 
 __all__ = [
@@ -233,6 +234,17 @@ def connection_verdict(
     source, destination, notes = connect(source, destination, family)
     egress = trace_side(compiled, "Egress", source, destination, port, protocol, destination.pod)
     ingress = trace_side(compiled, "Ingress", destination, source, port, protocol, destination.pod)
+    # The admin tiers (ClusterNetworkPolicy, ANP, BANP) around the NetworkPolicy decision.
+    egress, ingress, tier_notes = apply_tiers(
+        compiled.tiers,
+        egress,
+        ingress,
+        Far(source.pod, source.ip, source.role),
+        Far(destination.pod, destination.ip, destination.role),
+        port,
+        protocol,
+    )
+    notes.extend(tier_notes)
     allowed = egress.allowed and ingress.allowed and blocked_by is None
     nearest, misses = (None, ()) if allowed else misses_of(egress, ingress)
     notes.extend(_trace_warnings(compiled, egress, ingress, destination.pod, port_name, protocol))

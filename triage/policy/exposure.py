@@ -29,6 +29,7 @@ from triage.policy.generate import containment, containment_label_argv
 from triage.policy.matrix import group_workloads
 from triage.policy.portset import ALL_PORTS, NO_PORTS, PortSet, declared_ports
 from triage.policy.services import port_backends, service_backends
+from triage.policy.tiers_matrix import TierModel
 from triage.policy.verify import Verification, verify
 
 Scope = Literal["pod", "namespace"]
@@ -190,7 +191,22 @@ def namespace_default_denies(
 # ---------------------------------------------------------------- the exposure
 
 
-def _grant(model: ClusterModel, direction: Direction, subject: int, other: int) -> SideGrant:
+def _grant(
+    model: ClusterModel,
+    direction: Direction,
+    subject: int,
+    other: int,
+    tiers: TierModel | None = None,
+) -> SideGrant:
+    if tiers is not None:
+        # The admin tiers around NetworkPolicy: rules of every tier, in evaluation order.
+        ports_all, walked = tiers.side(direction, subject, other)
+        decided = [
+            (RuleRef(key, direction, i), ps) for tier, key, i, ps in walked if tier != "Default"
+        ]
+        if not decided and ports_all.is_all:
+            return SideGrant(direction, False, ALL_PORTS)
+        return SideGrant(direction, True, ports_all, tuple(decided))
     contributions = model.contributions(direction, subject, other)
     if contributions is None:
         return SideGrant(direction, False, ALL_PORTS)
@@ -305,6 +321,7 @@ def _workload_of(snapshot: Snapshot) -> dict[str, tuple[str, str]]:
 
 def compute_exposure(snapshot: Snapshot, pod: Pod, model: ClusterModel | None = None) -> Exposure:
     model = model or compile_snapshot(snapshot)
+    tiers = TierModel(model) if snapshot.admin_policies else None
     me = model.class_of[pod.key]
     workloads = _workload_of(snapshot)
     svc_index = _service_index(snapshot)
@@ -314,9 +331,9 @@ def compute_exposure(snapshot: Snapshot, pod: Pod, model: ClusterModel | None = 
     for cls in model.classes:
         c = cls.index
         # outbound: me → c
-        eg = _grant(model, "Egress", me, c)
+        eg = _grant(model, "Egress", me, c, tiers)
         if eg.ports:
-            ing = _grant(model, "Ingress", c, me)
+            ing = _grant(model, "Ingress", c, me, tiers)
             allowed = eg.ports & ing.ports
             if allowed:
                 for other in cls.pods:
@@ -344,9 +361,9 @@ def compute_exposure(snapshot: Snapshot, pod: Pod, model: ClusterModel | None = 
                         )
                     )
         # inbound: c → me
-        eg_in = _grant(model, "Egress", c, me)
+        eg_in = _grant(model, "Egress", c, me, tiers)
         if eg_in.ports:
-            ing_in = _grant(model, "Ingress", me, c)
+            ing_in = _grant(model, "Ingress", me, c, tiers)
             allowed_in = eg_in.ports & ing_in.ports
             if allowed_in:
                 grants_in, undeclared_in = _port_grants(
@@ -386,6 +403,11 @@ def compute_exposure(snapshot: Snapshot, pod: Pod, model: ClusterModel | None = 
         )
     if not pod.ips:
         warnings.append(f"{pod.key} has no IP address yet: ipBlock rules cannot match it")
+    if tiers is not None:
+        warnings.append(
+            "pod-to-pod reach includes the admin tiers (ClusterNetworkPolicy, ANP, BANP); the "
+            "external address list shows NetworkPolicy ipBlocks only"
+        )
     return Exposure(
         pod=pod,
         workload=workloads[pod.key][0],

@@ -15,6 +15,8 @@ snapshot), and proposes a tighter rule or policy as a manifest fragment. Checks:
 - `matches-nothing`  a selector peer that matches no pod (high when it nearly matches one)
 - `no-default-deny`  a namespace without a default-deny (per direction)
 - `shadowed-rule`    a rule whose connections another rule already allows
+
+and, for the admin tiers, the `tier-*` checks of `lint_tiers.py`.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from triage.model.manifest import peer_manifest
 from triage.policy.classes import ClusterModel, PortSpec, compile_snapshot, iter_bits
 from triage.policy.dns import dns_target
 from triage.policy.generate import default_deny, dns_rule_manifest, tighter_rule
+from triage.policy.lint_tiers import tier_findings
 from triage.policy.portset import PortSet, declared_ports
 from triage.policy.verify import Baseline, Verification, baseline, verify
 
@@ -697,9 +700,11 @@ def lint(
         if not wanted or cp.policy.namespace in wanted:
             linter.policy_checks(cp.policy)
     linter.shadow_checks()
+    tier = [Finding(**fields) for fields in tier_findings(snapshot, model)]
     all_ns = sorted({ns.name for ns in snapshot.namespaces} | {p.namespace for p in snapshot.pods})
     linter.namespace_checks(ns for ns in all_ns if not wanted or ns in wanted)
-    findings = [f for f in linter.findings if not wanted or f.namespace in wanted]
+    # Cluster-scoped (admin tier) findings concern every namespace: always kept.
+    findings = [f for f in linter.findings if not wanted or f.namespace in wanted] + tier
     findings.sort(
         key=lambda f: (
             -severity_rank(f.severity),

@@ -20,12 +20,12 @@ from __future__ import annotations
 import csv
 import io
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
-from triage.model import Pod, Protocol, Snapshot
+from triage.model import Direction, Pod, Protocol, Snapshot
 from triage.policy.classes import (
     ALL_SPEC,
     EMPTY_SPEC,
@@ -37,6 +37,7 @@ from triage.policy.classes import (
     iter_bits,
 )
 from triage.policy.portset import ALL_PORTS, NO_PORTS, PortSet
+from triage.policy.tiers_matrix import TierModel, refine_parts, walk_tier
 
 # ---------------------------------------------------------------- class matrix
 
@@ -115,7 +116,21 @@ def _runs(indices: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
+def _fill(rows: list[array[int]], sources: int, destinations: int, pid: int) -> None:
+    """Set rows[s][d] = pid for every source class s and destination class d (bitsets),
+    a contiguous run of destinations at a time."""
+    dst_runs = _runs(list(iter_bits(destinations)))
+    templates = {length: array("I", [pid]) * length for length in {b - a for a, b in dst_runs}}
+    for s in iter_bits(sources):
+        row = rows[s]
+        for a, b in dst_runs:
+            row[a:b] = templates[b - a]
+
+
 def class_matrix(model: ClusterModel) -> ClassMatrix:
+    if model.snapshot.admin_policies:
+        # The admin tiers around NetworkPolicy: a separate walk (tiers_matrix.py).
+        return _tiered_class_matrix(model)
     n = len(model.classes)
     everything = model.all_bits
     union_memo: dict[tuple[PortSpec, PortSpec], PortSpec] = {}
@@ -157,12 +172,7 @@ def class_matrix(model: ClusterModel) -> ClassMatrix:
     inter_memo: dict[tuple[PortSpec, PortSpec, int], int] = {}
 
     def fill(sources: int, destinations: int, pid: int) -> None:
-        dst_runs = _runs(list(iter_bits(destinations)))
-        templates = {length: array("I", [pid]) * length for length in {b - a for a, b in dst_runs}}
-        for s in iter_bits(sources):
-            row = rows[s]
-            for a, b in dst_runs:
-                row[a:b] = templates[b - a]
+        _fill(rows, sources, destinations, pid)
 
     for eparts, src_bits in egress_groups:
         e_any = 0
@@ -197,6 +207,129 @@ def class_matrix(model: ClusterModel) -> ClassMatrix:
                             inter_memo[(espec, ispec, gi)] = pid
                         if pid:
                             fill(ib, dd, pid)
+    return ClassMatrix(model, interner.items, rows)
+
+
+def _tiered_class_matrix(model: ClusterModel) -> ClassMatrix:
+    """`class_matrix` with the admin tiers (tiers_matrix.py has the walk)."""
+    classes = model.classes
+    n = len(classes)
+    everything = model.all_bits
+    interner = _Interner()
+    rows = [array("I", bytes(4 * n)) for _ in range(n)]
+    if n == 0:
+        return ClassMatrix(model, interner.items, rows)
+    tiers = TierModel(model)
+    tier_rules = tiers.tier_rules
+
+    union_memo: dict[tuple[PortSpec, PortSpec], PortSpec] = {}
+    named_by_class: list[Mapping[NamedKey, int]] = [dict(c.named_ports) for c in classes]
+    # Destination classes grouped by the named ports they resolve (egress far ends).
+    seen: dict[tuple[tuple[NamedKey, int], ...], int] = {}
+    for cls in classes:
+        k = tuple(sorted(cls.named_ports.items()))
+        seen[k] = seen.get(k, 0) | (1 << cls.index)
+    named_groups = list(seen.values()) if len(seen) > 1 else []
+    named_id_of = [0] * n
+    for gid, bits in enumerate(seen.values()):
+        for c in iter_bits(bits):
+            named_id_of[c] = gid
+    walk_memo: dict[tuple[tuple[int, ...], int], tuple[PortSet, PortSet]] = {}
+    combine_memo: dict[tuple[PortSet, PortSet], PortSet] = {}
+
+    def groups(direction: Direction) -> list[tuple[int, list[tuple[int, PortSet]]]]:
+        by_key: dict[tuple[tuple[int, ...], Family, object, object, object], int] = {}
+        for c, sig in enumerate(model.isolating[direction]):
+            cls = classes[c]
+            family: Family = cls.family if direction == "Ingress" and sig else None
+            named_sig = tuple(sorted(cls.named_ports.items())) if direction == "Ingress" else ()
+            admin = tier_rules(c, "Admin", direction)
+            base = tier_rules(c, "Baseline", direction)
+            # Rule lists are interned by TierModel (kept alive there): identity is equality.
+            key: tuple[tuple[int, ...], Family, object, object, object] = (
+                sig,
+                family,
+                named_sig,
+                id(admin),
+                id(base),
+            )
+            by_key[key] = by_key.get(key, 0) | (1 << c)
+        merged: dict[tuple[tuple[int, PortSet], ...], int] = {}
+        for key, members in by_key.items():
+            sig, family, _, _, _ = key
+            subject = next(iter_bits(members))
+            admin = tier_rules(subject, "Admin", direction)
+            base = tier_rules(subject, "Baseline", direction)
+            isolated = bool(sig)
+            v1_parts: tuple[tuple[int, PortSpec], ...] = ()
+            if isolated:
+                v1_rules = [
+                    (rule.peers_for(family), rule.spec)
+                    for pi in sig
+                    for rule in model.policies[pi].rules(direction)
+                ]
+                v1_parts = _partition(v1_rules, everything, union_memo)
+            parts = [everything]
+            for rule in admin + (() if isolated else base):
+                parts = refine_parts(parts, rule.peer_bits)
+            for bits, _ in v1_parts:
+                parts = refine_parts(parts, bits)
+            if direction == "Egress":
+                for bits in named_groups:
+                    parts = refine_parts(parts, bits)
+            by_value: dict[PortSet, int] = {}
+            for part in parts:
+                far = next(iter_bits(part))
+                destination = far if direction == "Egress" else subject
+                named = named_by_class[destination]
+                named_id = named_id_of[destination]
+                accepted, undecided = walk_tier(admin, far, named, walk_memo, named_id)
+                if undecided:
+                    if isolated:
+                        allowed = NO_PORTS
+                        for bits, spec in v1_parts:
+                            if bits >> far & 1:
+                                allowed = spec.resolve(named)
+                                break
+                    else:
+                        b_acc, b_und = walk_tier(base, far, named, walk_memo, named_id)
+                        allowed = b_acc | b_und
+                    key2 = (undecided, allowed)
+                    lower = combine_memo.get(key2)
+                    if lower is None:
+                        lower = combine_memo[key2] = undecided & allowed
+                    accepted = accepted | lower
+                if accepted:
+                    by_value[accepted] = by_value.get(accepted, 0) | part
+            value = tuple(sorted(((bits, ps) for ps, bits in by_value.items()), key=lambda x: x[0]))
+            merged[value] = merged.get(value, 0) | members
+        # Subject groups that came out alike are one group: fewer rectangles to fill.
+        return [(members, list(value)) for value, members in merged.items()]
+
+    egress_groups = groups("Egress")
+    ingress_groups = groups("Ingress")
+    inter_memo: dict[tuple[PortSet, PortSet], int] = {}
+
+    def fill(sources: int, destinations: int, pid: int) -> None:
+        _fill(rows, sources, destinations, pid)
+
+    for src_bits, eparts in egress_groups:
+        for dst_bits, iparts in ingress_groups:
+            i_sub = [(ib & src_bits, ips) for ib, ips in iparts if ib & src_bits]
+            if not i_sub:
+                continue
+            for eb, eps in eparts:
+                d = eb & dst_bits
+                if not d:
+                    continue
+                for ib, ips in i_sub:
+                    key = (eps, ips)
+                    pid = inter_memo.get(key)
+                    if pid is None:
+                        pid = interner.id(eps & ips)
+                        inter_memo[key] = pid
+                    if pid:
+                        fill(ib, d, pid)
     return ClassMatrix(model, interner.items, rows)
 
 

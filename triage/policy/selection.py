@@ -26,6 +26,7 @@ from triage.model import (
     Snapshot,
 )
 from triage.policy.selectors import selector_failures, selector_matches, unsatisfiable
+from triage.policy.tiers import TierIndex, tier_index
 from triage.policy.trace import (
     Decision,
     Endpoint,
@@ -86,6 +87,9 @@ class CompiledPolicies:
     # Peers whose selectors can never match (by id of the Peer, which these policies hold
     # for as long as this object lives) → why. Almost always empty.
     never: Mapping[int, str]
+    # The admin tiers (ClusterNetworkPolicy, ANP, BANP) compiled for `tiers.apply_tiers`;
+    # None when the snapshot has none.
+    tiers: TierIndex | None = None
 
 
 def compile_policies(snapshot: Snapshot) -> CompiledPolicies:
@@ -114,6 +118,7 @@ def compile_policies(snapshot: Snapshot) -> CompiledPolicies:
         snapshot.namespace_by_name,  # never changed, like the snapshot
         snapshot.pods_by_ip,
         _never_matching(snapshot.policies),
+        tier_index(snapshot),
     )
 
 

@@ -39,6 +39,30 @@ def side_to_dict(side: SideTrace | None) -> dict[str, Any] | None:
     return out
 
 
+def tiers_to_dict(side: SideTrace | None) -> dict[str, Any] | None:
+    """The tier walk of one side, short: which tier decided, the path, each tier's nearest
+    miss. None when the snapshot has no admin policy (or the side is not a pod)."""
+    if side is None or side.tiers is None:
+        return None
+    chain = side.tiers
+    return {
+        "decided_by": chain.decided_by,
+        "allowed": chain.allowed,
+        "path": chain.text,
+        "steps": [
+            {
+                "tier": s.tier,
+                "outcome": s.outcome,
+                "policy": s.policy,
+                "rule": s.rule,
+                "peer": s.peer,
+                "nearest_miss": s.nearest_miss.text if s.nearest_miss else None,
+            }
+            for s in chain.steps
+        ],
+    }
+
+
 def explanation_to_dict(explanation: Explanation) -> dict[str, Any]:
     primary = explanation.primary
     warnings = explanation.all_warnings
@@ -68,6 +92,15 @@ def explanation_to_dict(explanation: Explanation) -> dict[str, Any]:
             else []
         ),
         "blocked_by": _plain(primary.blocked_by) if primary else None,
+        # New with the admin tiers; null on clusters without them.
+        "tiers": (
+            {
+                "egress": tiers_to_dict(primary.egress),
+                "ingress": tiers_to_dict(primary.ingress),
+            }
+            if primary and (primary.egress.tiers or primary.ingress.tiers)
+            else None
+        ),
         "problem": _plain(explanation.problem),
         "service": _plain(explanation.service),
         "backends": [

@@ -9,6 +9,7 @@ from rich.tree import Tree
 
 from triage.policy.describe import near_miss_text, no_rule_text, side_summary
 from triage.policy.trace import Explanation, PolicyTrace, RuleTrace, SideTrace, Verdict
+from triage.render.tiers import add_tier_nodes
 
 OK = "bold green"
 BAD = "bold red"
@@ -55,6 +56,8 @@ def side_tree(side: SideTrace) -> Tree:
         )
     )
     tree.add(Text(side_summary(side), style=DIM if side.allowed else ""))
+    if side.tiers is not None:
+        add_tier_nodes(tree, side.tiers)
     for pol in side.policies:
         deciding = side.decision is not None and side.decision.policy == pol.key
         pol_node = tree.add(

@@ -17,6 +17,7 @@ anything is removed: while the plan runs the cluster errs towards open rather th
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -201,6 +202,30 @@ def _label_warnings(live: Snapshot, target: PolicySet, scope: tuple[str, ...] | 
     return out
 
 
+def _admin_warnings(live: Snapshot, target: PolicySet) -> list[str]:
+    """Cluster-scoped admin policies (ClusterNetworkPolicy, ANP, BANP) that differ from the
+    target's: the plan writes NetworkPolicies only, so it says which to restore by hand."""
+    if target.admin_policies is None:
+        return []
+    then = {p.key: dataclasses.replace(p, resource_version=None) for p in target.admin_policies}
+    now = {p.key: dataclasses.replace(p, resource_version=None) for p in live.admin_policies}
+    differ = []
+    for key in sorted(then.keys() | now.keys()):
+        old, new = then.get(key), now.get(key)
+        if old == new:
+            continue
+        ref = old or new
+        assert ref is not None
+        what = "added since" if old is None else "removed since" if new is None else "changed since"
+        differ.append(f"{key} ({ref.tier} tier, priority {ref.priority}) {what} the target")
+    if not differ:
+        return []
+    return [
+        "cluster-scoped admin policies differ from the target and this plan does not write "
+        "them (it restores NetworkPolicies only): " + "; ".join(differ)
+    ]
+
+
 def _label_change(old: Mapping[str, str], new: Mapping[str, str]) -> str:
     parts = [f"-{k}={old[k]}" for k in sorted(old) if k not in new or new[k] != old[k]]
     parts += [f"+{k}={new[k]}" for k in sorted(new) if k not in old or old[k] != new[k]]
@@ -240,6 +265,7 @@ def make_plan(
             + (" …" if len(outside) > 5 else "")
         )
     warnings.extend(_label_warnings(live, target, scope))
+    warnings.extend(_admin_warnings(live, target))
     if not target_by and live_by:
         warnings.append(
             f"the target has no policy in {scope_text(scope)}: this plan deletes all "

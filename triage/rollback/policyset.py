@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from triage.model import NetworkPolicy
+from triage.model.admin import AdminPolicy
 from triage.model.manifest import policy_spec_manifest
 from triage.sources.errors import SourceError
 from triage.sources.parse import parse_network_policy
@@ -41,6 +42,10 @@ class PolicySet:
     pod_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     snapshot_id: int | None = None
     context: str | None = None
+    # The cluster-scoped admin policies of the target (a recording's known-good set), or
+    # None when it recorded none. A rollback does not write them; a plan warns when they
+    # differ from the live ones.
+    admin_policies: tuple[AdminPolicy, ...] | None = None
 
     def in_scope(self, namespace: str) -> bool:
         return self.scope is None or namespace in self.scope

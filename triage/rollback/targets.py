@@ -103,4 +103,5 @@ def from_known_good(incident: Incident, name: str | None, origin: str = "") -> P
         namespace_labels=kg.namespace_labels,
         pod_labels=kg.pod_labels,
         context=incident.meta.context or None,
+        admin_policies=kg.admin_policies or None,
     )

@@ -17,6 +17,7 @@ from triage.model import (
     Service,
     Snapshot,
 )
+from triage.model.admin import AdminPolicy
 from triage.sources.errors import Problem, SourceError
 from triage.sources.parse import (
     describe_object,
@@ -25,6 +26,7 @@ from triage.sources.parse import (
     parse_pod,
     parse_service,
 )
+from triage.sources.parse_admin import ANP_API, CNP_API, admin_load_warnings, parse_admin_policy
 
 # (file, position in file, manifest); the position names objects that have no name.
 Document = tuple[str, int, Mapping[str, Any]]
@@ -38,6 +40,9 @@ _PARSERS = {
     "Pod": parse_pod,
     "Service": parse_service,
     "NetworkPolicy": parse_network_policy,
+    "ClusterNetworkPolicy": parse_admin_policy,
+    "AdminNetworkPolicy": parse_admin_policy,
+    "BaselineAdminNetworkPolicy": parse_admin_policy,
 }
 
 # The apiVersions whose schema the parsers read. A Calico `crd.projectcalico.org/v1`
@@ -48,6 +53,10 @@ _API_VERSIONS = {
     "Pod": ("v1",),
     "Service": ("v1",),
     "NetworkPolicy": ("networking.k8s.io/v1", "extensions/v1beta1"),
+    # Antrea's and Calico's own cluster-wide kinds share these names in other groups.
+    "ClusterNetworkPolicy": (CNP_API,),
+    "AdminNetworkPolicy": (ANP_API,),
+    "BaselineAdminNetworkPolicy": (ANP_API,),
 }
 
 
@@ -116,6 +125,7 @@ def _assemble(
     pods: dict[str, Pod] = {}
     services: dict[str, Service] = {}
     policies: dict[str, NetworkPolicy] = {}
+    admin: dict[str, AdminPolicy] = {}
     problems: list[Problem] = []
     skipped: Counter[str] = Counter()
     warnings: list[str] = []
@@ -137,7 +147,12 @@ def _assemble(
         if obj is None:
             continue
         key = obj.name if isinstance(obj, Namespace) else obj.key
-        target: Any = {Namespace: namespaces, Pod: pods, Service: services}.get(type(obj), policies)
+        target: Any = {
+            Namespace: namespaces,
+            Pod: pods,
+            Service: services,
+            AdminPolicy: admin,
+        }.get(type(obj), policies)
         if key in target:
             warnings.append(f"{file}: {kind} {key} appears twice; the later one wins")
         target[key] = obj
@@ -156,11 +171,13 @@ def _assemble(
             "on the real cluster)"
         )
         warnings.append(synthesized[name])
+    warnings.extend(admin_load_warnings(admin.values()))
     snapshot = Snapshot(
         namespaces=tuple(namespaces[k] for k in sorted(namespaces)),
         pods=tuple(pods[k] for k in sorted(pods)),
         services=tuple(services[k] for k in sorted(services)),
         policies=tuple(policies[k] for k in sorted(policies)),
         warnings=tuple(warnings),
+        admin_policies=tuple(admin[k] for k in sorted(admin)),
     )
     return snapshot, LoadReport(dict(sorted(skipped.items())), tuple(warnings), synthesized)

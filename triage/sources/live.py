@@ -1,5 +1,8 @@
-"""The live cluster as a source: paginated lists of namespaces, pods, services and
-networking.k8s.io/v1 NetworkPolicies, parsed by the one parser (`sources.assemble`).
+"""The live cluster as a source: paginated lists of namespaces, pods, services,
+networking.k8s.io/v1 NetworkPolicies and the cluster-scoped admin policies
+(policy.networking.k8s.io ClusterNetworkPolicy v1alpha2, AdminNetworkPolicy and
+BaselineAdminNetworkPolicy v1alpha1, when their CRDs exist), parsed by the one parser
+(`sources.assemble`).
 
     target = LiveTarget(context=None, kubeconfig=None, namespaces=(), timeout=20.0)
     result = load_live(target, progress=lambda what, n: ...)
@@ -65,14 +68,9 @@ POLICY_ENGINES: tuple[tuple[str, frozenset[str], frozenset[str]], ...] = (
         frozenset({"cilium.io"}),
         frozenset({"ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies"}),
     ),
-    (
-        "AdminNetworkPolicy",
-        frozenset({"policy.networking.k8s.io"}),
-        frozenset(
-            {"adminnetworkpolicies", "baselineadminnetworkpolicies", "clusternetworkpolicies"}
-        ),
-    ),
 )
+# ClusterNetworkPolicy / AdminNetworkPolicy / BaselineAdminNetworkPolicy
+# (policy.networking.k8s.io) are read and evaluated (ADMIN_KINDS), not "another engine".
 
 
 @dataclass(frozen=True)
@@ -107,9 +105,10 @@ class _Kind:
     plural: str
     kind: str
     api_version: str
-    api: str  # core, networking, apiextensions
+    api: str  # core, networking, apiextensions, custom
     cluster_method: str
     namespaced_method: str | None
+    args: tuple[tuple[str, str], ...] = ()  # fixed arguments (a custom resource's group...)
 
 
 NAMESPACES = _Kind("namespaces", "Namespace", "v1", "core", "list_namespace", None)
@@ -137,6 +136,28 @@ CRDS = _Kind(
     "apiextensions",
     "list_custom_resource_definition",
     None,
+)
+
+
+def _admin_kind(plural: str, kind: str, version: str) -> _Kind:
+    group = "policy.networking.k8s.io"
+    return _Kind(
+        plural,
+        kind,
+        f"{group}/{version}",
+        "custom",
+        "list_cluster_custom_object",
+        None,
+        (("group", group), ("version", version), ("plural", plural)),
+    )
+
+
+# The cluster-scoped admin policies the engine evaluates (see triage.policy.tiers). Their
+# CRDs are optional: a cluster without them answers 404, which is normal.
+ADMIN_KINDS = (
+    _admin_kind("clusternetworkpolicies", "ClusterNetworkPolicy", "v1alpha2"),
+    _admin_kind("adminnetworkpolicies", "AdminNetworkPolicy", "v1alpha1"),
+    _admin_kind("baselineadminnetworkpolicies", "BaselineAdminNetworkPolicy", "v1alpha1"),
 )
 
 # Only metadata is needed to see which CRDs exist; a real apiserver then skips the schemas
@@ -190,6 +211,7 @@ class _Loader:
             "core": client.CoreV1Api(conn.api),
             "networking": client.NetworkingV1Api(conn.api),
             "apiextensions": client.ApiextensionsV1Api(conn.api),
+            "custom": client.CustomObjectsApi(conn.api),
         }
         self.counts: dict[str, int] = {}
         self.warnings: list[str] = []
@@ -210,6 +232,9 @@ class _Loader:
         else:
             for kind in (NAMESPACES, PODS, SERVICES, NETWORK_POLICIES):
                 documents.extend(self.list_all(kind, None))
+        # Cluster-scoped: they apply to the namespaces of -n too.
+        for kind in ADMIN_KINDS:
+            documents.extend(self._list_admin(kind))
         engines = self._policy_engines()
         self.warnings.extend(_engine_warning(engines))
         label = f"context {self.conn.context}"
@@ -229,6 +254,7 @@ class _Loader:
             snapshot.policies,
             tuple(warnings),
             tuple(engines),
+            snapshot.admin_policies,
             scope=namespaces or None,
         )
         return LiveLoad(
@@ -257,7 +283,7 @@ class _Loader:
         api = self.apis[kind.api]
         if namespace is None:
             method = getattr(api, kind.cluster_method)
-            args: dict[str, Any] = {}
+            args: dict[str, Any] = dict(kind.args)
         else:
             assert kind.namespaced_method is not None
             method = getattr(api, kind.namespaced_method)
@@ -323,6 +349,24 @@ class _Loader:
         if not isinstance(raw_items, list):
             raise ClusterError(f"the answer to {site.action} has no list of items")
         return [_manifest(item, kind) for item in raw_items], next_token or None
+
+    def _list_admin(self, kind: _Kind) -> list[dict[str, Any]]:
+        """The admin policies of one kind: none when its CRD is absent (404, normal), none
+        and a one-line warning when the cluster forbids listing them (403)."""
+        try:
+            return self.list_all(kind, None)
+        except ApiStatusError as exc:
+            self.counts.pop(kind.plural, None)
+            if exc.status.code == 404:
+                return []
+            if exc.status.code in (401, 403):
+                self.warnings.append(
+                    f"list {kind.plural}.policy.networking.k8s.io: {exc.status.label}; "
+                    f"{kind.kind} objects are not in the verdicts (they may allow or deny "
+                    "traffic this tool does not see)"
+                )
+                return []
+            raise
 
     # -- namespaces by name (-n) ---------------------------------------------------------
 
@@ -398,7 +442,8 @@ class _Loader:
         except ClusterError:
             self.notes.append(
                 f"could not check for other policy engines (list customresourcedefinitions: "
-                f"{why}); verdicts cover networking.k8s.io/v1 NetworkPolicy only"
+                f"{why}); verdicts cover NetworkPolicy and the policy.networking.k8s.io admin "
+                "policies only"
             )
             return []
         groups = {
@@ -416,8 +461,9 @@ class _Loader:
 
 
 _ENGINE_WARNING = (
-    "other policy engines are installed: {found}; verdicts cover networking.k8s.io/v1 "
-    "NetworkPolicy only, and their policies can allow or deny traffic this tool does not see"
+    "other policy engines are installed: {found}; verdicts cover NetworkPolicy and the "
+    "policy.networking.k8s.io admin policies only, and their policies can allow or deny "
+    "traffic this tool does not see"
 )
 
 

@@ -59,6 +59,7 @@ from triage.model import (
     Snapshot,
     parse_flow,
 )
+from triage.model.admin import AdminPolicy
 from triage.model.incident import (
     Incident,
     IncidentMeta,
@@ -85,6 +86,7 @@ from triage.sources.parse import (
     parse_pod,
     parse_service,
 )
+from triage.sources.parse_admin import admin_policy_manifest, parse_admin_policy
 from triage.sources.redact import RECORDABLE_KINDS, redact_manifest
 from triage.sources.schemacheck import Check, compile_check
 
@@ -117,6 +119,7 @@ _SECTIONS: tuple[tuple[str, str], ...] = (
     ("pods", "Pod"),
     ("services", "Service"),
     ("networkPolicies", "NetworkPolicy"),
+    ("adminPolicies", "ClusterNetworkPolicy"),  # and AdminNetworkPolicy, BaselineAdmin...
 )
 
 T = TypeVar("T")
@@ -620,6 +623,13 @@ def incident_from_document(document: Any, file: str) -> Incident:
             problems.extend(found)
             if policy is not None:
                 policies.append(policy)
+        admin_policies: list[AdminPolicy] = []
+        for i, manifest in enumerate(entry.get("adminPolicies") or ()):
+            where = f"{file}: knownGood[{k}].adminPolicies[{i}]"
+            admin, found = parse_admin_policy(manifest, where, i)
+            problems.extend(found)
+            if admin is not None:
+                admin_policies.append(admin)
         known_good.append(
             KnownGood(
                 name=entry["name"],
@@ -632,6 +642,7 @@ def incident_from_document(document: Any, file: str) -> Incident:
                 pod_labels={
                     pod: _labels(labels) for pod, labels in (entry.get("podLabels") or {}).items()
                 },
+                admin_policies=tuple(sorted(admin_policies, key=lambda a: a.key)),
             )
         )
     if problems:
@@ -819,6 +830,20 @@ def _policy_document(
     )
 
 
+def _admin_document(
+    policy: AdminPolicy, sources: Mapping[ManifestKey, Any], parsed: Parsed
+) -> Mapping[str, Any]:
+    return _faithful(
+        policy,
+        (policy.kind, policy.key),
+        sources,
+        parsed,
+        parse_admin_policy,
+        admin_policy_manifest,
+        policy.manifest,
+    )
+
+
 def _plain_labels(labels: Mapping[str, str]) -> dict[str, str]:
     return {str(k): str(v) for k, v in labels.items()}
 
@@ -872,6 +897,10 @@ def incident_to_document(incident: Incident) -> dict[str, Any]:
         for svc in snap.services
     ]
     document["networkPolicies"] = [_policy_document(p, sources, parsed) for p in snap.policies]
+    if snap.admin_policies:
+        document["adminPolicies"] = [
+            _admin_document(p, sources, parsed) for p in snap.admin_policies
+        ]
     document["flows"] = [
         {
             "from": str(r.flow.source),
@@ -889,6 +918,8 @@ def incident_to_document(incident: Incident) -> dict[str, Any]:
         if kg.captured_at:
             entry["capturedAt"] = kg.captured_at
         entry["networkPolicies"] = [_policy_document(p, {}, parsed) for p in kg.policies]
+        if kg.admin_policies:
+            entry["adminPolicies"] = [_admin_document(p, {}, parsed) for p in kg.admin_policies]
         entry["namespaceLabels"] = {
             ns: _plain_labels(labels) for ns, labels in kg.namespace_labels.items()
         }

@@ -28,7 +28,15 @@ ALLOWED_ANNOTATIONS: frozenset[str] = frozenset(
 )
 
 # Kinds a recording holds; every other kind (Secret, ConfigMap, ServiceAccount, ...) is refused.
-RECORDABLE_KINDS: tuple[str, ...] = ("Namespace", "Pod", "Service", "NetworkPolicy")
+RECORDABLE_KINDS: tuple[str, ...] = (
+    "Namespace",
+    "Pod",
+    "Service",
+    "NetworkPolicy",
+    "ClusterNetworkPolicy",
+    "AdminNetworkPolicy",
+    "BaselineAdminNetworkPolicy",
+)
 
 
 class UnrecordableKind(ValueError):
@@ -233,11 +241,35 @@ def redact_network_policy(doc: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _admin_redactor(kind: str, api_version: str) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    def redact(doc: Mapping[str, Any]) -> dict[str, Any]:
+        """A cluster-scoped admin policy: like a NetworkPolicy, the full spec and identity."""
+        out: dict[str, Any] = {
+            "apiVersion": doc.get("apiVersion") or api_version,
+            "kind": kind,
+            "metadata": redact_metadata(doc.get("metadata"), namespaced=False),
+        }
+        if doc.get("spec") is not None:
+            out["spec"] = _copy(doc["spec"])
+        return out
+
+    return redact
+
+
 _REDACTORS: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "Namespace": redact_namespace,
     "Pod": redact_pod,
     "Service": redact_service,
     "NetworkPolicy": redact_network_policy,
+    "ClusterNetworkPolicy": _admin_redactor(
+        "ClusterNetworkPolicy", "policy.networking.k8s.io/v1alpha2"
+    ),
+    "AdminNetworkPolicy": _admin_redactor(
+        "AdminNetworkPolicy", "policy.networking.k8s.io/v1alpha1"
+    ),
+    "BaselineAdminNetworkPolicy": _admin_redactor(
+        "BaselineAdminNetworkPolicy", "policy.networking.k8s.io/v1alpha1"
+    ),
 }
 
 
@@ -245,7 +277,7 @@ def redact_manifest(doc: Mapping[str, Any], kind: str | None = None) -> dict[str
     """The allow-listed copy of one API object (a plain dict, as `kubectl get -o json` or
     `ApiClient.sanitize_for_serialization` gives it). `kind` names the kind when the object
     lacks it (items of a typed API list do). Raises UnrecordableKind for any kind but
-    Namespace, Pod, Service and NetworkPolicy."""
+    RECORDABLE_KINDS."""
     if not isinstance(doc, Mapping):
         raise TypeError(f"expected a mapping, got {type(doc).__name__}")
     actual = doc.get("kind") or kind
