@@ -157,13 +157,13 @@ OBJ = "f.yaml: NetworkPolicy dev/bad"
         ),
         (
             ingress_port({"port": "Not_A_Name"}),
-            f"{OBJ}: spec.ingress[0].ports[0].port: invalid port name 'Not_A_Name' "
-            "(IANA_SVC_NAME: ≤15 lowercase alnum and -)",
+            f"{OBJ}: spec.ingress[0].ports[0].port: invalid port name 'Not_A_Name': "
+            "not an IANA_SVC_NAME (lowercase letters, digits and '-', alphanumeric ends)",
         ),
         # Wrong types
         (
             ingress_port({"port": [80]}),
-            f"{OBJ}: spec.ingress[0].ports[0].port: expected a port number, got [80]",
+            f"{OBJ}: spec.ingress[0].ports[0].port: expected a port number, got a list",
         ),
         (
             ingress_port({"port": True}),
@@ -180,12 +180,12 @@ OBJ = "f.yaml: NetworkPolicy dev/bad"
         (
             ingress_peer({"podSelector": {"matchLabels": {"app": ["a"]}}}),
             f"{OBJ}: spec.ingress[0].from[0].podSelector.matchLabels.app: label values must be "
-            "strings, got list",
+            "strings, got a list",
         ),
         (
             ingress_peer({"podSelector": {"matchLabels": {"enabled": True}}}),
-            f"{OBJ}: spec.ingress[0].from[0].podSelector.matchLabels.enabled: label value True "
-            "must be a quoted string",
+            f"{OBJ}: spec.ingress[0].from[0].podSelector.matchLabels.enabled: YAML reads this "
+            "value as a boolean (True); label values are strings: quote it",
         ),
         (
             ingress_peer(
@@ -195,8 +195,8 @@ OBJ = "f.yaml: NetworkPolicy dev/bad"
                     }
                 }
             ),
-            f"{OBJ}: spec.ingress[0].from[0].podSelector.matchExpressions[0].values: values must "
-            "be strings, got True",
+            f"{OBJ}: spec.ingress[0].from[0].podSelector.matchExpressions[0].values: a value YAML "
+            "reads as a number or boolean (True); selector values are strings: quote it",
         ),
         (
             ingress_peer({"podSelector": {"matchLabel": {"app": "a"}}}),
@@ -401,12 +401,12 @@ def test_a_bad_file_means_nothing_is_loaded(tmp_path: Path) -> None:
     ]
 
 
-# ------------------------------------------------------------------ the fast YAML path
+# ------------------------------------------------------------------ the YAML reader
 
 TRICKY_YAML = [
     "a: 1\nb: 1.5\nc: true\nd: yes\ne: off\nf: ~\ng: null\nh: ''\ni: '1'\nj: \"true\"\n",
     "octal: 0755\nhex: 0x1F\nunderscore: 1_000\nsexagesimal: 1:20\nexp: 1e3\nneg: -7\n",
-    "inf: .inf\nnan_is_str: nan\nTrue: key\n1: int-key\nnull: null-key\n",
+    "inf: .inf\nnan_is_str: nan\nTrue: key\n2: int-key\nnull: null-key\n",
     "when: 2001-12-14t21:59:43.10-05:00\nday: 2002-12-14\n",
     "ip: 10.0.0.1\nv6: fd00::1\ncidr: 10.0.0.0/8\nport: '8080'\nproto: TCP\n",
     "lit: |\n  line one\n  line two\nfold: >\n  folded\n  text\n",
@@ -424,35 +424,36 @@ TRICKY_YAML = [
 
 @pytest.mark.parametrize("text", TRICKY_YAML)
 def test_fast_yaml_loader_matches_pyyaml(text: str) -> None:
-    from triage.sources.manifests import load_yaml_documents
+    from triage.sources.reader import InputError, load_yaml
 
     try:
-        expected = [d for d in yaml.load_all(text, Loader=yaml.SafeLoader) if d is not None]
+        expected = [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d is not None]
     except yaml.YAMLError as exc:
-        with pytest.raises(yaml.YAMLError):
-            load_yaml_documents(text)
+        with pytest.raises(InputError, match="unhashable"):
+            load_yaml(text)
         assert "unhashable" in str(exc)
         return
-    assert load_yaml_documents(text) == expected
+    assert load_yaml(text) == expected
 
 
 def test_fast_yaml_loader_keeps_anchored_collections_shared() -> None:
-    from triage.sources.manifests import load_yaml_documents
+    from triage.sources.reader import load_yaml
 
-    (doc,) = load_yaml_documents("a: &x {k: v}\nb: *x\n")
+    (doc,) = load_yaml("a: &x {k: v}\nb: *x\n")
     assert doc["a"] is doc["b"]
 
 
 def test_fast_yaml_loader_on_the_classic_file() -> None:
-    from triage.sources.manifests import load_yaml_documents
+    from triage.sources.reader import load_yaml
 
     text = CLASSIC.read_text(encoding="utf-8")
-    assert load_yaml_documents(text) == list(yaml.safe_load_all(text))
+    assert load_yaml(text) == list(yaml.safe_load_all(text))
 
 
-# The block-style fast path must agree with PyYAML on everything it accepts: documents
-# dumped in every style PyYAML and kubectl use, and mutations of them (which it must
-# either read exactly as PyYAML does or hand back to PyYAML).
+# The reader builds documents from libyaml's events; it must agree with CSafeLoader on
+# everything it accepts: documents dumped in every style PyYAML and kubectl use, and
+# mutations of them (which it must read exactly as PyYAML does, or refuse as PyYAML does,
+# or refuse for a duplicate key).
 
 _TEXT = st.sampled_from(
     [
@@ -528,14 +529,19 @@ _DOCS = st.recursive(
 
 
 def _fast_and_slow(text: str) -> None:
-    from triage.sources.manifests import _block_load_all, _Unsupported
+    from triage.sources.reader import InputError, load_yaml
 
     try:
-        # Without the quick pre-scan, so that the parser itself meets every input.
-        fast = _block_load_all(text, prescan=False)
-    except _Unsupported:
+        expected = [d for d in yaml.load_all(text, Loader=yaml.CSafeLoader) if d is not None]
+    except yaml.YAMLError:
+        with pytest.raises(InputError):
+            load_yaml(text)
         return
-    expected = list(yaml.load_all(text, Loader=yaml.SafeLoader))  # must not raise
+    try:
+        fast = load_yaml(text)
+    except InputError as exc:
+        assert "duplicate key" in str(exc), text
+        return
     assert fast == expected, text
 
 
@@ -558,7 +564,7 @@ _LiteralDumper.add_representer(
     width=st.sampled_from([80, 20, 10**6]),
     style=st.sampled_from([None, "'", '"', "literal"]),
 )
-def test_block_yaml_agrees_with_pyyaml_on_dumped_documents(
+def test_yaml_reader_agrees_with_pyyaml_on_dumped_documents(
     docs: list[Any], indent: int, width: int, style: str | None
 ) -> None:
     text = yaml.dump_all(
@@ -586,26 +592,18 @@ def test_block_yaml_agrees_with_pyyaml_on_dumped_documents(
     ),
     cut=st.integers(0, 3),
 )
-def test_block_yaml_never_reads_text_differently_from_pyyaml(
+def test_yaml_reader_never_reads_text_differently_from_pyyaml(
     doc: Any, edits: list[tuple[int, str]], cut: int
 ) -> None:
     text = yaml.safe_dump(doc, default_flow_style=False, allow_unicode=True, sort_keys=False)
     for position, insert in edits:
         at = position % (len(text) + 1)
         text = text[:at] + insert + text[at + cut if insert == "" else at :]
-    try:
-        list(yaml.load_all(text, Loader=yaml.SafeLoader))
-    except yaml.YAMLError:
-        from triage.sources.manifests import _block_load_all, _Unsupported
-
-        with pytest.raises(_Unsupported):
-            _block_load_all(text, prescan=False)
-        return
     _fast_and_slow(text)
 
 
-def test_block_yaml_reads_kubectl_style_output() -> None:
-    from triage.sources.manifests import _block_load_all
+def test_yaml_reader_reads_kubectl_style_output() -> None:
+    from triage.sources.reader import load_yaml
 
     text = (
         "apiVersion: v1\n"
@@ -635,16 +633,16 @@ def test_block_yaml_reads_kubectl_style_output() -> None:
         "metadata:\n"
         '  resourceVersion: ""\n'
     )
-    assert _block_load_all(text) == list(yaml.safe_load_all(text))
+    assert load_yaml(text) == list(yaml.safe_load_all(text))
 
 
-def test_generated_cluster_takes_the_block_path() -> None:
+def test_generated_cluster_reads_as_dumped() -> None:
     from benchmarks.generator import generate_cluster
-    from triage.sources.manifests import _block_load_all
+    from triage.sources.reader import load_yaml
 
     cluster = generate_cluster(60, 12, 3)
     text = yaml.dump(cluster, Dumper=yaml.CSafeDumper, sort_keys=False)
-    assert _block_load_all(text) == [cluster]
+    assert load_yaml(text) == [cluster]
 
 
 def test_a_port_name_twice_in_one_container_is_refused(tmp_path: Path) -> None:

@@ -41,13 +41,13 @@ def test_header_and_summary_table(canary_report: str) -> None:
     )
     assert verdict_line.endswith(
         "; and develop/allow-backend-ingress ingress "
-        "rule #0: source label app=frontend-canary is not in [frontend, frontend-primary]"
+        "rule #0: source label app=frontend-canary is not in \\[frontend, frontend-primary\\]"
     )
     assert "- Steps: 4 pass, 2 fail, 3 skip" in lines
     assert "| # | Step | Status | Summary |" in lines
     assert (
-        "| 3 | Labels | **FAIL** | source label app=frontend-canary is not in [frontend, "
-        "frontend-primary]; did you mean frontend? (develop/allow-backend-ingress ingress rule "
+        "| 3 | Labels | **FAIL** | source label app=frontend-canary is not in \\[frontend, "
+        "frontend-primary\\]; did you mean frontend? (develop/allow-backend-ingress ingress rule "
         "#0) |"
     ) in lines
     assert (

@@ -13,10 +13,18 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from contextlib import nullcontext
 from types import ModuleType
 from typing import Any
 
 from triage.errors import ClusterError, UsageError, error_line
+from triage.model.untrusted import preview
+from triage.render.streams import clean_streams
+
+# Commands that run the Textual UI (which owns the terminal).
+TUI_COMMANDS = frozenset({"tui", "replay", "demo"})
+# The most error lines printed for one failure (a file with 10k bad objects).
+MAX_ERROR_LINES = 50
 
 # Order is the order of `triage --help`.
 COMMANDS = (
@@ -109,11 +117,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    # Every byte a command prints passes the output boundary (triage/render/streams.py and
+    # triage/render/console.py); the TUI renders through Textual, which shows data as text.
+    guard = nullcontext() if args.command in TUI_COMMANDS else clean_streams()
     try:
-        return int(args.run(args))
+        with guard:
+            return int(args.run(args))
     except usage_errors() as exc:
-        for line in error_line(exc).splitlines():
-            print(f"triage: error: {line}", file=sys.stderr)
+        lines = error_line(exc).splitlines()
+        for line in lines[:MAX_ERROR_LINES]:
+            print(f"triage: error: {preview(line, 600)}", file=sys.stderr)
+        if len(lines) > MAX_ERROR_LINES:
+            more = len(lines) - MAX_ERROR_LINES
+            print(f"triage: error: … and {more} more problems", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # `triage explain -o json | head`: the reader left; not an error of ours.

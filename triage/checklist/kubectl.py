@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from triage.checklist.model import ChecklistContext
+from triage.model.untrusted import shell_quote
 
 # The placeholders a step's kubectl template may use; `render_kubectl` fills them.
 PLACEHOLDERS: Mapping[str, str] = {
@@ -84,6 +85,14 @@ def placeholder_values(ctx: ChecklistContext) -> dict[str, str]:
 def render_kubectl(template: str, ctx: ChecklistContext) -> str:
     """Fill a step's kubectl template for the context's flow. When source and destination
     share a namespace, `A && A` collapses to `A`: the operator should not run it twice."""
-    rendered = template.format_map(placeholder_values(ctx))
+    # Every value is cleaned and shell-quoted (a pod may be named `web$(touch x)` on a live
+    # cluster or in a hand-made recording): the command is offered for pasting.
+    values = {
+        key: " ".join(map(shell_quote, value.split(" ")))
+        if key == "namespaces"
+        else shell_quote(value)
+        for key, value in placeholder_values(ctx).items()
+    }
+    rendered = template.format_map(values)
     commands = rendered.split(" && ")
     return " && ".join(c for i, c in enumerate(commands) if c not in commands[:i])

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from triage.checklist.model import ChecklistContext, StepResult
 from triage.checklist.runbook import runbook_for
-from triage.model.untrusted import clean
+from triage.model.untrusted import markdown_code, markdown_fence, markdown_text
 from triage.policy import UnknownEndpoint
 from triage.policy.describe import misses_clause
 
@@ -22,32 +22,33 @@ STATUS_MARK = {
 }
 
 
-def _fence(text: str, lang: str = "") -> list[str]:
-    fence = "```"
-    while fence in text:
-        fence += "`"
-    return [f"{fence}{lang}", text.rstrip("\n"), fence]
+# Every piece of data is escaped (names, titles, notes, evidence come from recordings and
+# clusters): a report pasted into a ticket must not turn a note into a link or HTML.
+_fence = markdown_fence
+_md = markdown_text
 
 
 def _verdict_line(ctx: ChecklistContext) -> str:
     try:
         exp = ctx.explanation
     except UnknownEndpoint as exc:
-        return f"**unknown** — {exc}"
+        return f"**unknown** — {_md(exc)}"
     if exp.problem is not None:
-        return f"**denied** before any policy — {exp.problem.text}"
+        return f"**denied** before any policy — {_md(exp.problem.text)}"
     primary = exp.primary
     if exp.unknown is not None:
-        return f"**unknown** — {exp.unknown}"
+        return f"**unknown** — {_md(exp.unknown)}"
     if exp.allowed:
         return "**allowed**"
     text = "**denied**"
     if primary is not None:
         sides = [s for s in (primary.egress, primary.ingress) if not s.allowed]
-        text += " by " + " and ".join(f"{s.direction.lower()} at `{s.endpoint}`" for s in sides)
+        text += " by " + " and ".join(
+            f"{s.direction.lower()} at {markdown_code(s.endpoint)}" for s in sides
+        )
         clause = misses_clause(primary)
         if clause:
-            text += f"; {clause}"
+            text += f"; {_md(clause)}"
     return text
 
 
@@ -65,13 +66,13 @@ class ReportOrigin:
 def _origin_lines(origin: ReportOrigin) -> list[str]:
     lines = [f"- Source: {'live cluster' if origin.mode == 'live' else 'recorded incident'}"]
     if (origin.context or origin.server) and origin.mode == "live":
-        server = f" (server {clean(origin.server)})" if origin.server else ""
-        lines.append(f"- Context: {clean(origin.context) or '-'}{server}")
+        server = f" (server {_md(origin.server)})" if origin.server else ""
+        lines.append(f"- Context: {_md(origin.context) or '-'}{server}")
     if origin.captured_at:
         read = "Read at" if origin.mode == "live" else "Captured at"
-        lines.append(f"- {read}: {clean(origin.captured_at)}")
+        lines.append(f"- {read}: {_md(origin.captured_at)}")
     if origin.operator:
-        lines.append(f"- Operator: {clean(origin.operator)}")
+        lines.append(f"- Operator: {_md(origin.operator)}")
     return lines
 
 
@@ -83,40 +84,44 @@ def export_report(
     results = list(results)
     runbook = runbook_for(ctx)
     titles = {s.id: s.title for s in runbook.steps}
-    lines = [f"# {runbook.title}: `{ctx.flow}`", ""]
+    flow = markdown_code(ctx.flow)
+    lines = [f"# {_md(runbook.title)}: {flow}", ""]
     if ctx.incident is not None:
         meta = ctx.incident.meta
-        lines.append(f"- Incident: {meta.title}")
+        lines.append(f"- Incident: {_md(meta.title)}")
         if meta.cluster or meta.context:
-            lines.append(f"- Cluster: {meta.cluster or '-'} (context {meta.context or '-'})")
+            cluster, context = _md(meta.cluster or "-"), _md(meta.context or "-")
+            lines.append(f"- Cluster: {cluster} (context {context})")
         if meta.captured_at and (origin is None or origin.mode != "replay"):
-            lines.append(f"- Captured at: {meta.captured_at}")
+            lines.append(f"- Captured at: {_md(meta.captured_at)}")
     if origin is not None:
         lines += _origin_lines(origin)
-    lines.append(f"- Flow: `{ctx.flow}`")
+    lines.append(f"- Flow: {flow}")
     lines.append(f"- Verdict: {_verdict_line(ctx)}")
     known_good = ctx.effective_known_good
     if known_good is not None:
-        lines.append(f"- Known-good set: {known_good.name} ({known_good.captured_at or 'undated'})")
+        name, when = _md(known_good.name), _md(known_good.captured_at or "undated")
+        lines.append(f"- Known-good set: {name} ({when})")
     counts: dict[str, int] = {}
     for r in results:
         counts[r.status] = counts.get(r.status, 0) + 1
     lines.append("- Steps: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     lines += ["", "| # | Step | Status | Summary |", "|---|---|---|---|"]
     for i, r in enumerate(results, 1):
-        summary = r.summary.replace("|", "\\|")
-        title = titles.get(r.step_id, r.step_id)
+        summary = _md(r.summary)
+        title = _md(titles.get(r.step_id, r.step_id))
         lines.append(f"| {i} | {title} | {STATUS_MARK.get(r.status, r.status)} | {summary} |")
     lines.append("")
     for i, r in enumerate(results, 1):
-        lines += [f"## {i}. {titles.get(r.step_id, r.step_id)} — {r.status}", "", r.summary, ""]
+        title = _md(titles.get(r.step_id, r.step_id))
+        lines += [f"## {i}. {title} — {r.status}", "", _md(r.summary), ""]
         if r.evidence:
             lines.append("Evidence:")
             lines.append("")
-            lines += [f"- {e.strip()}" for e in r.evidence]
+            lines += [f"- {_md(e.strip())}" for e in r.evidence]
             lines.append("")
         if r.hint:
-            lines += [f"Next: {r.hint}", ""]
+            lines += [f"Next: {_md(r.hint)}", ""]
         if r.kubectl:
             lines += ["Check by hand:", "", *_fence(r.kubectl, "sh"), ""]
         if r.details.get("diff"):
@@ -126,7 +131,7 @@ def export_report(
         lines += ["## Fix", ""]
         for r in fixes:
             lines += [
-                f"From step {titles.get(r.step_id, r.step_id)}; review before applying "
+                f"From step {_md(titles.get(r.step_id, r.step_id))}; review before applying "
                 "(`kubectl apply --dry-run=server -f fix.yaml` first):",
                 "",
                 *_fence(r.details["fix_yaml"], "yaml"),

@@ -182,15 +182,12 @@ def run(args: argparse.Namespace) -> int:
         json.dump(documents if args.flows is not None else documents[0], sys.stdout, indent=2)
         sys.stdout.write("\n")
         return status
-    from rich.console import Console
-    from rich.text import Text
-
+    from triage.render.console import cli_console, warning_text
     from triage.render.trace import explanation_renderable
 
-    console = Console(highlight=False)
+    console = cli_console()
     for warning in loaded.warnings:
-        # Text, not markup: a warning may hold brackets ("[frontend, frontend-primary]").
-        console.print(Text.assemble(("warning: ", "yellow"), warning))
+        console.print(warning_text(warning))
     for i, explanation in enumerate(explanations):
         if i:
             console.print()

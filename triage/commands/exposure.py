@@ -62,11 +62,11 @@ def run(args: argparse.Namespace) -> int:
         json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    from rich.console import Console
+    from triage.render.console import cli_console, warning_text
 
-    console = Console(highlight=False)
+    console = cli_console()
     for warning in (*loaded.warnings, *notes):
-        console.print(f"[yellow]warning:[/] {warning}", markup=True)
+        console.print(warning_text(warning))
     console.print(exposure_renderable(exposure, containment))
     return 0
 
@@ -76,8 +76,9 @@ def _reach_table(title: str, reaches: Any, far: str) -> Any:
     from rich.text import Text
 
     table = Table(title=title, title_justify="left", title_style="bold", show_lines=False)
-    table.add_column("namespace")
-    table.add_column(far)
+    # Names fold onto more lines, never cut: `triage exposure ... | grep NAME` must find it.
+    table.add_column("namespace", overflow="fold")
+    table.add_column(far, overflow="fold")
     table.add_column("pods", justify="right")
     table.add_column("ports (destination)")
     table.add_column("egress allowed by")
@@ -100,7 +101,7 @@ def _reach_table(title: str, reaches: Any, far: str) -> Any:
             ports.append(f"\nvia {', '.join(services)}", style="cyan")
         table.add_row(
             r.namespace,
-            f"{r.workload} [dim]({r.kind})[/]",
+            Text.assemble(r.workload, (f" ({r.kind})", "dim")),
             str(len(r.pods)),
             ports,
             _side_text(r.egress),

@@ -86,14 +86,17 @@ def run(args: argparse.Namespace) -> int:
         json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        from rich.console import Console
+        from rich.text import Text
 
-        console = Console(highlight=False)
+        from triage.render.console import cli_console, warning_text
+
+        console = cli_console()
         for warning in loaded.warnings:
-            console.print(f"[yellow]warning:[/] {warning}")
+            console.print(warning_text(warning))
         console.print(report_renderable(report, shown))
         if failing:
-            console.print(f"[bold red]{len(failing)} finding(s) at or above {args.fail_on}[/]")
+            line = f"{len(failing)} finding(s) at or above {args.fail_on}"
+            console.print(Text(line, style="bold red"))
     return 1 if failing else 0
 
 

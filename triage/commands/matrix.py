@@ -87,11 +87,11 @@ def run(args: argparse.Namespace) -> int:
     if args.output == "dot":
         sys.stdout.write(matrix_to_dot(matrix))
         return 0
-    from rich.console import Console
+    from triage.render.console import cli_console, warning_text
 
-    console = Console(highlight=False)
+    console = cli_console()
     for warning in (*loaded.warnings, *matrix.warnings):
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(warning_text(warning))
     console.print(matrix_renderable(matrix, grid_limit=GRID_LIMIT))
     return 0
 
@@ -124,7 +124,7 @@ def matrix_renderable(matrix: Any, grid_limit: int = GRID_LIMIT) -> Any:
     n = len(matrix.workloads)
     if 0 < n <= grid_limit:
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-        table.add_column("from \\ to", no_wrap=True)
+        table.add_column("from \\ to", overflow="fold")  # names fold, never cut
         for j in range(n):
             table.add_column(str(j + 1), justify="center", no_wrap=True)
         for i, w in enumerate(matrix.workloads):
@@ -148,8 +148,8 @@ def matrix_renderable(matrix: Any, grid_limit: int = GRID_LIMIT) -> Any:
             )
         )
     listing = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    listing.add_column("from")
-    listing.add_column("to")
+    listing.add_column("from", overflow="fold")
+    listing.add_column("to", overflow="fold")
     listing.add_column("allowed")
     for cell in sorted_cells(matrix):
         kind = cell_kind(cell)

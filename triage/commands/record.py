@@ -418,7 +418,6 @@ class LoadProgress:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rich.console import Console
     from rich.markup import escape
 
     from triage.sources.live import LiveTarget, load_live
@@ -445,11 +444,14 @@ def run(args: argparse.Namespace) -> int:
         timeout=float(args.request_timeout),
     )
     debug_context = debug_container_context(args, target)
+    from triage.render.console import cli_console
     from triage.sources.kubeclient import check_kubeconfig
 
     # A bad kubeconfig is one line, before the progress display starts.
     check_kubeconfig(target.context, target.kubeconfig)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    # Markup is read here (progress, status), with every piece of data escaped; SafeConsole
+    # cleans control characters from all of it.
+    err = cli_console(stderr=True, markup=True, soft_wrap=True)
     captured_at = utc_now()
     with LoadProgress(err) as progress:
         load = load_live(target, progress, redact=True)

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from triage.model.objects import PROTOCOLS, Protocol
+from triage.model.untrusted import preview
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +71,8 @@ def parse_endpoint(text: str, *, role: str) -> Endpoint:
     if is_service and _DNS_LABEL.match(parts[0]) and _DNS_LABEL.match(parts[2]):
         return ServiceRef(parts[0], parts[2])
     raise FlowSyntaxError(
-        f"{role} {text!r}: expected NAMESPACE/POD, NAMESPACE/svc/SERVICE or an IP address"
+        f"{role} {preview(repr(text))}: expected NAMESPACE/POD, NAMESPACE/svc/SERVICE or an "
+        "IP address"
     )
 
 
@@ -80,13 +82,13 @@ def parse_port(text: str | int) -> int | str:
             raise FlowSyntaxError(f"port {text}: must be between 1 and 65535")
         return text
     text = str(text).strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # `٨٠` is digits to Python, not a port
         return parse_port(int(text))
     # A container port name is at most 15 characters (IANA_SVC_NAME), a Service port name
     # at most 63 (a DNS label): the flow may name either.
     if re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", text) and len(text) <= 63:
         return text
-    raise FlowSyntaxError(f"port {text!r}: expected a number 1-65535 or a port name")
+    raise FlowSyntaxError(f"port {preview(repr(text))}: expected a number 1-65535 or a port name")
 
 
 def parse_protocol(text: str) -> Protocol:
@@ -94,7 +96,7 @@ def parse_protocol(text: str) -> Protocol:
     for proto in PROTOCOLS:
         if upper == proto:
             return proto
-    raise FlowSyntaxError(f"protocol {text!r}: expected one of TCP, UDP, SCTP")
+    raise FlowSyntaxError(f"protocol {preview(repr(text))}: expected one of TCP, UDP, SCTP")
 
 
 def parse_flow(source: str, destination: str, port: str | int, protocol: str = "TCP") -> Flow:

@@ -47,3 +47,40 @@ def preview(text: object, limit: int = PREVIEW_LIMIT) -> str:
 def shell_join(argv: Iterable[object]) -> str:
     """A command line that is safe to paste: each argument cleaned, then quoted by shlex."""
     return shlex.join(clean(arg) for arg in argv)
+
+
+def shell_quote(arg: object) -> str:
+    """One argument of a command line offered for pasting, cleaned and quoted."""
+    return shlex.quote(clean(arg))
+
+
+# CommonMark lets a backslash escape any ASCII punctuation; these are the characters that
+# start emphasis, code, links, HTML, entities and table cells.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|&~])")
+
+
+def markdown_text(text: object) -> str:
+    """Data inside a Markdown line: one line, control characters replaced, and every
+    character that Markdown would read as emphasis, code, a link, HTML or a table cell
+    escaped, so `[x](javascript:…)` or `<img src=…>` shows as written."""
+    one_line = clean_lines(text).replace("\n", " ").replace("\t", " ")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", one_line)
+
+
+def markdown_code(text: object) -> str:
+    """Data as an inline code span, whatever backticks it holds."""
+    value = clean(text)
+    fence = "`"
+    while fence in value:
+        fence += "`"
+    pad = " " if value.startswith("`") or value.endswith("`") else ""
+    return f"{fence}{pad}{value}{pad}{fence}"
+
+
+def markdown_fence(text: object, lang: str = "") -> list[str]:
+    """Data as a fenced code block (lines), the fence longer than any backtick run in it."""
+    value = clean_lines(text).rstrip("\n")
+    fence = "```"
+    while fence in value:
+        fence += "`"
+    return [f"{fence}{lang}", value, fence]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol, runtime_checkable
 
 from triage.model import PodRef
+from triage.model.untrusted import clean_lines, shell_join
 
 ProbeKind = Literal["dns", "connect"]
 ProbeOutcome = Literal["success", "timeout", "refused", "nxdomain", "error", "not-recorded"]
@@ -46,13 +47,19 @@ class ProbeResult:
     addresses: tuple[str, ...] = ()
     container: str = ""  # the container `command` ran in (exec or ephemeral); "" if none
 
+    def __post_init__(self) -> None:
+        # What a pod's tools print is outside data (its image decides): no control
+        # character of it reaches a terminal, a report or a recording.
+        object.__setattr__(self, "output", clean_lines(self.output))
+        object.__setattr__(self, "note", clean_lines(self.note))
+
     @property
     def ok(self) -> bool:
         return self.outcome == "success"
 
     @property
     def command_line(self) -> str:
-        return " ".join(self.command)
+        return shell_join(self.command)
 
 
 @runtime_checkable

@@ -6,7 +6,6 @@ command that does the same thing, and the probes to run afterwards.
 
 from __future__ import annotations
 
-import shlex
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +14,14 @@ from typing import Any
 import yaml
 
 from triage.model import Flow, Snapshot
+from triage.model.untrusted import (
+    clean,
+    clean_lines,
+    markdown_code,
+    markdown_fence,
+    markdown_text,
+    shell_join,
+)
 from triage.policy import UnknownEndpoint, explain
 from triage.rollback.delta import Delta, DeltaGroup, FlowChange
 from triage.rollback.plan import ORDERING_RULE, PHASE_NAMES, PHASES, Operation, Plan, spec_yaml
@@ -39,14 +46,18 @@ def kubectl_command(op: Operation, context: str) -> str:
     `replace`, not `apply`: apply merges with what is on the cluster and keeps fields the
     target no longer has; replace sends the whole object, as the applier does, and fails on
     a resourceVersion conflict just like it."""
-    ctx = shlex.quote(context)
     if op.action == "delete":
-        return (
-            f"kubectl --context {ctx} delete networkpolicy {shlex.quote(op.name)} "
-            f"-n {shlex.quote(op.namespace)}"
-        )
+        argv = ["kubectl", "--context", context, "delete", "networkpolicy", op.name]
+        return shell_join([*argv, "-n", op.namespace])
     verb = "create" if op.action == "create" else "replace"
-    return f"kubectl --context {ctx} {verb} -f - <<'EOF'\n{manifest_yaml(op).rstrip()}\nEOF"
+    body = clean_lines(manifest_yaml(op).rstrip())
+    # The here-document ends at a line that is exactly the delimiter; none of the body's.
+    lines = set(body.split("\n"))
+    delimiter = "EOF"
+    while delimiter in lines:
+        delimiter += "_"
+    command = shell_join(["kubectl", "--context", context, verb, "-f", "-"])
+    return f"{command} <<'{delimiter}'\n{body}\n{delimiter}"
 
 
 # ---------------------------------------------------------------- verification probes
@@ -67,20 +78,31 @@ def _probe_command(change: FlowChange, context: str, snapshot: Snapshot | None) 
     if dst.namespace and snapshot is not None:
         pod = snapshot.pod(*dst.member.split("/", 1))
         address = pod.ips[0] if pod is not None and pod.ips else dst.member
-    ctx = shlex.quote(context)
     if not change.source.namespace:
-        return f"# from {change.source.label}: probe from outside the cluster to {address}"
-    exec_ = f"kubectl --context {ctx} exec -n {shlex.quote(src_ns)} {shlex.quote(src_pod)} --"
+        source = clean(change.source.label)
+        return f"# from {source}: probe from outside the cluster to {clean(address)}"
+    exec_ = ["kubectl", "--context", context, "exec", "-n", src_ns, src_pod, "--"]
     if change.port == 53 and change.protocol == "UDP":
-        return f"{exec_} nslookup -timeout=3 kubernetes.default.svc.cluster.local {address}"
+        lookup = ["nslookup", "-timeout=3", "kubernetes.default.svc.cluster.local", address]
+        return shell_join([*exec_, *lookup])
     flag = "-zu" if change.protocol == "UDP" else "-z"
-    return f"{exec_} nc {flag} -w 3 {address} {change.port}"
+    return shell_join([*exec_, "nc", flag, "-w", "3", address, str(change.port)])
 
 
 def _explain_command(change: FlowChange, context: str) -> str:
-    return (
-        f"triage explain --context {shlex.quote(context)} --from {change.source.member} "
-        f"--to {change.destination.member} --port {change.port}/{change.protocol}"
+    return shell_join(
+        [
+            "triage",
+            "explain",
+            "--context",
+            context,
+            "--from",
+            change.source.member,
+            "--to",
+            change.destination.member,
+            "--port",
+            f"{change.port}/{change.protocol}",
+        ]
     )
 
 
@@ -215,8 +237,7 @@ def plan_to_text(plan: Plan, *, diffs: bool = True) -> str:
 # ---------------------------------------------------------------- markdown
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+_md_escape = markdown_text  # every piece of data in the runbook
 
 
 def _md_delta_table(groups: list[DeltaGroup]) -> list[str]:
@@ -231,20 +252,20 @@ def _md_delta_table(groups: list[DeltaGroup]) -> list[str]:
 
 def plan_to_markdown(plan: Plan, *, flows: Sequence[tuple[Flow, str]] = ()) -> str:
     ctx = _context(plan)
-    out: list[str] = [f"# Rollback plan: {plan.target.description}", ""]
+    out: list[str] = [f"# Rollback plan: {_md_escape(plan.target.description)}", ""]
     if plan.simulation:
         out += [f"> **{SIMULATION_BANNER}.**", ""]
     out += [
-        f"- Context: `{ctx}`",
-        f"- Live set: {plan.live_source or '-'}",
-        f"- Target: {plan.target.description}",
-        f"- Scope: {scope_text(plan.scope)} (policies elsewhere are not touched)",
-        f"- Summary: {plan.summary()}",
+        f"- Context: {markdown_code(ctx)}",
+        f"- Live set: {_md_escape(plan.live_source or '-')}",
+        f"- Target: {_md_escape(plan.target.description)}",
+        f"- Scope: {_md_escape(scope_text(plan.scope))} (policies elsewhere are not touched)",
+        f"- Summary: {_md_escape(plan.summary())}",
         "",
     ]
     if plan.warnings:
         out += ["## Warnings", ""]
-        out += [f"- {w}" for w in plan.warnings]
+        out += [f"- {_md_escape(w)}" for w in plan.warnings]
         out.append("")
     out += ["## Order", "", ORDERING_RULE, ""]
     out += ["## Steps", ""]
@@ -252,22 +273,22 @@ def plan_to_markdown(plan: Plan, *, flows: Sequence[tuple[Flow, str]] = ()) -> s
         out += ["Nothing to do.", ""]
     for i, op in enumerate(plan.operations, start=1):
         out += [
-            f"### {i}. {op.action} `{op.key}`",
+            f"### {i}. {op.action} {markdown_code(op.key)}",
             "",
             f"- Phase {op.phase}: {PHASES[op.phase]}",
-            f"- Effect of this step alone: {op.effect.summary()}",
+            f"- Effect of this step alone: {_md_escape(op.effect.summary())}",
         ]
         if op.action != "create":
-            out.append(f"- Planned resourceVersion: `{op.planned_rv}`")
+            out.append(f"- Planned resourceVersion: {markdown_code(op.planned_rv)}")
         out.append("")
         if op.diff:
-            out += ["```diff", *op.diff, "```", ""]
+            out += [*markdown_fence("\n".join(op.diff), "diff"), ""]
         elif op.action == "delete" and op.live is not None:
-            out += ["Removes:", "", "```yaml", spec_yaml(op.live).rstrip(), "```", ""]
-        out += ["```sh", kubectl_command(op, ctx), "```", ""]
+            out += ["Removes:", "", *markdown_fence(spec_yaml(op.live), "yaml"), ""]
+        out += [*markdown_fence(kubectl_command(op, ctx), "sh"), ""]
     if plan.unchanged:
         out += ["## Unchanged", ""]
-        out += [f"- `{k}`" for k in plan.unchanged]
+        out += [f"- {markdown_code(k)}" for k in plan.unchanged]
         out.append("")
     out += [
         "## Connectivity delta",
@@ -284,7 +305,11 @@ def plan_to_markdown(plan: Plan, *, flows: Sequence[tuple[Flow, str]] = ()) -> s
         out += (_md_delta_table(groups) if groups else ["None."]) + [""]
     out += ["## Verify after applying", ""]
     target_hint = (
-        f"`triage rollback plan --context {ctx} --to {plan.target.snapshot_id}`"
+        markdown_code(
+            shell_join(
+                ["triage", "rollback", "plan", "--context", ctx, "--to", plan.target.snapshot_id]
+            )
+        )
         if plan.target.snapshot_id is not None
         else "`triage rollback plan` toward the same target"
     )
@@ -310,13 +335,13 @@ def plan_to_markdown(plan: Plan, *, flows: Sequence[tuple[Flow, str]] = ()) -> s
     for n, probe in enumerate(probes, start=1):
         change = probe.change
         out += [
-            f"{n}. {change.source.label} → {change.destination.label} {change.port_label}: "
-            f"expect **{probe.expect}**",
+            f"{n}. {_md_escape(change.source.label)} → {_md_escape(change.destination.label)} "
+            f"{_md_escape(change.port_label)}: expect **{probe.expect}**",
             "",
-            "   ```sh",
-            f"   {probe.command}",
-            f"   {probe.explain_command}",
-            "   ```",
+            *(
+                f"   {line}"
+                for line in markdown_fence(f"{probe.command}\n{probe.explain_command}", "sh")
+            ),
         ]
     out.append("")
     return "\n".join(out)

@@ -226,7 +226,8 @@ def ensure_private_dir(path: Path) -> None:
 
 
 def _ensure_private_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    # O_NOFOLLOW: a symbolic link planted at the database's path is refused, not followed.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
     os.close(fd)
     if stat.S_IMODE(path.stat().st_mode) != 0o600:
         os.chmod(path, 0o600)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +18,7 @@ from triage.model import (
     Snapshot,
 )
 from triage.model.admin import AdminPolicy
+from triage.model.untrusted import preview
 from triage.sources.errors import Problem, SourceError
 from triage.sources.parse import (
     describe_object,
@@ -35,29 +36,64 @@ Document = tuple[str, int, Mapping[str, Any]]
 # `namespace/name`, a Namespace's its name.
 Origins = dict[tuple[str, str], tuple[Any, Mapping[str, Any]]]
 
-_PARSERS = {
-    "Namespace": parse_namespace,
-    "Pod": parse_pod,
-    "Service": parse_service,
-    "NetworkPolicy": parse_network_policy,
-    "ClusterNetworkPolicy": parse_admin_policy,
-    "AdminNetworkPolicy": parse_admin_policy,
-    "BaselineAdminNetworkPolicy": parse_admin_policy,
-}
+Parser = Callable[[Mapping[str, Any], str, int], tuple[Any, list[Problem]]]
 
-# The apiVersions whose schema the parsers read. A Calico `crd.projectcalico.org/v1`
-# NetworkPolicy shares the kind but not the schema: it is skipped and counted, not
-# misread. An object without apiVersion (hand-written, typed API lists) is accepted.
-_API_VERSIONS = {
-    "Namespace": ("v1",),
-    "Pod": ("v1",),
-    "Service": ("v1",),
-    "NetworkPolicy": ("networking.k8s.io/v1", "extensions/v1beta1"),
+
+@dataclass(frozen=True)
+class KindSpec:
+    parser: Parser
+    api_versions: tuple[str, ...]  # the apiVersions whose schema `parser` reads
+
+
+# The kinds this tool reads: one line each. An object of such a kind is parsed when its
+# apiVersion is listed (or absent: hand-written files, typed API lists). Another API group
+# that shares the kind's name (a Calico `crd.projectcalico.org/v1` NetworkPolicy) is
+# skipped and counted, not misread. A version of a listed group that is not listed
+# (`networking.k8s.io/V1`, `networking.k8s.io/v1beta1`) is an error: skipping the policy
+# would flip verdicts without a word, and the apiserver serves no such version.
+KINDS: dict[str, KindSpec] = {
+    "Namespace": KindSpec(parse_namespace, ("v1",)),
+    "Pod": KindSpec(parse_pod, ("v1",)),
+    "Service": KindSpec(parse_service, ("v1",)),
+    "NetworkPolicy": KindSpec(parse_network_policy, ("networking.k8s.io/v1", "extensions/v1beta1")),
     # Antrea's and Calico's own cluster-wide kinds share these names in other groups.
-    "ClusterNetworkPolicy": (CNP_API,),
-    "AdminNetworkPolicy": (ANP_API,),
-    "BaselineAdminNetworkPolicy": (ANP_API,),
+    "ClusterNetworkPolicy": KindSpec(parse_admin_policy, (CNP_API,)),
+    "AdminNetworkPolicy": KindSpec(parse_admin_policy, (ANP_API,)),
+    "BaselineAdminNetworkPolicy": KindSpec(parse_admin_policy, (ANP_API,)),
 }
+_KINDS_BY_LOWER = {kind.lower(): kind for kind in KINDS}
+
+
+def _group(api_version: str) -> str:
+    return api_version.rpartition("/")[0].lower() if "/" in api_version else ""
+
+
+def _kind_problem(kind: Any, api_version: Any) -> tuple[str, str] | None:
+    """(field, message) when kind or apiVersion is wrong for a kind this tool reads; None
+    when the object is to be parsed or skipped."""
+    if not isinstance(kind, str):
+        return "kind", f"expected a string, got {type(kind).__name__}"
+    spec = KINDS.get(kind)
+    if spec is None:
+        known = _KINDS_BY_LOWER.get(kind.lower())
+        if known is not None:
+            return (
+                "kind",
+                f"{preview(repr(kind), 40)} is not a kind (kinds are case-sensitive: {known})",
+            )
+        return None
+    if api_version is None or api_version in spec.api_versions:
+        return None
+    if not isinstance(api_version, str):
+        return "apiVersion", f"expected a string, got {type(api_version).__name__}"
+    if _group(api_version) in {_group(v) for v in spec.api_versions}:
+        reads = " or ".join(spec.api_versions)
+        return (
+            "apiVersion",
+            f"{preview(repr(api_version), 60)} is not a served version of {kind} "
+            f"(this tool reads {reads})",
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -110,16 +146,18 @@ def gc_paused() -> Iterator[None]:
 
 
 def assemble(
-    documents: Iterable[Document], *, origins: Origins | None = None
+    documents: Iterable[Document], *, origins: Origins | None = None, lenient: bool = False
 ) -> tuple[Snapshot, LoadReport]:
     """Parse every document; raise SourceError with every problem if any object is invalid.
-    `origins`, if given, is filled with the manifest each object of the snapshot came from."""
+    `origins`, if given, is filled with the manifest each object of the snapshot came from.
+    `lenient=True` (objects a live apiserver served) turns each object's problems into
+    warnings: an object still readable is kept, one that is not is skipped."""
     with gc_paused():
-        return _assemble(documents, origins)
+        return _assemble(documents, origins, lenient)
 
 
 def _assemble(
-    documents: Iterable[Document], origins: Origins | None
+    documents: Iterable[Document], origins: Origins | None, lenient: bool
 ) -> tuple[Snapshot, LoadReport]:
     namespaces: dict[str, Namespace] = {}
     pods: dict[str, Pod] = {}
@@ -131,19 +169,28 @@ def _assemble(
     warnings: list[str] = []
     for file, index, doc in documents:
         kind = doc.get("kind")
-        parser = _PARSERS.get(kind) if isinstance(kind, str) else None
-        if parser is None:
-            if not kind:
-                problems.append(Problem(file, describe_object(doc, index), "kind", "missing"))
-            else:
-                skipped[str(kind)] += 1
+        if not kind:
+            problems.append(Problem(file, describe_object(doc, index), "kind", "missing"))
             continue
         api_version = doc.get("apiVersion")
-        if api_version is not None and api_version not in _API_VERSIONS[str(kind)]:
-            skipped[f"{kind} ({api_version})"] += 1
+        wrong = _kind_problem(kind, api_version)
+        if wrong is not None:
+            problems.append(Problem(file, describe_object(doc, index), *wrong))
             continue
-        obj, found = parser(doc, file, index)
-        problems.extend(found)
+        spec = KINDS.get(kind)
+        if spec is None:
+            skipped[preview(kind, 60)] += 1
+            continue
+        if api_version is not None and api_version not in spec.api_versions:
+            skipped[f"{preview(kind, 60)} ({preview(api_version, 60)})"] += 1
+            continue
+        obj, found = spec.parser(doc, file, index)
+        if lenient:
+            # What a live cluster accepted is what it enforces: its objects are used, and
+            # what a file would be refused for is a warning.
+            warnings.extend(f"{p}{'' if p.object_usable else ' (object skipped)'}" for p in found)
+        else:
+            problems.extend(found)
         if obj is None:
             continue
         key = obj.name if isinstance(obj, Namespace) else obj.key

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+
+from triage.model.untrusted import preview
 
 
 @dataclass(frozen=True, slots=True)
@@ -11,9 +14,18 @@ class Problem:
     obj: str  # `Kind namespace/name`, or `document N` when the object has no name yet
     field: str
     message: str
+    # True for a value the apiserver would refuse that still leaves the object readable
+    # (a name or label out of syntax): an error from files, a warning from a live cluster.
+    object_usable: bool = dataclasses.field(default=False, compare=False)
 
     def __str__(self) -> str:
-        parts = [self.file, self.obj, self.field, self.message]
+        """One bounded line, control characters replaced: parts come from the input."""
+        parts = [
+            preview(self.file, 200),
+            preview(self.obj, 160),
+            preview(self.field, 160),
+            preview(self.message, 300),
+        ]
         return ": ".join(p for p in parts if p)
 
 

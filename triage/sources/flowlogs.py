@@ -148,7 +148,8 @@ def read_flow_log(path: Path | str, *, fmt: str = "auto") -> Iterator[FlowRecord
                 continue
             try:
                 obj = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                # RecursionError: a line of `[[[[…` nested deeper than the decoder goes.
                 yield FlowLogWarning(name, number, f"not JSON: {preview(exc, 100)}")
                 continue
             try:

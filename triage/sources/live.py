@@ -239,7 +239,8 @@ class _Loader:
         self.warnings.extend(_engine_warning(engines))
         label = f"context {self.conn.context}"
         origins: Origins = {}
-        snapshot, report = assemble(_as_documents(label, documents), origins=origins)
+        # Lenient: what the apiserver accepted and enforces is used, its oddities warned about.
+        snapshot, report = assemble(_as_documents(label, documents), origins=origins, lenient=True)
         # assemble() warns about namespaces it had to make up; for the ones RBAC hid from
         # us our own warning says why, so theirs would only repeat it.
         repeated = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from triage.model import (
@@ -31,13 +31,24 @@ from triage.model import (
     Service,
     ServicePort,
 )
+from triage.model.untrusted import preview
+from triage.sources import apinames
 from triage.sources.errors import Problem
 
 T = TypeVar("T")
 Parsed = tuple[T | None, list[Problem]]
 
 _STR_ONLY = {str}
-_PORT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_valid_keys = apinames._valid_keys  # label keys and values already found valid
+_valid_values = apinames._valid_values
+
+
+def _brief(value: Any) -> str:
+    """A value as an error line shows it: scalars bounded and cleaned, never a whole
+    collection (which could be an alias bomb or nested 10k deep)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return preview(repr(value), 60)
+    return f"a {'mapping' if isinstance(value, Mapping) else type(value).__name__}"
 
 
 class _Collector:
@@ -55,10 +66,23 @@ class _Collector:
         return describe_object(self.doc, self.index)
 
     def add(self, field: str, message: str) -> None:
+        """A problem that leaves the object unusable."""
         self.problems.append(Problem(self.file, self.obj, field, message))
 
+    def invalid(self, field: str, message: str) -> None:
+        """A value the apiserver would refuse but that the object can still be read with
+        (a name or label out of syntax): an error from a file, a warning from a live
+        cluster, which accepted it (`assemble(..., lenient=True)`)."""
+        self.problems.append(Problem(self.file, self.obj, field, message, object_usable=True))
 
-_IPV4 = re.compile(r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}")
+    @property
+    def failed(self) -> bool:
+        return any(not p.object_usable for p in self.problems)
+
+
+_IPV4 = re.compile(
+    r"(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}", re.ASCII
+)
 
 
 def canonical_ip(value: Any) -> str | None:
@@ -75,13 +99,16 @@ def canonical_ip(value: Any) -> str | None:
 
 
 def describe_object(doc: Mapping[str, Any], index: int) -> str:
-    kind = doc.get("kind") or "object"
+    """`Kind ns/name` for error lines, every part bounded and cleaned."""
+    kind = doc.get("kind")
+    kind = preview(kind, 40) if isinstance(kind, str) and kind else "object"
     meta = doc.get("metadata") if isinstance(doc.get("metadata"), Mapping) else {}
     name = meta.get("name") if isinstance(meta, Mapping) else None
     ns = meta.get("namespace") if isinstance(meta, Mapping) else None
-    if not name:
+    if not name or not isinstance(name, str):
         return f"{kind} #{index}"
-    return f"{kind} {ns}/{name}" if ns else f"{kind} {name}"
+    name = preview(name, 80)
+    return f"{kind} {preview(ns, 63)}/{name}" if isinstance(ns, str) and ns else f"{kind} {name}"
 
 
 def _is_mapping(value: Any) -> bool:
@@ -90,9 +117,6 @@ def _is_mapping(value: Any) -> bool:
 
 # Protocol text → the canonical literal (one shared string for every port).
 _PROTOCOL_NAMES: dict[str, Protocol] = {proto: proto for proto in PROTOCOLS}
-
-
-_VALUE_TYPES = (str, int, float)  # a tuple: isinstance with a union is slower
 
 
 def _mapping(c: _Collector, value: Any, field: str) -> Mapping[str, Any]:
@@ -121,33 +145,66 @@ def _labels(c: _Collector, value: Any, field: str) -> dict[str, str]:
     if type(value) is dict and (
         not value or (set(map(type, value)) == _STR_ONLY == set(map(type, value.values())))
     ):
-        return dict(value)  # every key and value a string: the usual case, checked in C
+        for k, v in value.items():  # every key and value a string: the usual case
+            if k not in _valid_keys or v not in _valid_values:
+                _label_syntax(c, k, v, field)
+        return dict(value)
     out: dict[str, str] = {}
     for k, v in _mapping(c, value, field).items():
-        if not isinstance(k, str) or not isinstance(v, str | int | float | bool) or v is None:
-            c.add(f"{field}.{k}", f"label values must be strings, got {type(v).__name__}")
+        if not isinstance(k, str):
+            c.add(f"{field}", f"label key {_brief(k)} must be a string")
             continue
-        # YAML turns `version: 1` or `enabled: true` into non-strings; Kubernetes would not
-        # accept them, but hand-written fixtures do this all the time.
-        if isinstance(v, bool):
-            c.add(f"{field}.{k}", f"label value {v!r} must be a quoted string")
+        if isinstance(v, bool | int | float):
+            # YAML 1.1 reads `version: 1.10` as the float 1.1, `0755` as 493 and `yes` as
+            # true: what the file says is not what the label would be. The apiserver refuses
+            # non-string values; quoting keeps the text.
+            what = "a boolean" if isinstance(v, bool) else "a number"
+            c.add(
+                f"{field}.{preview(k, 63)}",
+                f"YAML reads this value as {what} ({_brief(v)}); label values are strings: "
+                "quote it",
+            )
             continue
-        out[k] = str(v)
+        if not isinstance(v, str):
+            c.add(f"{field}.{preview(k, 63)}", f"label values must be strings, got {_brief(v)}")
+            continue
+        _label_syntax(c, k, v, field)
+        out[k] = v
     return out
 
 
+def _label_syntax(c: _Collector, key: str, value: str, field: str) -> None:
+    why = apinames.label_key(key)
+    if why is not None:
+        c.invalid(f"{field}", f"invalid label key {_brief(key)}: {why}")
+    why = apinames.label_value(value)
+    if why is not None:
+        c.invalid(f"{field}.{preview(key, 63)}", f"invalid label value {_brief(value)}: {why}")
+
+
+NameRule = Callable[[str], str | None]
+
+
 def _metadata(
-    c: _Collector, doc: Mapping[str, Any], namespaced: bool
+    c: _Collector, doc: Mapping[str, Any], namespaced: bool, name_rule: NameRule
 ) -> tuple[str, str, Mapping[str, Any]]:
     meta = _mapping(c, doc.get("metadata"), "metadata")
     name = meta.get("name")
     if not isinstance(name, str) or not name:
         c.add("metadata.name", "missing or not a string")
         name = ""
+    else:
+        why = name_rule(name)
+        if why is not None:
+            c.invalid("metadata.name", f"{_brief(name)} is {why}")
     namespace = meta.get("namespace", "default" if namespaced else "")
     if namespaced and (not isinstance(namespace, str) or not namespace):
         c.add("metadata.namespace", "must be a non-empty string")
         namespace = "default"
+    elif namespaced:
+        why = apinames.dns1123_label(namespace)
+        if why is not None:
+            c.invalid("metadata.namespace", f"{_brief(namespace)} is {why}")
     return name, str(namespace or ""), meta
 
 
@@ -189,9 +246,12 @@ def parse_selector(c: _Collector, value: Any, field: str) -> LabelSelector:
         if not isinstance(key, str) or not key:
             c.add(f"{f}.key", "missing or not a string")
             continue
+        why = apinames.label_key(key)
+        if why is not None:
+            c.invalid(f"{f}.key", f"invalid label key {_brief(key)}: {why}")
         if op not in OPERATORS:
             expected = ", ".join(OPERATORS)
-            c.add(f"{f}.operator", f"unknown operator {op!r}; expected one of {expected}")
+            c.add(f"{f}.operator", f"unknown operator {_brief(op)}; expected one of {expected}")
             continue
         vals = _list(c, values, f"{f}.values")
         if op in ("In", "NotIn") and not vals:
@@ -200,10 +260,21 @@ def parse_selector(c: _Collector, value: Any, field: str) -> LabelSelector:
         if op in ("Exists", "DoesNotExist") and vals:
             c.add(f"{f}.values", f"operator {op} takes no values")
             continue
-        bad = [v for v in vals if isinstance(v, bool) or not isinstance(v, _VALUE_TYPES)]
+        bad = [v for v in vals if not isinstance(v, str)]
         if bad:
-            c.add(f"{f}.values", f"values must be strings, got {bad[0]!r}")
+            what = (
+                "a value YAML reads as a number or boolean"
+                if isinstance(bad[0], bool | int | float)
+                else "a value that is not a string"
+            )
+            c.add(
+                f"{f}.values", f"{what} ({_brief(bad[0])}); selector values are strings: quote it"
+            )
             continue
+        for v in vals:
+            why = apinames.label_value(v)
+            if why is not None:
+                c.invalid(f"{f}.values", f"invalid label value {_brief(v)}: {why}")
         reqs.append(Requirement(key, op, tuple(str(v) for v in vals)))
     if not _SELECTOR_FIELDS.issuperset(sel):
         for key in sorted(set(sel) - _SELECTOR_FIELDS):
@@ -217,13 +288,13 @@ def _protocol(c: _Collector, value: Any, field: str) -> Protocol:
     for proto in PROTOCOLS:
         if value == proto:
             return proto
-    c.add(field, f"unknown protocol {value!r}; expected TCP, UDP or SCTP")
+    c.add(field, f"unknown protocol {_brief(value)}; expected TCP, UDP or SCTP")
     return "TCP"
 
 
 def _port_number(c: _Collector, value: Any, field: str) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int):
-        c.add(field, f"expected a port number, got {value!r}")
+        c.add(field, f"expected a port number, got {_brief(value)}")
         return None
     if not 1 <= value <= 65535:
         c.add(field, f"port {value} is out of range 1-65535")
@@ -232,11 +303,12 @@ def _port_number(c: _Collector, value: Any, field: str) -> int | None:
 
 
 def _int_or_name(c: _Collector, value: Any, field: str) -> int | str | None:
+    """A port number, or a port's name. A string is always a name, as to the apiserver:
+    `"80"` (or `"٨٠"`) is no number but a name without a letter, which it refuses."""
     if isinstance(value, str):
-        if value.isdigit():
-            return _port_number(c, int(value), field)
-        if not _PORT_NAME.match(value) or len(value) > 15:
-            c.add(field, f"invalid port name {value!r} (IANA_SVC_NAME: ≤15 lowercase alnum and -)")
+        why = apinames.port_name(value)
+        if why is not None:
+            c.add(field, f"invalid port name {_brief(value)}: {why}")
             return None
         return value
     return _port_number(c, value, field)
@@ -259,14 +331,14 @@ def _ip_block(c: _Collector, value: Any, field: str) -> IPBlock | None:
     cidr = value.get("cidr")
     net = _cidr(cidr)
     if net is None:
-        c.add(f"{field}.cidr", f"invalid CIDR {cidr!r} (expected an address/prefix length)")
+        c.add(f"{field}.cidr", f"invalid CIDR {_brief(cidr)} (expected an address/prefix length)")
         return None
     excepts: list[str] = []
     ok = True
     for i, exc in enumerate(_list(c, value.get("except"), f"{field}.except")):
         ex_net = _cidr(exc)
         if ex_net is None:
-            c.add(f"{field}.except[{i}]", f"invalid CIDR {exc!r}")
+            c.add(f"{field}.except[{i}]", f"invalid CIDR {_brief(exc)}")
             ok = False
             continue
         # The API server's rule: every except is a strict subset of cidr.
@@ -364,7 +436,7 @@ _POLICY_SPEC_FIELDS = ("podSelector", "policyTypes", "ingress", "egress")
 
 def parse_network_policy(doc: Mapping[str, Any], file: str, index: int) -> Parsed[NetworkPolicy]:
     c = _Collector(file, doc, index)
-    name, namespace, meta = _metadata(c, doc, namespaced=True)
+    name, namespace, meta = _metadata(c, doc, True, apinames.dns1123_subdomain)
     spec = _mapping(c, doc.get("spec"), "spec")
     if "podSelector" not in spec:
         c.add("spec.podSelector", "missing (use {} to select every pod of the namespace)")
@@ -375,7 +447,7 @@ def parse_network_policy(doc: Mapping[str, Any], file: str, index: int) -> Parse
     pod_selector = parse_selector(c, spec.get("podSelector"), "spec.podSelector")
     raw_types = spec.get("policyTypes")
     types: list[Direction] = []
-    if not raw_types:
+    if raw_types is None or raw_types == []:
         # The apiserver's defaulting (SetDefaults_NetworkPolicySpec): an absent or empty
         # policyTypes means Ingress, plus Egress when there is at least one egress rule.
         types.append("Ingress")
@@ -387,11 +459,11 @@ def parse_network_policy(doc: Mapping[str, Any], file: str, index: int) -> Parse
                 if t not in types:
                     types.append(t)
             else:
-                message = f"unknown policy type {t!r}; expected Ingress or Egress"
+                message = f"unknown policy type {_brief(t)}; expected Ingress or Egress"
                 c.add(f"spec.policyTypes[{i}]", message)
     ingress = _rules(c, spec.get("ingress"), "spec.ingress", "from")
     egress = _rules(c, spec.get("egress"), "spec.egress", "to")
-    if c.problems:
+    if c.failed:
         return None, c.problems
     rv = meta.get("resourceVersion")
     return (
@@ -405,17 +477,17 @@ def parse_network_policy(doc: Mapping[str, Any], file: str, index: int) -> Parse
             resource_version=str(rv) if rv is not None else None,
             manifest=doc,
         ),
-        [],
+        c.problems,
     )
 
 
 def parse_namespace(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Namespace]:
     c = _Collector(file, doc, index)
-    name, _, meta = _metadata(c, doc, namespaced=False)
+    name, _, meta = _metadata(c, doc, False, apinames.dns1123_label)
     labels = _labels(c, meta.get("labels"), "metadata.labels")
-    if c.problems:
+    if c.failed:
         return None, c.problems
-    return Namespace(name, labels), []
+    return Namespace(name, labels), c.problems
 
 
 def _container(c: _Collector, raw: Any, field: str) -> Container | None:
@@ -428,6 +500,9 @@ def _container(c: _Collector, raw: Any, field: str) -> Container | None:
     if not isinstance(name, str) or not name:
         c.add(f"{field}.name", "missing or not a string")
         return None
+    why = apinames.dns1123_label(name)
+    if why is not None:
+        c.invalid(f"{field}.name", f"{_brief(name)} is {why}")
     ports: list[ContainerPort] = []
     raw_ports = spec.get("ports")
     if type(raw_ports) is not list:
@@ -444,13 +519,16 @@ def _container(c: _Collector, raw: Any, field: str) -> Container | None:
         if proto is None:
             proto = _protocol(c, raw_proto, f"{field}.ports[{i}].protocol")
         pname = p.get("name")
-        if pname is not None and (not isinstance(pname, str) or not _PORT_NAME.match(pname)):
-            c.add(f"{field}.ports[{i}].name", f"invalid port name {pname!r}")
+        why = apinames.port_name(pname) if isinstance(pname, str) else "not a string"
+        if pname is not None and why is not None:
+            c.add(f"{field}.ports[{i}].name", f"invalid port name {_brief(pname)}: {why}")
             pname = None
         elif pname is not None and any(cp.name == pname for cp in ports):
             # The apiserver refuses this (validateContainerPorts); a named port would be
             # ambiguous. Across containers it is accepted and the first one wins (FindPort).
-            c.add(f"{field}.ports[{i}].name", f"duplicate port name {pname!r} in this container")
+            c.add(
+                f"{field}.ports[{i}].name", f"duplicate port name {_brief(pname)} in this container"
+            )
             pname = None
         if number is not None:
             ports.append(ContainerPort(number, proto, pname))
@@ -460,7 +538,7 @@ def _container(c: _Collector, raw: Any, field: str) -> Container | None:
 
 def parse_pod(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Pod]:
     c = _Collector(file, doc, index)
-    name, namespace, meta = _metadata(c, doc, namespaced=True)
+    name, namespace, meta = _metadata(c, doc, True, apinames.dns1123_subdomain)
     labels = _labels(c, meta.get("labels"), "metadata.labels")
     spec = _mapping(c, doc.get("spec"), "spec")
     status = _mapping(c, doc.get("status"), "status")
@@ -472,7 +550,7 @@ def parse_pod(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Pod]:
     raw_ips: list[tuple[int, Any]] = []  # (index in podIPs, or -1 for podIP; address)
     for i, entry in enumerate(_list(c, status.get("podIPs"), "status.podIPs")):
         if not _is_mapping(entry):
-            c.add(f"status.podIPs[{i}]", f"expected a mapping {{ip: ADDRESS}}, got {entry!r}")
+            c.add(f"status.podIPs[{i}]", f"expected a mapping {{ip: ADDRESS}}, got {_brief(entry)}")
             continue
         raw_ips.append((i, entry.get("ip")))
     if not raw_ips and status.get("podIP") is not None:
@@ -482,12 +560,12 @@ def parse_pod(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Pod]:
         canonical = canonical_ip(ip)
         if canonical is None:
             where = "status.podIP" if i < 0 else f"status.podIPs[{i}].ip"
-            c.add(where, f"invalid IP address {ip!r}")
+            c.add(where, f"invalid IP address {_brief(ip)}")
         else:
             ips.append(canonical)
     host_network = spec.get("hostNetwork", False)
     if not isinstance(host_network, bool):
-        c.add("spec.hostNetwork", f"expected true or false, got {host_network!r}")
+        c.add("spec.hostNetwork", f"expected true or false, got {_brief(host_network)}")
         host_network = False
     owner = None
     for ref in _list(c, meta.get("ownerReferences"), "metadata.ownerReferences"):
@@ -495,7 +573,7 @@ def parse_pod(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Pod]:
             owner = Owner(str(ref["kind"]), str(ref["name"]))
             if ref.get("controller"):
                 break
-    if c.problems:
+    if c.failed:
         return None, c.problems
     node = spec.get("nodeName")
     phase = status.get("phase")
@@ -505,8 +583,8 @@ def parse_pod(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Pod]:
             ready = cond.get("status") == "True"
     deleted = meta.get("deletionTimestamp")
     if deleted is not None and not isinstance(deleted, str):
-        c.add("metadata.deletionTimestamp", f"expected a timestamp string, got {deleted!r}")
-    if c.problems:
+        c.add("metadata.deletionTimestamp", f"expected a timestamp string, got {_brief(deleted)}")
+    if c.failed:
         return None, c.problems
     return (
         Pod(
@@ -522,13 +600,13 @@ def parse_pod(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Pod]:
             ready=ready,
             deletion_timestamp=deleted if isinstance(deleted, str) else None,
         ),
-        [],
+        c.problems,
     )
 
 
 def parse_service(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Service]:
     c = _Collector(file, doc, index)
-    name, namespace, _ = _metadata(c, doc, namespaced=True)
+    name, namespace, _ = _metadata(c, doc, True, apinames.dns1035_label)
     spec = _mapping(c, doc.get("spec"), "spec")
     selector = _labels(c, spec.get("selector"), "spec.selector") if spec.get("selector") else None
     ports: list[ServicePort] = []
@@ -539,7 +617,12 @@ def parse_service(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Servi
         target = p.get("targetPort", number)
         target_port = _int_or_name(c, target, f"{f}.targetPort") if target is not None else number
         proto = _protocol(c, p.get("protocol"), f"{f}.protocol")
-        pname = p.get("name") if isinstance(p.get("name"), str) else None
+        pname = p.get("name")
+        if pname is not None:
+            why = apinames.dns1123_label(pname) if isinstance(pname, str) else "not a string"
+            if why is not None:
+                c.add(f"{f}.name", f"invalid port name {_brief(pname)}: {why}")
+                pname = None
         if number is not None and target_port is not None:
             ports.append(ServicePort(number, target_port, proto, pname))
     cluster_ip = spec.get("clusterIP")
@@ -551,10 +634,10 @@ def parse_service(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Servi
             continue
         canonical = canonical_ip(ip)
         if canonical is None:
-            c.add(f"spec.clusterIPs[{i}]", f"invalid IP address {ip!r}")
+            c.add(f"spec.clusterIPs[{i}]", f"invalid IP address {_brief(ip)}")
         elif canonical not in cluster_ips:
             cluster_ips.append(canonical)
-    if c.problems:
+    if c.failed:
         return None, c.problems
     return (
         Service(
@@ -567,5 +650,5 @@ def parse_service(doc: Mapping[str, Any], file: str, index: int) -> Parsed[Servi
             cluster_ips=tuple(cluster_ips),
             publish_not_ready=spec.get("publishNotReadyAddresses") is True,
         ),
-        [],
+        c.problems,
     )

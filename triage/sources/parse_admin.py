@@ -30,6 +30,7 @@ from triage.model.admin import (
 from triage.model.manifest import selector_manifest
 from triage.model.objects import Direction, LabelSelector, Protocol
 from triage.model.untrusted import clean, preview
+from triage.sources import apinames
 from triage.sources.parse import (
     Parsed,
     _cidr,
@@ -323,7 +324,7 @@ def parse_admin_policy(doc: Mapping[str, Any], file: str, index: int) -> Parsed[
         kind = "BaselineAdminNetworkPolicy"
     else:
         kind = "ClusterNetworkPolicy"
-    name, _, meta = _metadata(c, doc, namespaced=False)
+    name, _, meta = _metadata(c, doc, False, apinames.dns1123_subdomain)
     spec = _mapping(c, doc.get("spec"), "spec")
     if doc.get("spec") is None:
         c.add("spec", "missing")

@@ -33,23 +33,20 @@ YAML, the old way. A valid file is checked against the schema by a compiled chec
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import io
 import json
 import math
-import os
 import re
-import stat
-import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, ClassVar, TypeVar, cast
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 import yaml
 
+from triage.files import write_private_stream
 from triage.model import (
     Endpoint,
     FlowSyntaxError,
@@ -76,6 +73,8 @@ from triage.model.manifest import (
     policy_manifest_from_model,
     service_manifest,
 )
+from triage.model.untrusted import clean, clean_lines, preview
+from triage.sources.apinames import label_key, label_value
 from triage.sources.assemble import Document, Origins, assemble, flatten, gc_paused
 from triage.sources.datapath_doc import datapath_from_document, datapath_to_document
 from triage.sources.errors import Problem, SourceError
@@ -87,6 +86,7 @@ from triage.sources.parse import (
     parse_service,
 )
 from triage.sources.parse_admin import admin_policy_manifest, parse_admin_policy
+from triage.sources.reader import InputError, load_yaml, no_duplicate_keys, read_text
 from triage.sources.redact import RECORDABLE_KINDS, redact_manifest
 from triage.sources.schemacheck import Check, compile_check
 
@@ -128,21 +128,9 @@ ManifestKey = tuple[str, str]
 # ---------------------------------------------------------------- YAML
 
 try:  # libyaml is ~8x faster on a large recording
-    _BaseLoader: Any = yaml.CSafeLoader
     _BaseDumper: Any = yaml.CSafeDumper
 except AttributeError:  # pragma: no cover - PyYAML without libyaml
-    _BaseLoader = yaml.SafeLoader
     _BaseDumper = yaml.SafeDumper
-
-
-class _Loader(_BaseLoader):  # type: ignore[misc]
-    """Safe loading, but timestamps stay strings: `capturedAt: 2024-05-14T09:12:00Z` must
-    round-trip as written, not come back as a datetime."""
-
-    yaml_implicit_resolvers: ClassVar[dict[Any, list[tuple[str, Any]]]] = {
-        first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-        for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
-    }
 
 
 class _Dumper(_BaseDumper):  # type: ignore[misc]
@@ -333,7 +321,11 @@ def _yaml_float(text: str) -> float | str:
 
 
 # `NaN` and `Infinity` are plain strings to YAML, and so to this reader.
-_JSON = json.JSONDecoder(parse_float=_yaml_float, parse_constant=str)
+# A key given twice raises InputError (a ValueError): the file then goes to the YAML reader,
+# which names the line.
+_JSON = json.JSONDecoder(
+    parse_float=_yaml_float, parse_constant=str, object_pairs_hook=no_duplicate_keys
+)
 _PREAMBLE = re.compile(r"(?:[ \r\n]*#[^\r\n]*)*[ \r\n]*")  # comment lines and blank lines
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89abAB]")  # libyaml refuses these; json pairs them
 
@@ -552,24 +544,18 @@ def validate_document(document: Any, file: str) -> None:
 
 def read_incident_document(path: Path) -> Any:
     """The one document of a recording, timestamps kept as strings: JSON (what triage
-    writes) by the fast path, anything else by YAML."""
+    writes) by the fast path, anything else by YAML. Both bounded (`sources.reader`)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
+        with gc_paused():
+            document = _read_json(text)
+        if document is not None:
+            return document
+        documents = load_yaml(text, timestamps=False)
     except OSError as exc:
         raise SourceError.single(str(path), f"cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise SourceError.single(str(path), "not UTF-8 text") from None
-    with gc_paused():
-        document = _read_json(text)
-    if document is not None:
-        return document
-    try:
-        documents = [d for d in yaml.load_all(text, Loader=_Loader) if d is not None]
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SourceError.single(str(path), f"invalid YAML{where}: {problem}") from None
+    except InputError as exc:
+        raise SourceError.single(str(path), str(exc)) from None
     if not documents:
         raise SourceError.single(str(path), f"empty; expected an {API_VERSION} {KIND}")
     if len(documents) > 1:
@@ -582,12 +568,25 @@ def read_incident_document(path: Path) -> Any:
 def load_incident(path: Path | str) -> Incident:
     """Read, validate and parse one recording. Raises SourceError, one line per problem."""
     path = Path(path)
-    with gc_paused():
-        return incident_from_document(read_incident_document(path), str(path))
+    try:
+        with gc_paused():
+            return incident_from_document(read_incident_document(path), str(path))
+    except RecursionError:  # a structure the reader let through, too deep for a walk
+        raise SourceError.single(str(path), "nested too deeply") from None
 
 
-def _labels(value: Any) -> dict[str, str]:
-    return {str(k): str(v) for k, v in (value or {}).items()}
+def _labels(
+    value: Any, where: str, owner: str, file: str, problems: list[Problem]
+) -> dict[str, str]:
+    """A known-good label set (strings, the schema says), its syntax checked as the
+    apiserver checks labels: a selector judged against it must see what a cluster could."""
+    labels = {str(k): str(v) for k, v in (value or {}).items()}
+    for key, text in labels.items():
+        for why in (label_key(key), label_value(text)):
+            if why is not None:
+                field = f"{where}[{json.dumps(owner)}][{json.dumps(key)}]"
+                problems.append(Problem(file, preview(field, 160), "", f"invalid label: {why}"))
+    return labels
 
 
 def incident_from_document(document: Any, file: str) -> Incident:
@@ -612,7 +611,7 @@ def incident_from_document(document: Any, file: str) -> Incident:
         except FlowSyntaxError as exc:
             problems.append(Problem(file, f"flows[{i}]", "", str(exc)))
             continue
-        flows.append(ReportedFlow(flow, entry.get("note", "")))
+        flows.append(ReportedFlow(flow, clean_lines(entry.get("note", ""))))
 
     known_good: list[KnownGood] = []
     for k, entry in enumerate(doc.get("knownGood") or ()):
@@ -632,15 +631,16 @@ def incident_from_document(document: Any, file: str) -> Incident:
                 admin_policies.append(admin)
         known_good.append(
             KnownGood(
-                name=entry["name"],
-                captured_at=entry.get("capturedAt", ""),
+                name=clean(entry["name"]),
+                captured_at=clean(entry.get("capturedAt", "")),
                 policies=tuple(policies),
                 namespace_labels={
-                    ns: _labels(labels)
+                    ns: _labels(labels, f"knownGood[{k}].namespaceLabels", ns, file, problems)
                     for ns, labels in (entry.get("namespaceLabels") or {}).items()
                 },
                 pod_labels={
-                    pod: _labels(labels) for pod, labels in (entry.get("podLabels") or {}).items()
+                    pod: _labels(labels, f"knownGood[{k}].podLabels", pod, file, problems)
+                    for pod, labels in (entry.get("podLabels") or {}).items()
                 },
                 admin_policies=tuple(sorted(admin_policies, key=lambda a: a.key)),
             )
@@ -652,24 +652,29 @@ def incident_from_document(document: Any, file: str) -> Incident:
         ProbeRecord(
             kind=cast(ProbeKind, entry["kind"]),
             source=entry["source"],
-            target=entry["target"],
+            target=clean(entry["target"]),
             port=entry.get("port"),
             protocol=entry.get("protocol") or ("UDP" if entry["kind"] == "dns" else "TCP"),
             outcome=cast(ProbeOutcome, entry["outcome"]),
-            output=entry.get("output", ""),
+            output=clean_lines(entry.get("output", "")),
             duration_ms=entry.get("durationMs", 0),
-            at=entry.get("at", ""),
+            at=clean(entry.get("at", "")),
         )
         for entry in doc.get("probes") or ()
     )
-    notes = tuple(Note(entry.get("at", ""), entry["text"]) for entry in doc.get("notes") or ())
+    notes = tuple(
+        Note(clean(entry.get("at", "")), clean_lines(entry["text"]))
+        for entry in doc.get("notes") or ()
+    )
     meta = doc["metadata"]
+    # Free text is untrusted: its control characters (terminal escapes) become U+FFFD here,
+    # once, so that no output path meets them; the output boundary cleans again anyway.
     incident_meta = IncidentMeta(
-        title=meta["title"],
-        cluster=meta.get("cluster", ""),
-        context=meta.get("context", ""),
-        captured_at=meta.get("capturedAt", ""),
-        summary=meta.get("summary", ""),
+        title=clean(meta["title"]),
+        cluster=clean(meta.get("cluster", "")),
+        context=clean(meta.get("context", "")),
+        captured_at=clean(meta.get("capturedAt", "")),
+        summary=clean_lines(meta.get("summary", "")),
         runbook=meta.get("runbook", ""),
     )
     warnings = _flow_warnings(snapshot, flows, file)
@@ -937,52 +942,19 @@ def incident_to_document(incident: Incident) -> dict[str, Any]:
 
 
 def write_incident(incident: Incident, path: Path | str) -> None:
-    """Write the recording atomically: a temporary file in the same directory, flushed to
-    disk, then renamed over `path`. An interrupted write leaves the old file as it was and
-    no temporary file behind. Refuses (SourceError) an incident the schema would refuse."""
+    """Write the recording privately and atomically (`triage.files.write_private`: mode
+    0600, a temporary file in the same directory, never through a symbolic link). An
+    interrupted write leaves the old file as it was. Refuses (SourceError) an incident the
+    schema would refuse."""
     path = Path(path)
     with gc_paused():
         document = incident_to_document(incident)
         validate_document(document, str(path))
-    directory = path.parent
     try:
-        mode = stat.S_IMODE(path.stat().st_mode)
-    except FileNotFoundError:
-        mode = 0o644
+        with gc_paused():
+            write_private_stream(path, lambda stream: _dump(document, stream))
     except OSError as exc:
         raise SourceError.single(str(path), f"cannot write: {exc.strerror or exc}") from None
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise SourceError.single(str(path), f"cannot write: {exc.strerror or exc}") from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream, gc_paused():
-            _dump(document, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        if isinstance(exc, OSError):
-            raise SourceError.single(str(path), f"cannot write: {exc.strerror or exc}") from None
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); harmless where directories cannot be opened."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------- bundled incidents

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.types import AnimationLevel
@@ -18,6 +20,7 @@ from textual.worker import Worker, WorkerState
 
 from triage.errors import error_line
 from triage.model import Flow
+from triage.model.untrusted import clean, clean_lines
 from triage.ui import command_registry as commands
 from triage.ui.cluster_index import ClusterIndex
 from triage.ui.command_registry import TriageCommands
@@ -104,6 +107,33 @@ class TriageApp(App[None]):
         self.watch_timer: Timer | None = None
         # The header's "read 12 s ago"; off for deterministic snapshots of live screens.
         self.show_age = show_age
+
+    # ------------------------------------------------------------------ the output boundary
+    # Every notification, the header and the clipboard carry outside data (names, notes,
+    # commands): cleaned of control characters here, and toasts read no markup.
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        super().notify(
+            clean_lines(message),
+            title=clean(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
+    def copy_to_clipboard(self, text: str) -> None:
+        super().copy_to_clipboard(clean_lines(text))
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        return super().format_title(clean(title), clean(sub_title))
 
     # ------------------------------------------------------------------ loading
 

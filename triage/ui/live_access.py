@@ -14,6 +14,8 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Static
 
+from triage.ui.safe_text import data_block
+
 if TYPE_CHECKING:
     from textual.app import App
 
@@ -50,17 +52,17 @@ def session_live_target(
 
 
 def export_in_thread(screen: Screen[Any], name: str, text: str, title: str, group: str) -> None:
-    """Write `text` to the app's report directory as `name` (atomically), from a thread
-    worker, and notify the path."""
+    """Write `text` to the app's report directory as `name` (private and atomic), from a
+    thread worker, and notify the path."""
     app = screen.app
     directory = Path(getattr(app, "report_dir", Path.cwd()))
 
     def job() -> None:
+        from triage.files import write_private
+
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / name
-        tmp = path.with_suffix(".md.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_private(path, text)  # 0600, atomic, never through a planted symbolic link
         app.call_from_thread(app.notify, str(path), title=title)
 
     screen.run_worker(job, thread=True, group=group, exit_on_error=False)
@@ -137,7 +139,7 @@ class ClusterWriteScreen(Screen[None]):
         )
 
     def add_log(self, text: str, style: str = "") -> None:
-        self.log_lines.append(Text(text, style))
+        self.log_lines.append(data_block(text, style))  # names, contexts, API messages
         self.query_one(f"#{self.LOG_TEXT_ID}", Static).update(Text("\n").join(self.log_lines))
         self.query_one(f"#{self.LOG_ID}", VerticalScroll).scroll_end(animate=False)
 

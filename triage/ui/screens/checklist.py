@@ -14,6 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState, get_current_worker
@@ -30,7 +31,9 @@ from triage.checklist import (
     runbook_for,
 )
 from triage.errors import error_line
+from triage.files import write_private
 from triage.model import Flow
+from triage.model.untrusted import clean
 from triage.ui.fit import elide_names
 from triage.ui.messages import StepFinished
 from triage.ui.session import Session
@@ -56,9 +59,7 @@ def report_name(flow: Flow) -> str:
 def write_report(directory: Path, name: str, text: str) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / name
-    tmp = path.with_suffix(".md.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_private(path, text)  # 0600, atomic, never through a planted symbolic link
     return path
 
 
@@ -143,7 +144,7 @@ evidence (`c` copies it). `e` writes the incident report (Markdown)."""
         yield Static(id="flow-line")
         with Horizontal(id="checklist-main"):
             step_list = StepList(runbook.steps, id="steps")
-            step_list.border_title = runbook.title
+            step_list.border_title = escape(clean(runbook.title))  # a --runbook file
             yield step_list
             yield StepDetail(id="step-detail")
         yield Footer(compact=True, show_command_palette=False)

@@ -12,13 +12,16 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Input, Static
 
 from triage.model import Namespace, NetworkPolicy, Pod, Service
+from triage.model.untrusted import clean
 from triage.policy import policies_selecting
 from triage.ui.cluster_index import ClusterIndex, describe_ports
 from triage.ui.filtering import FilterSyntaxError, Query, apply, format_labels, parse_query
+from triage.ui.safe_text import data_block
 from triage.ui.widgets.inputs import TriageInput
 from triage.ui.widgets.resource_table import Column, ResourceTable
 from triage.ui.widgets.source_bar import SourceBar
@@ -37,7 +40,8 @@ def _names(items: list[str]) -> str:
 
 
 class _Grid:
-    """Two columns, name and value; values are plain text (labels may hold `[`)."""
+    """Two columns, name and value; values are plain text (labels may hold `[`), cleaned of
+    control characters (an owner's name or a node's is free text in a recording)."""
 
     def __init__(self) -> None:
         self.table = Table.grid(padding=(0, 2))
@@ -45,7 +49,7 @@ class _Grid:
         self.table.add_column()
 
     def add_row(self, name: str, value: str | Text) -> None:
-        self.table.add_row(Text(name), value if isinstance(value, Text) else Text(value))
+        self.table.add_row(Text(name), value if isinstance(value, Text) else data_block(value))
 
 
 class ClusterScreen(Screen[None]):
@@ -306,16 +310,16 @@ the selected namespace (all namespaces: `0` first)."""
         body = self.query_one("#details-body", Static)
         details = self.query_one("#details", VerticalScroll)
         if isinstance(item, Pod):
-            details.border_title = f"Pod {item.key}"
+            details.border_title = escape(f"Pod {clean(item.key)}")
             body.update(self.pod_details(item))
         elif isinstance(item, NetworkPolicy):
-            details.border_title = f"NetworkPolicy {item.key}"
+            details.border_title = escape(f"NetworkPolicy {clean(item.key)}")
             body.update(self.policy_details(item))
         elif isinstance(item, Service):
-            details.border_title = f"Service {item.key}"
+            details.border_title = escape(f"Service {clean(item.key)}")
             body.update(self.service_details(item))
         elif isinstance(item, Namespace):
-            details.border_title = f"Namespace {item.name}"
+            details.border_title = escape(f"Namespace {clean(item.name)}")
             body.update(self.namespace_details(item))
         else:
             details.border_title = "Details"

@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from triage.errors import error_line
 from triage.model import Snapshot
 from triage.policy.exposure import Containment, Exposure, Reach, Scope, SideGrant
+from triage.ui.safe_text import data_text
 from triage.ui.widgets.source_bar import SourceBar
 
 
@@ -172,8 +173,8 @@ containment between quarantining the pod and a default-deny egress for its names
         table.clear()
         for r in reaches:
             table.add_row(
-                r.namespace,
-                r.workload,
+                data_text(r.namespace),
+                data_text(r.workload),
                 str(len(r.pods)),
                 _ports_cell(r),
                 _side_cell(r.egress),

@@ -29,6 +29,7 @@ from triage.model import (
 from triage.model.untrusted import clean
 from triage.ui.filtering import make_row
 from triage.ui.fuzzy import Completion, rank
+from triage.ui.safe_text import data_text
 from triage.ui.session import Session
 from triage.ui.widgets.inputs import TriageInput
 from triage.ui.widgets.resource_table import Column, ResourceTable
@@ -278,7 +279,7 @@ complete flow starts the checklist."""
         self._shown = matches
         option_list.clear_options()
         # No option ids: 53/UDP and 53/TCP both complete to "53".
-        option_list.add_options(Option(m.display) for m in matches)
+        option_list.add_options(Option(data_text(m.display)) for m in matches)
         option_list.display = bool(matches)
         # Highlight the first match once something is typed, or for ports and protocols
         # (few, and all relevant): enter then takes it.

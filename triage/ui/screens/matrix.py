@@ -24,6 +24,7 @@ from textual.worker import Worker, WorkerState
 from triage.errors import error_line
 from triage.model import Flow, Snapshot
 from triage.policy.matrix import Matrix, PortQuery, cell_kind, cell_text
+from triage.ui.safe_text import data_text
 from triage.ui.widgets.source_bar import SourceBar
 
 GRID_LIMIT = 120
@@ -145,8 +146,8 @@ Move with the arrows; the cell under the cursor is spelled out below the grid.""
             for cell in matrix.iter_cells():
                 kind = cell_kind(cell)
                 table.add_row(
-                    matrix.workloads[cell.source].key,
-                    matrix.workloads[cell.destination].key,
+                    data_text(matrix.workloads[cell.source].key),
+                    data_text(matrix.workloads[cell.destination].key),
                     Text(cell_text(cell), style=STYLES[kind]),
                 )
         table.focus()

@@ -26,6 +26,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.markup import escape
 from textual.message import Message
 from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
@@ -33,12 +34,14 @@ from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from triage.errors import error_line
+from triage.model.untrusted import clean
 from triage.rollback.apply import ApplyResult, DryRunResult, Progress, Run
 from triage.rollback.delta import Delta
 from triage.rollback.plan import ORDERING_RULE, PHASE_NAMES, Operation, Plan
 from triage.rollback.policyset import PolicySet, scope_text
 from triage.rollback.store import SavedSnapshot
 from triage.ui.live_access import ClusterWriteScreen, export_in_thread
+from triage.ui.safe_text import data_text
 from triage.ui.session import Session
 from triage.ui.widgets.confirm import ConfirmContextModal
 from triage.ui.widgets.source_bar import SourceBar
@@ -265,7 +268,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         self.show_banner(
             " replay of a recording: the plan and delta against its known-good set; "
             "nothing can be applied from here",
-            f" context {self.context}: applying needs the context name typed",
+            f" context {clean(self.context)}: applying needs the context name typed",
         )
         if self.simulation:
             self.add_log(
@@ -353,7 +356,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
                         "\n",
                         (
                             f"  {len(snap.policies)} policies · {scope_text(snap.scope)}"
-                            + (f" · {snap.note}" if snap.note else ""),
+                            + (f" · {clean(snap.note)}" if snap.note else ""),
                             "dim",
                         ),
                     )
@@ -430,10 +433,10 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         ]
         summary = Text(no_wrap=False)
         summary.append(f"{kind} toward ", "bold")
-        summary.append(plan.target.description)
-        summary.append(f"\n{scope_text(plan.scope)} · {plan.summary()}")
+        summary.append(clean(plan.target.description))
+        summary.append(f"\n{clean(scope_text(plan.scope))} · {plan.summary()}")
         for warning in plan.warnings:
-            summary.append(f"\nwarning: {warning}", "yellow")
+            summary.append(f"\nwarning: {clean(warning)}", "yellow")
         self.query_one("#plan-summary", Static).update(summary)
         table = self.query_one("#rollback-steps", DataTable)
         table.clear()
@@ -441,7 +444,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
             table.add_row(
                 str(i),
                 op.action,
-                op.key,
+                data_text(op.key),
                 f"{op.phase} {PHASE_NAMES[op.phase]}",
                 op_effect(op),
                 self.step_status.get(i, ""),
@@ -469,7 +472,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
             return
         row = max(0, min(row, len(plan.operations) - 1))
         op = plan.operations[row]
-        pane.border_title = f"{row + 1}. {op.action} {op.key}"
+        pane.border_title = escape(f"{row + 1}. {op.action} {clean(op.key)}")
         header = Text()
         # In full: the table cell and the border title may be cut at 80 columns.
         header.append(f"{op.action} {op.key}\n", "bold")

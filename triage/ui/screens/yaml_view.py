@@ -10,8 +10,11 @@ from rich.syntax import Syntax
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.markup import escape
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Static
+
+from triage.model.untrusted import clean, clean_lines
 
 
 def to_yaml(manifest: Mapping[str, Any]) -> str:
@@ -31,10 +34,12 @@ class YamlScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="yaml-box") as box:
-            box.border_title = self.title_text
+            box.border_title = escape(clean(self.title_text))
             box.border_subtitle = "c copies · esc back"
             yield Static(
-                Syntax(self.text, "yaml", theme="ansi_dark", background_color="default"),
+                Syntax(
+                    clean_lines(self.text), "yaml", theme="ansi_dark", background_color="default"
+                ),
                 id="yaml-body",
             )
         yield Footer(compact=True, show_command_palette=False)

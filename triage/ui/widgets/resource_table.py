@@ -21,6 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from triage.model.untrusted import clean
 from triage.ui.filtering import Row
 from triage.ui.fit import elide_middle
 
@@ -208,7 +209,8 @@ class ResourceTable(ScrollView, can_focus=True):
     def _line(self, cells: Sequence[str], style: Any, dim_style: Any) -> list[Segment]:
         segments: list[Segment] = []
         last = len(self.columns) - 1
-        for i, (cell, width) in enumerate(zip(cells, self._widths, strict=False)):
+        for i, (raw, width) in enumerate(zip(cells, self._widths, strict=False)):
+            cell = clean(raw)  # outside data, drawn as segments: no control characters
             if len(cell) > width and self.columns[i].elide == "middle":
                 text = elide_middle(cell, width)
             elif len(cell) > width:

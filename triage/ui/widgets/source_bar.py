@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from rich.text import Text
 from textual.widgets import Static
 
+from triage.model.untrusted import clean
 from triage.ui.session import Session
 
 
@@ -43,16 +44,17 @@ def _source_text(session: Session | None, app_title: str, age: str, watching: bo
     if session is None:
         return text
     text.append(" REPLAY · read-only " if session.read_only else " LIVE ", "bold reverse")
+    # Cluster, context, server and title are outside data (a recording, a kubeconfig).
     if session.details:
-        text.append(f"  {session.details}")
-    text.append(f"  {session.label}", "bold")
+        text.append(f"  {clean(session.details)}")
+    text.append(f"  {clean(session.label)}", "bold")
     if not session.read_only and session.loaded_at and age:
         text.append(f"  read {age}")
     if watching:
         text.append("  WATCH", "bold")
     if session.debug_containers == "allowed" and not session.read_only:
         # --allow-debug-container: probes may change pods of this context without asking.
-        text.append(f"  debug containers allowed in context {session.context}", "bold")
+        text.append(f"  debug containers allowed in context {clean(session.context)}", "bold")
     return text
 
 

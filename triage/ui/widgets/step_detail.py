@@ -10,9 +10,12 @@ from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
+from textual.markup import escape
 from textual.widgets import Static
 
 from triage.checklist import Status, StepResult, StepSpec
+from triage.model.untrusted import clean
+from triage.ui.safe_text import data_block
 from triage.ui.widgets.steps import GLYPHS, WORDS
 
 DETAIL_TITLES = {
@@ -66,7 +69,7 @@ class StepDetail(VerticalScroll):
     def _set(self, id: str, content: RenderableType | None, title: str = "") -> None:
         widget = self.query_one(f"#{id}", Static)
         widget.display = content is not None
-        widget.border_title = title or None
+        widget.border_title = escape(title) if title else None
         widget.update(content if content is not None else "")
 
     def show(
@@ -78,7 +81,7 @@ class StepDetail(VerticalScroll):
         kubectl: str,
         explanation: RenderableType | None,
     ) -> None:
-        self.border_title = f"{number}. {spec.title}"
+        self.border_title = escape(clean(f"{number}. {spec.title}"))
         for name in WORDS:
             self.set_class(name == status, f"-{name}")
         word = WORDS[status] or "not run yet"
@@ -91,15 +94,15 @@ class StepDetail(VerticalScroll):
             self._set("detail-explanation", None)
             self._set("detail-extra", None)
         else:
-            self._set("detail-summary", Text(result.summary, style="bold"))
-            evidence = Text("\n").join(Text(f"• {line}") for line in result.evidence)
+            self._set("detail-summary", data_block(result.summary, style="bold"))
+            evidence = Text("\n").join(data_block(f"• {line}") for line in result.evidence)
             self._set("detail-evidence", evidence if result.evidence else None, "Evidence")
-            self._set("detail-hint", Text(result.hint) if result.hint else None, "Next")
+            self._set("detail-hint", data_block(result.hint) if result.hint else None, "Next")
             self._set("detail-explanation", explanation, "Explanation")
             self._set("detail-extra", details_renderable(result.details, spec.id), "Details")
         self._set(
             "detail-kubectl",
-            Text(kubectl, style="bold") if kubectl else None,
+            data_block(kubectl, style="bold") if kubectl else None,
             "kubectl (c copies)",
         )
         self._set("detail-text", Text(spec.text, style="italic"), "What this step checks")

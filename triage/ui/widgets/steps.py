@@ -16,6 +16,7 @@ from textual.reactive import reactive
 from textual.widgets import Label
 
 from triage.checklist import STATUSES, Status, StepSpec
+from triage.ui.safe_text import data_text
 
 GLYPHS: dict[Status, str] = {
     "pending": "·",
@@ -48,7 +49,7 @@ class StepRow(Horizontal):
 
     def compose(self) -> ComposeResult:
         yield Label(GLYPHS["pending"], classes="glyph")
-        yield Label(f"{self.number}. {self.spec.title}", classes="title")
+        yield Label(data_text(f"{self.number}. {self.spec.title}"), classes="title")
         yield Label("", classes="status")
 
     def set_status(self, status: Status) -> None:
