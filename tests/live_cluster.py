@@ -99,4 +99,5 @@ def without_versions(snapshot: Snapshot) -> Snapshot:
     """The snapshot with policy resourceVersions dropped: a server assigns its own on
     seeding, and a real cluster bumps them, so equality is about content."""
     policies = tuple(dataclasses.replace(p, resource_version=None) for p in snapshot.policies)
-    return snapshot.with_policies(policies)
+    admin = tuple(dataclasses.replace(p, resource_version=None) for p in snapshot.admin_policies)
+    return snapshot.with_policies(policies).with_admin_policies(admin)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from triage.checklist.model import ChecklistContext
+from triage.checklist.run import run_step
 from triage.cli import main
 from triage.model import IPRef, PodRef, ServiceRef, parse_flow
 from triage.model.incident import Incident
@@ -39,6 +41,7 @@ class Expect:
     code: str | None = None  # a reason code of the nearest miss, or that of `blocked_by`
     text: str = ""  # a phrase of that same reason's text
     policy: str | None = None  # the policy of the nearest miss, or the one that allows
+    tier: str = ""  # an Admin/Baseline decision: the deciding tier step's text
 
 
 EXPECTED: dict[str, list[Expect]] = {
@@ -120,6 +123,14 @@ EXPECTED: dict[str, list[Expect]] = {
         # The policies allow it; the Service's named targetPort matches no container port.
         Expect(False, None, "target-port-unresolved", "targetPort http matches no container"),
         Expect(True, policy="orders/allow-orders-from-checkout"),
+    ],
+    "platform-admin-deny": [
+        # The NetworkPolicy allows it; the Admin tier decides first and denies it.
+        Expect(
+            False,
+            "ingress",
+            tier="Admin: cnp/finance-isolation rule deny-cross-namespace Deny",
+        ),
     ],
 }
 
@@ -219,6 +230,12 @@ def test_reported_flow_verdict(name: str, index: int, expect: Expect) -> None:
         assert verdict.egress.allowed and not verdict.ingress.allowed
     else:  # not a policy verdict: both sides allow, something else blocks
         assert verdict.egress.allowed and verdict.ingress.allowed
+    if expect.tier:
+        side = verdict.ingress if expect.denied_by == "ingress" else verdict.egress
+        assert side.tiers is not None and side.tiers.decided_by in ("Admin", "Baseline")
+        assert side.tiers.text == expect.tier
+        assert verdict.nearest_miss is None
+        return
     reasons = deciding_reasons(explanation)
     assert any(r.code == expect.code and expect.text in r.text for r in reasons), reasons
     if expect.policy is not None:
@@ -346,3 +363,57 @@ def test_triage_explain_recording(
         assert document["blocked_by"]["code"] == expect.code
     elif expect.code is not None:
         assert expect.code in [r["code"] for r in document["nearest_miss"]["missing"]]
+
+
+# ---------------------------------------------------------------- admin tier
+
+
+def test_platform_admin_deny_shadows_the_networkpolicy_allow() -> None:
+    incident = load("platform-admin-deny")
+    flow = incident.flows[0].flow
+    # Without the Admin tier the team's NetworkPolicy admits the flow.
+    assert explain(incident.snapshot.with_admin_policies(()), flow).allowed
+    ctx = ChecklistContext(incident.snapshot, flow)
+    step = run_step(ctx, "tiers")
+    assert step.status == "fail"
+    assert step.summary == (
+        "Admin tier: cnp/finance-isolation rule deny-cross-namespace denies ingress at "
+        "finance/ledger-5b7c9d8f4-t6wqz (peer: namespaces team notin (finance))"
+    )
+    assert step.kubectl == "kubectl get clusternetworkpolicies finance-isolation -o yaml"
+    # The known-good admin policy (same name, priority 10) passes reports down again.
+    (known_good,) = incident.known_good
+    assert [(a.key, a.priority) for a in known_good.admin_policies] == [
+        ("cnp/finance-isolation", 10)
+    ]
+    assert explain(incident.snapshot.with_admin_policies(known_good.admin_policies), flow).allowed
+
+
+def test_platform_admin_deny_rollback_plan_restores_the_earlier_admin_policy(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = bundled_incident("platform-admin-deny")
+    argv = ["rollback", "plan", "--recording", str(path), "--state-dir", str(tmp_path), "-o"]
+    assert main([*argv, "json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["simulation"] is True
+    assert [
+        (s["action"], s["key"], s["kind"], s["tier"], s["priority"], s["phase"])
+        for s in plan["steps"]
+    ] == [("replace", "cnp/finance-isolation", "ClusterNetworkPolicy", "Admin", 10, 1)]
+    step = plan["steps"][0]
+    assert [r["name"] for r in step["manifest"]["spec"]["ingress"]] == [
+        "pass-reports",
+        "deny-sandboxes",
+    ]
+    assert plan["unchanged"] == [
+        "finance/allow-ledger-from-reports",
+        "finance/default-deny-ingress",
+    ]
+    opened = [(f["source"], f["destination"], f["port"]) for f in plan["delta"]["opened"]]
+    assert opened == [("reports/nightly-close", "finance/ledger", 8443)]
+    assert plan["delta"]["closed"] == []
+    assert main([*argv, "text"]) == 0
+    text = capsys.readouterr().out
+    assert "1. replace cnp/finance-isolation  [phase 1 allow]" in text
+    assert "ClusterNetworkPolicy, Admin tier, priority 10 (cluster-scoped)" in text

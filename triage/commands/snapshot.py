@@ -111,12 +111,16 @@ def run_save(args: argparse.Namespace) -> int:
             )
         )
         policies = snapshot.policies
+        # Admin policies are kept only when some were captured: an empty capture says
+        # nothing (a rollback to it must not delete every cluster-scoped admin policy).
+        admin = snapshot.admin_policies or None
         ns_labels = {ns.name: dict(ns.labels) for ns in snapshot.namespaces}
         pod_labels = {p.key: dict(p.labels) for p in snapshot.pods}
         source = loaded.description
         if args.known_good is not None:
             kg = find_known_good(loaded.incident, args.known_good)
             policies = kg.policies
+            admin = kg.admin_policies or None
             scope = tuple(sorted({p.namespace for p in policies}))
             ns_labels = {k: dict(v) for k, v in kg.namespace_labels.items()}
             pod_labels = {k: dict(v) for k, v in kg.pod_labels.items()}
@@ -128,6 +132,7 @@ def run_save(args: argparse.Namespace) -> int:
         else:
             scope = namespaces or None
         policies = snapshot.policies
+        admin = snapshot.admin_policies or None
         ns_labels = {ns.name: dict(ns.labels) for ns in snapshot.namespaces}
         pod_labels = {p.key: dict(p.labels) for p in snapshot.pods}
         source = loaded.description
@@ -142,6 +147,7 @@ def run_save(args: argparse.Namespace) -> int:
             note=args.note,
             namespace_labels=ns_labels,
             pod_labels=pod_labels,
+            admin_policies=admin,
         )
         print(f"saved {describe_snapshot(saved)}")
         print(f"store: {store.path}")

@@ -1,4 +1,9 @@
-"""The NetworkPolicy calls the applier makes, and nothing else.
+"""The NetworkPolicy and admin-policy calls the applier makes, and nothing else.
+
+Admin policies (ClusterNetworkPolicy v1alpha2, AdminNetworkPolicy and
+BaselineAdminNetworkPolicy v1alpha1) are cluster-scoped custom resources of
+`policy.networking.k8s.io`, written at `/apis/policy.networking.k8s.io/VERSION/PLURAL/NAME`
+through the client's CustomObjectsApi.
 
 Bodies go out and come back as plain JSON (`_preload_content=False`): a policy read for a
 backup must round-trip exactly, and the client's pydantic models would drop any field they
@@ -52,6 +57,25 @@ class PolicyApi(Protocol):
         self, namespace: str, name: str, *, resource_version: str | None, dry_run: bool
     ) -> None: ...
 
+    def list_admin_policies(self) -> list[JsonDict]: ...
+
+    def create_admin(self, body: JsonDict, *, dry_run: bool) -> JsonDict: ...
+
+    def replace_admin(self, body: JsonDict, *, dry_run: bool) -> JsonDict: ...
+
+    def delete_admin(
+        self, kind: str, name: str, *, resource_version: str | None, dry_run: bool
+    ) -> None: ...
+
+
+ADMIN_GROUP = "policy.networking.k8s.io"
+# kind → (version, plural): where each admin kind lives.
+ADMIN_RESOURCES: dict[str, tuple[str, str]] = {
+    "ClusterNetworkPolicy": ("v1alpha2", "clusternetworkpolicies"),
+    "AdminNetworkPolicy": ("v1alpha1", "adminnetworkpolicies"),
+    "BaselineAdminNetworkPolicy": ("v1alpha1", "baselineadminnetworkpolicies"),
+}
+
 
 def _not_sent(cause: BaseException | None) -> bool:
     """True when the request certainly did not reach the server (connect failures)."""
@@ -82,6 +106,7 @@ class KubePolicyApi:
         from kubernetes import client
 
         self._api = client.NetworkingV1Api(api_client)
+        self._custom = client.CustomObjectsApi(api_client)
         self._on_close = on_close
         self._context = context
         self.server = server
@@ -216,6 +241,98 @@ class KubePolicyApi:
             self._api.delete_namespaced_network_policy,
             name=name,
             namespace=namespace,
+            body=options,
+            dry_run="All" if dry_run else None,
+        )
+
+    # ------------------------------------------------------------ admin policies
+
+    def list_admin_policies(self) -> list[JsonDict]:
+        """Every admin policy of the three kinds; a kind whose CRD is absent (404) has none."""
+        from triage.sources.kubeclient import CallSite
+
+        out: list[JsonDict] = []
+        for kind, (version, plural) in ADMIN_RESOURCES.items():
+            token: str | None = None
+            while True:
+                site = CallSite("list", plural, None, cluster_scoped=True)
+                try:
+                    doc = self._call(
+                        site,
+                        self._custom.list_cluster_custom_object,
+                        group=ADMIN_GROUP,
+                        version=version,
+                        plural=plural,
+                        limit=500,
+                        _continue=token,
+                    )
+                except ApiFailure as exc:
+                    if exc.status == 404:
+                        break
+                    raise
+                doc = doc or {}
+                for item in doc.get("items") or []:
+                    if isinstance(item, dict):
+                        meta = {
+                            k: v
+                            for k, v in (item.get("metadata") or {}).items()
+                            if k != "managedFields"
+                        }
+                        out.append(
+                            {
+                                **item,
+                                "apiVersion": f"{ADMIN_GROUP}/{version}",
+                                "kind": kind,
+                                "metadata": meta,
+                            }
+                        )
+                token = (doc.get("metadata") or {}).get("continue") or None
+                if not token:
+                    break
+        return out
+
+    def _admin_write(self, verb: str, body: JsonDict, dry_run: bool) -> JsonDict:
+        from triage.sources.kubeclient import CallSite
+
+        version, plural = ADMIN_RESOURCES[str(body["kind"])]
+        name = str(body["metadata"]["name"])
+        site = CallSite(verb, plural, None, name, cluster_scoped=True)
+        args: dict[str, Any] = {
+            "group": ADMIN_GROUP,
+            "version": version,
+            "plural": plural,
+            "body": body,
+            "dry_run": "All" if dry_run else None,
+        }
+        if verb == "create":
+            return self._call(site, self._custom.create_cluster_custom_object, **args) or {}
+        return self._call(site, self._custom.replace_cluster_custom_object, name=name, **args) or {}
+
+    def create_admin(self, body: JsonDict, *, dry_run: bool) -> JsonDict:
+        return self._admin_write("create", body, dry_run)
+
+    def replace_admin(self, body: JsonDict, *, dry_run: bool) -> JsonDict:
+        return self._admin_write("update", body, dry_run)
+
+    def delete_admin(
+        self, kind: str, name: str, *, resource_version: str | None, dry_run: bool
+    ) -> None:
+        from triage.sources.kubeclient import CallSite
+
+        version, plural = ADMIN_RESOURCES[kind]
+        site = CallSite("delete", plural, None, name, cluster_scoped=True)
+        options: JsonDict = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        if resource_version is not None:
+            options["preconditions"] = {"resourceVersion": resource_version}
+        if dry_run:
+            options["dryRun"] = ["All"]
+        self._call(
+            site,
+            self._custom.delete_cluster_custom_object,
+            group=ADMIN_GROUP,
+            version=version,
+            plural=plural,
+            name=name,
             body=options,
             dry_run="All" if dry_run else None,
         )

@@ -18,6 +18,11 @@
    (back to the backup, through this same machinery).
 7. Verify: re-read and compare the live set with the target (semantic equality).
 
+When the target carries an admin set, the cluster-scoped admin policies go through every
+stage too: re-read and compared at 2, saved in the backup at 3, dry-run, applied with the
+same preconditions and journalled (a step with no namespace, named `cnp/NAME`...) at 4-5,
+verified at 7; resume and revert aim at them as well.
+
 A process stopped at any point leaves the journal `applying`/`interrupted` with the step in
 flight `pending`; resume and revert always start from a fresh read, so they are idempotent.
 """
@@ -25,16 +30,20 @@ flight `pending`; resume and revert always start from a fresh read, so they are 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from triage.errors import UsageError
 from triage.model import NetworkPolicy, Snapshot
+from triage.model.admin import AdminPolicy
 from triage.rollback.api import ApiFailure, JsonDict, PolicyApi
 from triage.rollback.plan import Operation, Plan, make_plan
 from triage.rollback.policyset import (
     PolicySet,
+    admin_clean_manifest,
+    admin_sets_equal,
+    parse_admins,
     parse_policies,
     scope_text,
     sets_equal,
@@ -183,25 +192,28 @@ class Applier:
         docs = self.api.list_policies(None if scope is None else tuple(scope))
         return parse_policies(docs, f"context {self.api.context}")
 
+    def read_live_admin(self) -> tuple[AdminPolicy, ...]:
+        return parse_admins(self.api.list_admin_policies(), f"context {self.api.context}")
+
     @staticmethod
-    def changes_since(plan: Plan, live: Sequence[NetworkPolicy]) -> list[str]:
-        """Live policies (in scope) that differ from what the plan was made against."""
-        now = {p.key: p.resource_version for p in live}
-        out = []
-        for key in sorted(now.keys() | plan.live_versions.keys()):
-            if key not in plan.live_versions:
-                out.append(f"{key} was created")
-            elif key not in now:
-                out.append(f"{key} was deleted")
-            elif now[key] != plan.live_versions[key]:
-                out.append(
-                    f"{key} changed (resourceVersion {plan.live_versions[key]} → {now[key]})"
-                )
+    def changes_since(
+        plan: Plan,
+        live: Sequence[NetworkPolicy],
+        live_admin: Sequence[AdminPolicy] | None = None,
+    ) -> list[str]:
+        """Live policies (in scope) and, when the plan writes them, admin policies that
+        differ from what the plan was made against."""
+        out = _version_changes(plan.live_versions, {p.key: p.resource_version for p in live})
+        if plan.admin_versions is not None and live_admin is not None:
+            now_admin = {p.key: p.resource_version for p in live_admin}
+            out += _version_changes(plan.admin_versions, now_admin)
         return out
 
     # ------------------------------------------------------------ running
 
-    def _preflight(self, plan: Plan) -> tuple[NetworkPolicy, ...]:
+    def _preflight(
+        self, plan: Plan
+    ) -> tuple[tuple[NetworkPolicy, ...], tuple[AdminPolicy, ...] | None]:
         """Refuse a simulation or another context's plan; re-read the live set and refuse
         if anything changed since the plan. Returns the live set (in scope)."""
         context = self.api.context
@@ -224,7 +236,8 @@ class Applier:
             Progress("check", "start", f"re-reading the live policies ({scope_text(plan.scope)})")
         )
         live_now = self.read_live(plan.scope)
-        changes = self.changes_since(plan, live_now)
+        live_admin = self.read_live_admin() if plan.admin_versions is not None else None
+        changes = self.changes_since(plan, live_now, live_admin)
         if changes:
             shown = "; ".join(changes[:5]) + (
                 f"; +{len(changes) - 5} more" if len(changes) > 5 else ""
@@ -234,7 +247,7 @@ class Applier:
                 f"the live policies changed since the plan ({shown}); nothing applied — re-plan"
             )
         self._emit(Progress("check", "ok", "no policy changed since the plan"))
-        return live_now
+        return live_now, live_admin
 
     def _dry_run_all(self, plan: Plan) -> list[DryRunResult]:
         total = len(plan.operations)
@@ -266,10 +279,14 @@ class Applier:
             plan.target,
             policies=tuple(p for p in plan.final_policies if plan.in_scope(p.namespace)),
             scope=plan.scope,
+            admin_policies=plan.final_admin,
         )
 
     def _open_journal(
-        self, run: Run, live_now: tuple[NetworkPolicy, ...]
+        self,
+        run: Run,
+        live_now: tuple[NetworkPolicy, ...],
+        live_admin: tuple[AdminPolicy, ...] | None,
     ) -> tuple[SavedSnapshot, Journal]:
         """The backup of the live set, then the journal with every step `pending`. Both are
         written before anything is sent: a store that cannot be written refuses the run."""
@@ -285,6 +302,7 @@ class Applier:
             namespace_labels={ns.name: ns.labels for ns in live_snapshot.namespaces}
             if live_snapshot is not None
             else {},
+            admin_policies=live_admin,
         )
         self._emit(Progress("backup", "ok", f"live set saved as backup snapshot #{backup.id}"))
         journal = self.store.create_journal(
@@ -298,9 +316,9 @@ class Applier:
                 (
                     op.action,
                     op.namespace,
-                    op.name,
+                    op.key if op.admin else op.name,
                     op.planned_rv,
-                    stored_manifest(op.live) if op.live is not None else None,
+                    _before(op),
                 )
                 for op in plan.operations
             ],
@@ -316,10 +334,10 @@ class Applier:
                 "nothing applied"
             )
         total = len(plan.operations)
-        live_now = self._preflight(plan)
+        live_now, live_admin = self._preflight(plan)
 
         try:
-            backup, journal = self._open_journal(run, live_now)
+            backup, journal = self._open_journal(run, live_now, live_admin)
         except StoreError as exc:
             raise RollbackRefused(f"{exc}; nothing applied") from exc
         jid = journal.id
@@ -422,6 +440,17 @@ class Applier:
             self._emit(Progress("verify", "failed", message))
             return result("verify-failed", message, states)
         equal, diffs = sets_equal(live_after, target.policies)
+        if target.admin_policies is not None:
+            try:
+                admin_after = self.read_live_admin()
+            except ApiFailure as exc:
+                message = f"every step applied, but the admin policies could not be re-read: {exc}"
+                self.store.set_journal_status(jid, "verify-failed", message)
+                self._emit(Progress("verify", "failed", message))
+                return result("verify-failed", message, states)
+            admin_ok, admin_diffs = admin_sets_equal(admin_after, target.admin_policies)
+            equal = equal and admin_ok
+            diffs = diffs + admin_diffs
         if not equal:
             message = (
                 "every step applied, but the live set differs from the target "
@@ -441,6 +470,8 @@ class Applier:
 
     def _send(self, op: Operation, *, dry_run: bool) -> tuple[JsonDict | None, str]:
         """One operation; returns what the server answered and a note for the journal."""
+        if op.admin:
+            return self._send_admin(op, dry_run=dry_run)
         if op.action == "delete":
             try:
                 self.api.delete(
@@ -456,6 +487,42 @@ class Applier:
         if op.action == "create":
             return self.api.create(body, dry_run=dry_run), ""
         return self.api.replace(body, dry_run=dry_run), ""
+
+    def _send_admin(self, op: Operation, *, dry_run: bool) -> tuple[JsonDict | None, str]:
+        if op.action == "delete":
+            try:
+                self.api.delete_admin(
+                    op.kind, op.name, resource_version=op.planned_rv, dry_run=dry_run
+                )
+            except ApiFailure as exc:
+                if exc.status == 404 and not dry_run:
+                    return None, "already absent"
+                raise
+            return None, ""
+        body = op.manifest()
+        assert body is not None
+        if op.action == "create":
+            return self.api.create_admin(body, dry_run=dry_run), ""
+        return self.api.replace_admin(body, dry_run=dry_run), ""
+
+
+def _before(op: Operation) -> JsonDict | None:
+    """The live object a step changes, as kept in the journal."""
+    if isinstance(op.live, AdminPolicy):
+        return admin_clean_manifest(op.live, op.live.resource_version)
+    return stored_manifest(op.live) if op.live is not None else None
+
+
+def _version_changes(planned: Mapping[str, str | None], now: Mapping[str, str | None]) -> list[str]:
+    out = []
+    for key in sorted(now.keys() | planned.keys()):
+        if key not in planned:
+            out.append(f"{key} was created")
+        elif key not in now:
+            out.append(f"{key} was deleted")
+        elif now[key] != planned[key]:
+            out.append(f"{key} changed (resourceVersion {planned[key]} → {now[key]})")
+    return out
 
 
 # ---------------------------------------------------------------- resume and revert

@@ -13,6 +13,11 @@ too slow for a real cluster, so the delta works on *representatives*:
   selects for Egress and the ingress of the pods it selects for Ingress, so a flow whose
   source and destination are both untouched keeps its verdict.
 
+Cluster-scoped admin policies (ClusterNetworkPolicy, ANP, BANP) are judged the same way:
+a changed admin policy acts on the egress of the pods its subject selects when it has egress
+rules, and on their ingress when it has ingress rules; the ports its rules name join the
+destination's declared ones, and one address per `networks` CIDR is an outside endpoint.
+
 Every verdict comes from `triage.policy.explain` on `snapshot.with_policies(...)`, so the
 delta says the same thing `triage explain` would.
 """
@@ -34,8 +39,10 @@ from triage.model import (
     Protocol,
     Snapshot,
 )
+from triage.model.admin import AdminPolicy
 from triage.policy import Verdict, explain, selector_matches
-from triage.rollback.policyset import semantically_equal
+from triage.policy.tiers import TierIndex, selects, tier_index
+from triage.rollback.policyset import admin_equal, semantically_equal
 
 PortKey = tuple[int, Protocol]
 
@@ -147,6 +154,51 @@ def changed_policies(
             continue
         out.extend(p for p in (old, new) if p is not None)
     return out
+
+
+def changed_admin(before: Iterable[AdminPolicy], after: Iterable[AdminPolicy]) -> list[AdminPolicy]:
+    """Every version (old and new) of each admin policy that differs between the sets."""
+    a = {p.key: p for p in before}
+    b = {p.key: p for p in after}
+    out: list[AdminPolicy] = []
+    for key in sorted(a.keys() | b.keys()):
+        old, new = a.get(key), b.get(key)
+        if old is not None and new is not None and admin_equal(old, new):
+            continue
+        out.extend(p for p in (old, new) if p is not None)
+    return out
+
+
+def _admin_selects(tix: TierIndex, policy: AdminPolicy, pod: Pod, direction: Direction) -> bool:
+    return bool(policy.rules(direction)) and selects(tix, policy.subject, pod)
+
+
+def _admin_ports(policies: Iterable[AdminPolicy], direction: Direction | None) -> set[PortKey]:
+    """Numeric ports (range starts included) the admin rules name (one direction or both)."""
+    out: set[PortKey] = set()
+    for pol in policies:
+        rules = (*pol.ingress, *pol.egress) if direction is None else pol.rules(direction)
+        for rule in rules:
+            for port in rule.ports:
+                if port.port is not None and port.protocol is not None:
+                    out.add((port.port, port.protocol))
+    return out
+
+
+def _admin_outside(policies: Iterable[AdminPolicy], snapshot: Snapshot) -> list[WorkloadRef]:
+    taken = set(snapshot.pods_by_ip)
+    seen: dict[str, WorkloadRef] = {}
+    for pol in policies:
+        for rule in (*pol.ingress, *pol.egress):
+            for peer in rule.peers:
+                for cidr in peer.networks:
+                    label = f"networks {cidr}"
+                    if label in seen:
+                        continue
+                    addr = _block_address(cidr, (), taken)
+                    if addr is not None:
+                        seen[label] = WorkloadRef("", label, addr)
+    return [seen[k] for k in sorted(seen)]
 
 
 def _selects(policy: NetworkPolicy, pod: Pod, direction: Direction) -> bool:
@@ -280,34 +332,55 @@ def connectivity_delta(
     after: Sequence[NetworkPolicy],
     *,
     reps: Sequence[Pod] | None = None,
+    admin_before: Sequence[AdminPolicy] | None = None,
+    admin_after: Sequence[AdminPolicy] | None = None,
 ) -> Delta:
     """Flows between representative workloads whose verdict differs between the two sets.
 
-    `snapshot` supplies the pods, namespaces and Services; its own policies are ignored.
+    `snapshot` supplies the pods, namespaces and Services; its own NetworkPolicies are
+    ignored. Its admin policies apply on both sides unless `admin_before` / `admin_after`
+    give the admin set of each side.
     """
+    adm_before = tuple(snapshot.admin_policies if admin_before is None else admin_before)
+    adm_after = tuple(snapshot.admin_policies if admin_after is None else admin_after)
     changed = changed_policies(before, after)
-    if not changed:
+    changed_adm = changed_admin(adm_before, adm_after)
+    if not changed and not changed_adm:
         return Delta()
     pods = list(reps) if reps is not None else representatives(snapshot)
-    egress_hit = [p for p in pods if any(_selects(c, p, "Egress") for c in changed)]
-    ingress_hit = [p for p in pods if any(_selects(c, p, "Ingress") for c in changed)]
+    tix = tier_index(snapshot.with_admin_policies(tuple(changed_adm))) if changed_adm else None
+
+    def hit(pod: Pod, direction: Direction) -> bool:
+        if any(_selects(c, pod, direction) for c in changed):
+            return True
+        return tix is not None and any(_admin_selects(tix, a, pod, direction) for a in changed_adm)
+
+    egress_hit = [p for p in pods if hit(p, "Egress")]
+    ingress_hit = [p for p in pods if hit(p, "Ingress")]
     if not egress_hit and not ingress_hit:
         return Delta()
-    all_ports = mentioned_ports(changed) or mentioned_ports((*before, *after))
+    all_ports = mentioned_ports(changed) | _admin_ports(changed_adm, None) or mentioned_ports(
+        (*before, *after)
+    ) | _admin_ports((*adm_before, *adm_after), None)
 
     def named(pod: Pod, direction: Direction) -> set[PortKey]:
         """Ports named by the rules of changed policies that select `pod`."""
         hits = [c for c in changed if _selects(c, pod, direction)]
         rules = [r for c in hits for r in c.rules(direction)]
-        return {(pp.port, pp.protocol) for r in rules for pp in r.ports if isinstance(pp.port, int)}
+        out = {(pp.port, pp.protocol) for r in rules for pp in r.ports if isinstance(pp.port, int)}
+        if tix is not None:
+            admin_hits = [a for a in changed_adm if _admin_selects(tix, a, pod, direction)]
+            out |= _admin_ports(admin_hits, direction)
+        return out
 
     def own(pod: Pod) -> set[PortKey]:
         return {(cp.port, cp.protocol) for cp in pod.ports}
 
     evaluator = _Evaluator(
-        snapshot.with_policies(tuple(before)), snapshot.with_policies(tuple(after))
+        snapshot.with_policies(tuple(before)).with_admin_policies(adm_before),
+        snapshot.with_policies(tuple(after)).with_admin_policies(adm_after),
     )
-    outside = _outside_endpoints(changed, snapshot)
+    outside = _outside_endpoints(changed, snapshot) + _admin_outside(changed_adm, snapshot)
     for src in egress_hit:
         egress_ports = named(src, "Egress") or all_ports
         for dst in pods:

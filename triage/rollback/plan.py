@@ -9,15 +9,23 @@ alone against the live set with the engine, then
    lockdown);
 2. creates and replaces that close flows (add isolation or remove allowances), fewest
    closed flows first;
-3. deletes of policies that allow traffic, last.
+3. deletes of policies that allow traffic;
+4. deletes of cluster-scoped admin policies that hold a Deny rule, last of all.
 
 Allowing changes land before denying ones, so DNS and ingress guardrails are back before
 anything is removed: while the plan runs the cluster errs towards open rather than broken.
+Phase 4 is the one exception to "opening first": an admin Deny is not removed before the
+admin policies that replace it (creates and replaces, phases 1-2) have landed, so a flow
+that both the old and the new admin policy deny is never briefly open.
+
+Cluster-scoped admin policies (ClusterNetworkPolicy, AdminNetworkPolicy,
+BaselineAdminNetworkPolicy) are part of the plan only when the target carries an admin set
+(`PolicySet.admin_policies` not None); they are compared, judged and ordered like
+NetworkPolicies, whatever the namespace scope.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,9 +34,13 @@ from typing import Any, Literal
 import yaml
 
 from triage.model import NetworkPolicy, Pod, Snapshot
+from triage.model.admin import AdminKind, AdminPolicy
 from triage.rollback.delta import Delta, connectivity_delta, representatives
 from triage.rollback.policyset import (
     PolicySet,
+    admin_clean_manifest,
+    admin_equal,
+    admin_spec,
     clean_manifest,
     intersect_scopes,
     policy_spec,
@@ -41,36 +53,78 @@ Action = Literal["create", "replace", "delete"]
 PHASES: Mapping[int, str] = {
     1: "allow: only opens flows (allowances added, isolation removed)",
     2: "restrict: closes flows (isolation added or allowances removed)",
-    3: "delete: removes a policy that allows traffic (last)",
+    3: "delete: removes a policy that allows traffic",
+    4: "delete: removes an admin policy that denies (after its replacement landed)",
 }
 
-PHASE_NAMES: Mapping[int, str] = {1: "allow", 2: "restrict", 3: "remove-allow"}
+PHASE_NAMES: Mapping[int, str] = {
+    1: "allow",
+    2: "restrict",
+    3: "remove-allow",
+    4: "remove-admin-deny",
+}
 
 ORDERING_RULE = (
-    "Each step's effect is judged alone against the live set, and the steps run in three "
+    "Each step's effect is judged alone against the live set, and the steps run in four "
     "phases: (1) changes that only open flows: creates and replaces that add allowances, "
     "then deletes of policies that only isolate (a default deny, an egress lockdown); "
     "(2) creates and replaces that close flows, fewest closed flows first; "
-    "(3) deletes of policies that allow traffic, last. "
+    "(3) deletes of policies that allow traffic; "
+    "(4) deletes of cluster-scoped admin policies that hold a Deny rule, last of all. "
     "Allowing changes land before denying ones, so DNS and ingress guardrails are back "
-    "before anything is removed: mid-way the cluster errs towards open, not broken."
+    "before anything is removed: mid-way the cluster errs towards open, not broken; and an "
+    "admin Deny is never removed before the admin policies replacing it have landed, so no "
+    "flow is briefly opened. Admin policies are written only when the target holds an "
+    "admin set."
 )
+
+NP_KIND = "NetworkPolicy"
+OpKind = Literal[
+    "NetworkPolicy", "ClusterNetworkPolicy", "AdminNetworkPolicy", "BaselineAdminNetworkPolicy"
+]
+AnyPolicy = NetworkPolicy | AdminPolicy
 
 
 @dataclass(frozen=True)
 class Operation:
+    """One write. A NetworkPolicy step has a namespace; a cluster-scoped admin step has
+    `namespace` "" and `kind` naming its resource (live/target are then AdminPolicy)."""
+
     action: Action
     namespace: str
     name: str
-    live: NetworkPolicy | None  # the policy on the cluster now (replace, delete)
-    target: NetworkPolicy | None  # the policy wanted (create, replace)
+    live: AnyPolicy | None  # the policy on the cluster now (replace, delete)
+    target: AnyPolicy | None  # the policy wanted (create, replace)
     phase: int
     effect: Delta  # this step alone, against the live set
     diff: tuple[str, ...] = ()  # unified diff of the spec YAML (replace)
+    kind: OpKind = "NetworkPolicy"
+
+    @property
+    def admin(self) -> bool:
+        return self.kind != NP_KIND
+
+    @property
+    def admin_policy(self) -> AdminPolicy | None:
+        """The target (else live) admin policy of an admin step; None for a NetworkPolicy."""
+        ref = self.target or self.live
+        return ref if isinstance(ref, AdminPolicy) else None
 
     @property
     def key(self) -> str:
+        ref = self.admin_policy
+        if ref is not None:
+            return ref.key
         return f"{self.namespace}/{self.name}"
+
+    @property
+    def tier_text(self) -> str:
+        """`Admin tier, priority 10` for an admin step; "" for a NetworkPolicy."""
+        ref = self.admin_policy
+        if ref is None:
+            return ""
+        priority = "none (after every priority)" if ref.priority is None else str(ref.priority)
+        return f"{ref.tier} tier, priority {priority}"
 
     @property
     def planned_rv(self) -> str | None:
@@ -81,9 +135,14 @@ class Operation:
         resourceVersion so the server refuses it if anyone changed the policy since."""
         if self.target is None:
             return None
-        return clean_manifest(self.target, self.planned_rv if self.action == "replace" else None)
+        rv = self.planned_rv if self.action == "replace" else None
+        if isinstance(self.target, AdminPolicy):
+            return admin_clean_manifest(self.target, rv)
+        return clean_manifest(self.target, rv)
 
     def describe(self) -> str:
+        if self.admin:
+            return f"{self.action} {self.kind} {self.key} ({self.tier_text})"
         return f"{self.action} {self.key}"
 
 
@@ -103,6 +162,11 @@ class Plan:
     reps: int = 0  # representative workloads the delta used
     final_policies: tuple[NetworkPolicy, ...] = field(default=(), repr=False)
     live_snapshot: Snapshot | None = field(default=None, repr=False, compare=False)
+    # Admin policies: every live one → resourceVersion, and the set after the plan; both
+    # None when the target carries no admin set (the plan leaves admin policies alone).
+    admin_versions: Mapping[str, str | None] | None = None
+    admin_unchanged: tuple[str, ...] = ()
+    final_admin: tuple[AdminPolicy, ...] | None = field(default=None, repr=False)
 
     def in_scope(self, namespace: str) -> bool:
         return self.scope is None or namespace in self.scope
@@ -115,14 +179,11 @@ class Plan:
     def deletes_everything(self) -> bool:
         """True when the plan leaves no policy at all in its scope (the target has none
         there): every live policy of the scope is deleted. Confirmations say so loudly."""
-        return (
-            bool(self.operations)
-            and not self.unchanged
-            and all(op.action == "delete" for op in self.operations)
-        )
+        ops = [op for op in self.operations if not op.admin]
+        return bool(ops) and not self.unchanged and all(op.action == "delete" for op in ops)
 
     def deletes_everything_text(self) -> str:
-        n = len(self.operations)
+        n = sum(1 for op in self.operations if not op.admin)
         return (
             f"THIS DELETES ALL {n} NETWORKPOLIC{'Y' if n == 1 else 'IES'} in "
             f"{scope_text(self.scope)} and creates none: the target has no policy there"
@@ -143,15 +204,17 @@ class Plan:
         c = self.counts()
         return (
             f"{len(self.operations)} step(s): {c['create']} create, {c['replace']} replace, "
-            f"{c['delete']} delete; {len(self.unchanged)} unchanged; {self.delta.summary()}"
+            f"{c['delete']} delete; {len(self.unchanged) + len(self.admin_unchanged)} unchanged; "
+            f"{self.delta.summary()}"
         )
 
 
-def spec_yaml(policy: NetworkPolicy) -> str:
-    return yaml.safe_dump(policy_spec(policy), sort_keys=True, default_flow_style=False)
+def spec_yaml(policy: AnyPolicy) -> str:
+    spec = admin_spec(policy) if isinstance(policy, AdminPolicy) else policy_spec(policy)
+    return yaml.safe_dump(spec, sort_keys=True, default_flow_style=False)
 
 
-def spec_diff(live: NetworkPolicy, target: NetworkPolicy) -> tuple[str, ...]:
+def spec_diff(live: AnyPolicy, target: AnyPolicy) -> tuple[str, ...]:
     return tuple(
         line.rstrip("\n")
         for line in difflib.unified_diff(
@@ -163,10 +226,16 @@ def spec_diff(live: NetworkPolicy, target: NetworkPolicy) -> tuple[str, ...]:
     )
 
 
-def _phase(action: Action, effect: Delta) -> int:
+def _phase(action: Action, effect: Delta, live: AnyPolicy | None = None) -> int:
+    if action == "delete" and isinstance(live, AdminPolicy) and _denies(live):
+        return 4
     if effect.opens_only:
         return 1
     return 3 if action == "delete" else 2
+
+
+def _denies(policy: AdminPolicy) -> bool:
+    return any(rule.action == "Deny" for rule in (*policy.ingress, *policy.egress))
 
 
 def _order(op: Operation) -> tuple[int, int, int, str]:
@@ -200,30 +269,6 @@ def _label_warnings(live: Snapshot, target: PolicySet, scope: tuple[str, ...] | 
         more = f" (+{len(pod_changes) - 5} more)" if len(pod_changes) > 5 else ""
         out.append(f"pod labels changed since the target: {shown}{more}")
     return out
-
-
-def _admin_warnings(live: Snapshot, target: PolicySet) -> list[str]:
-    """Cluster-scoped admin policies (ClusterNetworkPolicy, ANP, BANP) that differ from the
-    target's: the plan writes NetworkPolicies only, so it says which to restore by hand."""
-    if target.admin_policies is None:
-        return []
-    then = {p.key: dataclasses.replace(p, resource_version=None) for p in target.admin_policies}
-    now = {p.key: dataclasses.replace(p, resource_version=None) for p in live.admin_policies}
-    differ = []
-    for key in sorted(then.keys() | now.keys()):
-        old, new = then.get(key), now.get(key)
-        if old == new:
-            continue
-        ref = old or new
-        assert ref is not None
-        what = "added since" if old is None else "removed since" if new is None else "changed since"
-        differ.append(f"{key} ({ref.tier} tier, priority {ref.priority}) {what} the target")
-    if not differ:
-        return []
-    return [
-        "cluster-scoped admin policies differ from the target and this plan does not write "
-        "them (it restores NetworkPolicies only): " + "; ".join(differ)
-    ]
 
 
 def _label_change(old: Mapping[str, str], new: Mapping[str, str]) -> str:
@@ -265,7 +310,6 @@ def make_plan(
             + (" …" if len(outside) > 5 else "")
         )
     warnings.extend(_label_warnings(live, target, scope))
-    warnings.extend(_admin_warnings(live, target))
     if not target_by and live_by:
         warnings.append(
             f"the target has no policy in {scope_text(scope)}: this plan deletes all "
@@ -274,6 +318,7 @@ def make_plan(
 
     reps: list[Pod] = representatives(live)
     base = tuple(live.policies)
+    admin_ops, admin_unchanged, final_admin = _admin_operations(live, target, reps)
     ops: list[Operation] = []
     unchanged: list[str] = []
     for key in sorted(live_by.keys() | target_by.keys()):
@@ -298,11 +343,12 @@ def make_plan(
                 diff=spec_diff(old, new) if old is not None and new is not None else (),
             )
         )
+    ops.extend(admin_ops)
     ops.sort(key=_order)
     final = tuple(p for p in base if not in_scope(p.namespace)) + tuple(
         target_by[k] for k in sorted(target_by)
     )
-    delta = connectivity_delta(live, base, final, reps=reps)
+    delta = connectivity_delta(live, base, final, reps=reps, admin_after=final_admin)
     return Plan(
         target=target,
         context=context,
@@ -318,4 +364,52 @@ def make_plan(
         reps=len(reps),
         final_policies=final,
         live_snapshot=live,
+        admin_versions=None
+        if target.admin_policies is None
+        else {p.key: p.resource_version for p in sorted(live.admin_policies, key=lambda p: p.key)},
+        admin_unchanged=admin_unchanged,
+        final_admin=final_admin,
     )
+
+
+def _admin_operations(
+    live: Snapshot, target: PolicySet, reps: list[Pod]
+) -> tuple[list[Operation], tuple[str, ...], tuple[AdminPolicy, ...] | None]:
+    """The creates, replaces and deletes that turn the live admin set into the target's,
+    each judged alone against the live cluster; the unchanged keys; the final set. Nothing
+    when the target carries no admin set."""
+    if target.admin_policies is None:
+        return [], (), None
+    base = tuple(live.policies)
+    live_adm = {p.key: p for p in live.admin_policies}
+    target_adm = {p.key: p for p in target.admin_policies}
+    ops: list[Operation] = []
+    unchanged: list[str] = []
+    for key in sorted(live_adm.keys() | target_adm.keys()):
+        old, new = live_adm.get(key), target_adm.get(key)
+        if old is not None and new is not None and admin_equal(old, new):
+            unchanged.append(key)
+            continue
+        after = tuple(p for p in live.admin_policies if p.key != key) + (
+            (new,) if new is not None else ()
+        )
+        effect = connectivity_delta(live, base, base, reps=reps, admin_after=after)
+        action: Action = "create" if old is None else "delete" if new is None else "replace"
+        ref = new or old
+        assert ref is not None
+        kind: AdminKind = ref.kind
+        ops.append(
+            Operation(
+                action=action,
+                namespace="",
+                name=ref.name,
+                live=old,
+                target=new,
+                phase=_phase(action, effect, old),
+                effect=effect,
+                diff=spec_diff(old, new) if old is not None and new is not None else (),
+                kind=kind,
+            )
+        )
+    final = tuple(target_adm[k] for k in sorted(target_adm))
+    return ops, tuple(unchanged), final

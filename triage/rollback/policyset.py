@@ -18,6 +18,12 @@ from triage.model.admin import AdminPolicy
 from triage.model.manifest import policy_spec_manifest
 from triage.sources.errors import SourceError
 from triage.sources.parse import parse_network_policy
+from triage.sources.parse_admin import (
+    ANP_API,
+    CNP_API,
+    admin_policy_manifest,
+    parse_admin_policy,
+)
 
 API_VERSION = "networking.k8s.io/v1"
 KIND = "NetworkPolicy"
@@ -42,9 +48,8 @@ class PolicySet:
     pod_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     snapshot_id: int | None = None
     context: str | None = None
-    # The cluster-scoped admin policies of the target (a recording's known-good set), or
-    # None when it recorded none. A rollback does not write them; a plan warns when they
-    # differ from the live ones.
+    # The cluster-scoped admin policies of the target (a known-good set, a backup), or None
+    # when it says nothing about them: then a rollback leaves them alone and only warns.
     admin_policies: tuple[AdminPolicy, ...] | None = None
 
     def in_scope(self, namespace: str) -> bool:
@@ -174,3 +179,106 @@ def policies_to_json(policies: Iterable[NetworkPolicy]) -> str:
 
 def policies_from_json(text: str, origin: str = "store") -> tuple[NetworkPolicy, ...]:
     return parse_policies(json.loads(text), origin)
+
+
+# ---------------------------------------------------------------- admin policies
+#
+# ClusterNetworkPolicy / AdminNetworkPolicy / BaselineAdminNetworkPolicy are cluster-scoped:
+# a rollback writes them only when its target carries an admin set (`admin_policies` not
+# None), whatever the namespace scope, because they govern every namespace at once.
+
+
+def admin_semantic(policy: AdminPolicy) -> AdminPolicy:
+    """The admin policy without what the server owns (the manifest is not compared)."""
+    return dataclasses.replace(policy, resource_version=None)
+
+
+def admin_equal(a: AdminPolicy, b: AdminPolicy) -> bool:
+    return admin_semantic(a) == admin_semantic(b)
+
+
+def admin_spec(policy: AdminPolicy) -> JsonDict:
+    raw = policy.manifest.get("spec") if policy.manifest else None
+    if isinstance(raw, Mapping):
+        spec: JsonDict = _plain(raw)
+        return spec
+    built: JsonDict = admin_policy_manifest(policy)["spec"]
+    return built
+
+
+def admin_api_version(policy: AdminPolicy) -> str:
+    return CNP_API if policy.kind == "ClusterNetworkPolicy" else ANP_API
+
+
+def admin_clean_manifest(policy: AdminPolicy, resource_version: str | None = None) -> JsonDict:
+    """What we send for an admin policy: apiVersion, kind, name (no namespace: the object
+    is cluster-scoped), labels, hand-written annotations and the spec; with
+    `resource_version`, a replace the server refuses if the object changed since."""
+    meta_in = policy.manifest.get("metadata") if policy.manifest else None
+    meta_in = meta_in if isinstance(meta_in, Mapping) else {}
+    meta: JsonDict = {"name": policy.name}
+    labels = meta_in.get("labels")
+    if isinstance(labels, Mapping) and labels:
+        meta["labels"] = {str(k): str(v) for k, v in labels.items()}
+    annotations = meta_in.get("annotations")
+    if isinstance(annotations, Mapping):
+        kept = {str(k): str(v) for k, v in annotations.items() if k != LAST_APPLIED}
+        if kept:
+            meta["annotations"] = kept
+    if resource_version is not None:
+        meta["resourceVersion"] = resource_version
+    return {
+        "apiVersion": admin_api_version(policy),
+        "kind": policy.kind,
+        "metadata": meta,
+        "spec": admin_spec(policy),
+    }
+
+
+def parse_admin(doc: Mapping[str, Any], origin: str = "store") -> AdminPolicy:
+    policy, problems = parse_admin_policy(doc, origin, 0)
+    if policy is None:
+        raise SourceError(problems)
+    return policy
+
+
+def parse_admins(
+    docs: Iterable[Mapping[str, Any]], origin: str = "store"
+) -> tuple[AdminPolicy, ...]:
+    return tuple(sorted((parse_admin(d, origin) for d in docs), key=lambda p: p.key))
+
+
+def admin_to_json(policies: Iterable[AdminPolicy] | None) -> str | None:
+    """None stays None: "this set says nothing about admin policies", not "it has none"."""
+    if policies is None:
+        return None
+    return json.dumps(
+        [
+            admin_clean_manifest(p, p.resource_version)
+            for p in sorted(policies, key=lambda p: p.key)
+        ],
+        sort_keys=True,
+    )
+
+
+def admin_from_json(text: str | None, origin: str = "store") -> tuple[AdminPolicy, ...] | None:
+    if text is None:
+        return None
+    return parse_admins(json.loads(text), origin)
+
+
+def admin_sets_equal(
+    live: Iterable[AdminPolicy], target: Iterable[AdminPolicy]
+) -> tuple[bool, list[str]]:
+    """Compare two admin sets; the differences, one line each, sorted."""
+    a = {p.key: p for p in live}
+    b = {p.key: p for p in target}
+    out: list[str] = []
+    for key in sorted(a.keys() | b.keys()):
+        if key not in a:
+            out.append(f"{key}: missing on the cluster")
+        elif key not in b:
+            out.append(f"{key}: on the cluster but not in the target")
+        elif not admin_equal(a[key], b[key]):
+            out.append(f"{key}: spec differs from the target")
+    return not out, out

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from triage.model import Flow, Snapshot
+from triage.model.admin import KUBECTL_RESOURCE
 from triage.model.untrusted import (
     clean,
     clean_lines,
@@ -46,6 +47,10 @@ def kubectl_command(op: Operation, context: str) -> str:
     `replace`, not `apply`: apply merges with what is on the cluster and keeps fields the
     target no longer has; replace sends the whole object, as the applier does, and fails on
     a resourceVersion conflict just like it."""
+    admin = op.admin_policy
+    if op.action == "delete" and admin is not None:
+        resource = KUBECTL_RESOURCE[admin.kind]
+        return shell_join(["kubectl", "--context", context, "delete", resource, op.name])
     if op.action == "delete":
         argv = ["kubectl", "--context", context, "delete", "networkpolicy", op.name]
         return shell_join([*argv, "-n", op.namespace])
@@ -161,6 +166,8 @@ def check_flows(plan: Plan, flows: Sequence[tuple[Flow, str]]) -> list[FlowCheck
     if snap is None:
         return []
     after_snap = snap.with_policies(plan.final_policies)
+    if plan.final_admin is not None:
+        after_snap = after_snap.with_admin_policies(plan.final_admin)
     out = []
     for flow, note in flows:
         try:
@@ -220,11 +227,14 @@ def plan_to_text(plan: Plan, *, diffs: bool = True) -> str:
                 f"  {i}. {op.action:<7} {op.key}  [phase {op.phase} {PHASE_NAMES[op.phase]}]  "
                 f"{op.effect.summary()}"
             )
+            if op.admin:
+                lines.append(f"       {op.kind}, {op.tier_text} (cluster-scoped)")
             if diffs and op.diff:
                 lines.extend(f"       {d}" for d in op.diff)
-    if plan.unchanged:
+    unchanged = (*plan.unchanged, *plan.admin_unchanged)
+    if unchanged:
         lines.append("")
-        lines.append(f"Unchanged ({len(plan.unchanged)}): {', '.join(plan.unchanged)}")
+        lines.append(f"Unchanged ({len(unchanged)}): {', '.join(unchanged)}")
     lines.append("")
     lines.append(
         f"Connectivity delta ({plan.reps} representative workload(s), "
@@ -276,6 +286,7 @@ def plan_to_markdown(plan: Plan, *, flows: Sequence[tuple[Flow, str]] = ()) -> s
             f"### {i}. {op.action} {markdown_code(op.key)}",
             "",
             f"- Phase {op.phase}: {PHASES[op.phase]}",
+            *([f"- {op.kind}, {op.tier_text} (cluster-scoped)"] if op.admin else []),
             f"- Effect of this step alone: {_md_escape(op.effect.summary())}",
         ]
         if op.action != "create":
@@ -286,9 +297,9 @@ def plan_to_markdown(plan: Plan, *, flows: Sequence[tuple[Flow, str]] = ()) -> s
         elif op.action == "delete" and op.live is not None:
             out += ["Removes:", "", *markdown_fence(spec_yaml(op.live), "yaml"), ""]
         out += [*markdown_fence(kubectl_command(op, ctx), "sh"), ""]
-    if plan.unchanged:
+    if plan.unchanged or plan.admin_unchanged:
         out += ["## Unchanged", ""]
-        out += [f"- {markdown_code(k)}" for k in plan.unchanged]
+        out += [f"- {markdown_code(k)}" for k in (*plan.unchanged, *plan.admin_unchanged)]
         out.append("")
     out += [
         "## Connectivity delta",
@@ -390,6 +401,10 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 "action": op.action,
                 "namespace": op.namespace,
                 "name": op.name,
+                "kind": op.kind,
+                "key": op.key,
+                "tier": None if op.admin_policy is None else op.admin_policy.tier,
+                "priority": None if op.admin_policy is None else op.admin_policy.priority,
                 "phase": op.phase,
                 "phase_text": PHASES[op.phase],
                 "planned_resource_version": op.planned_rv,
@@ -401,7 +416,11 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             for i, op in enumerate(plan.operations, start=1)
         ],
         "unchanged": list(plan.unchanged),
+        "admin_unchanged": list(plan.admin_unchanged),
         "live_resource_versions": dict(plan.live_versions),
+        "admin_resource_versions": None
+        if plan.admin_versions is None
+        else dict(plan.admin_versions),
         "delta": delta_to_dict(plan.delta),
         "verify": [
             {

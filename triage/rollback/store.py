@@ -26,8 +26,11 @@ from typing import Any, Literal
 
 from triage.errors import UsageError
 from triage.model import NetworkPolicy
+from triage.model.admin import AdminPolicy
 from triage.rollback.policyset import (
     PolicySet,
+    admin_from_json,
+    admin_to_json,
     policies_from_json,
     policies_to_json,
     scope_text,
@@ -87,7 +90,8 @@ CREATE TABLE IF NOT EXISTS snapshots (
     scope TEXT,                        -- JSON list of namespaces; NULL: every namespace
     policies TEXT NOT NULL,            -- JSON list of clean manifests (with resourceVersion)
     namespace_labels TEXT NOT NULL,    -- JSON {namespace: {label: value}}
-    pod_labels TEXT NOT NULL           -- JSON {ns/pod: {label: value}}
+    pod_labels TEXT NOT NULL,          -- JSON {ns/pod: {label: value}}
+    admin_policies TEXT                -- JSON list of admin manifests; NULL: not captured
 );
 CREATE TABLE IF NOT EXISTS journals (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -98,6 +102,7 @@ CREATE TABLE IF NOT EXISTS journals (
     target TEXT NOT NULL,              -- what the run aims at, for people
     target_snapshot_id INTEGER REFERENCES snapshots(id),
     target_policies TEXT NOT NULL,     -- the target set itself: resume aims at the same one
+    target_admin TEXT,                 -- its admin policies (JSON); NULL: left alone
     scope TEXT,
     backup_snapshot_id INTEGER REFERENCES snapshots(id),   -- the live set before this run
     origin_backup_id INTEGER REFERENCES snapshots(id),     -- before the first run of a chain
@@ -136,6 +141,7 @@ class SavedSnapshot:
     policies: tuple[NetworkPolicy, ...]
     namespace_labels: Mapping[str, Mapping[str, str]]
     pod_labels: Mapping[str, Mapping[str, str]]
+    admin_policies: tuple[AdminPolicy, ...] | None = None
 
     @property
     def label(self) -> str:
@@ -152,6 +158,7 @@ class SavedSnapshot:
             pod_labels=self.pod_labels,
             snapshot_id=self.id,
             context=self.context,
+            admin_policies=self.admin_policies,
         )
 
 
@@ -172,7 +179,9 @@ class JournalStep:
 
     @property
     def key(self) -> str:
-        return f"{self.namespace}/{self.name}"
+        """`ns/name`; a cluster-scoped admin step has no namespace and its name is the
+        admin key (`cnp/NAME`, `anp/NAME`, `banp/default`)."""
+        return f"{self.namespace}/{self.name}" if self.namespace else self.name
 
 
 @dataclass(frozen=True)
@@ -192,6 +201,7 @@ class Journal:
     status: str
     message: str
     steps: tuple[JournalStep, ...] = ()
+    target_admin: tuple[AdminPolicy, ...] | None = None
 
     def target_set(self) -> PolicySet:
         return PolicySet(
@@ -200,6 +210,7 @@ class Journal:
             scope=self.scope,
             snapshot_id=self.target_snapshot_id,
             context=self.context,
+            admin_policies=self.target_admin,
         )
 
 
@@ -253,6 +264,7 @@ class Store:
         try:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.executescript(_SCHEMA)
+            self._add_admin_columns()
             self._db.execute(
                 "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)",
                 (str(SCHEMA_VERSION),),
@@ -299,6 +311,14 @@ class Store:
                     db.execute("ROLLBACK")
                 raise
 
+    def _add_admin_columns(self) -> None:
+        """Stores made before admin policies were captured lack their columns: add them
+        (NULL: those snapshots and journals say nothing about admin policies)."""
+        for table, column in (("snapshots", "admin_policies"), ("journals", "target_admin")):
+            have = {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+            if column not in have:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN {column} TEXT")
+
     # ------------------------------------------------------------ snapshots
 
     def save_snapshot(
@@ -313,11 +333,15 @@ class Store:
         note: str = "",
         namespace_labels: Mapping[str, Mapping[str, str]] | None = None,
         pod_labels: Mapping[str, Mapping[str, str]] | None = None,
+        admin_policies: tuple[AdminPolicy, ...] | None = None,
     ) -> SavedSnapshot:
+        """`admin_policies` None: the snapshot says nothing about cluster-scoped admin
+        policies (a rollback to it leaves them alone); a tuple (maybe empty) is the set."""
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO snapshots (created_at, context, source, note, good, kind, scope,"
-                " policies, namespace_labels, pod_labels) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                " policies, namespace_labels, pod_labels, admin_policies)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     self.now(),
                     context,
@@ -329,6 +353,7 @@ class Store:
                     policies_to_json(policies),
                     _labels_json(namespace_labels or {}),
                     _labels_json(pod_labels or {}),
+                    admin_to_json(admin_policies),
                 ),
             )
             new_id = int(cur.lastrowid or 0)
@@ -347,6 +372,7 @@ class Store:
             policies=policies_from_json(row["policies"], f"snapshot #{row['id']}"),
             namespace_labels=json.loads(row["namespace_labels"]),
             pod_labels=json.loads(row["pod_labels"]),
+            admin_policies=admin_from_json(row["admin_policies"], f"snapshot #{row['id']}"),
         )
 
     def snapshot(self, snapshot_id: int) -> SavedSnapshot:
@@ -402,8 +428,8 @@ class Store:
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO journals (created_at, context, action, target, target_snapshot_id,"
-                " target_policies, scope, backup_snapshot_id, origin_backup_id, parent_id,"
-                " status, message) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                " target_policies, target_admin, scope, backup_snapshot_id, origin_backup_id,"
+                " parent_id, status, message) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     self.now(),
                     context,
@@ -411,6 +437,7 @@ class Store:
                     target.description,
                     target.snapshot_id,
                     policies_to_json(target.policies),
+                    admin_to_json(target.admin_policies),
                     _scope_json(target.scope),
                     backup_snapshot_id,
                     origin_backup_id,
@@ -487,6 +514,7 @@ class Store:
             target=row["target"],
             target_snapshot_id=row["target_snapshot_id"],
             target_policies=policies_from_json(row["target_policies"], f"journal #{row['id']}"),
+            target_admin=admin_from_json(row["target_admin"], f"journal #{row['id']}"),
             scope=_scope_from(row["scope"]),
             backup_snapshot_id=row["backup_snapshot_id"],
             origin_backup_id=row["origin_backup_id"],
@@ -535,5 +563,6 @@ def describe_snapshot(snap: SavedSnapshot) -> str:
     return (
         f"#{snap.id}  {snap.created_at}  context={snap.context}  kind={snap.kind}  good={good}  "
         f"policies={len(snap.policies)}  scope={scope_text(snap.scope)}  source={snap.source}"
+        + (f"  admin={len(snap.admin_policies)}" if snap.admin_policies is not None else "")
         + (f"  note={snap.note}" if snap.note else "")
     )

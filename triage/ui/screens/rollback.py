@@ -690,6 +690,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
                     scope=scope,
                     namespace_labels={ns.name: dict(ns.labels) for ns in snap.namespaces},
                     pod_labels={p.key: dict(p.labels) for p in snap.pods},
+                    admin_policies=snap.admin_policies or None,
                 )
                 snaps = store.snapshots(context=self.context)
             self.post_message(TargetsLoaded(snaps, saved.id))
