@@ -302,7 +302,7 @@ def _deny_last(plan: Plan) -> Plan:
     of the apply has the namespace isolated without its guardrails."""
     ops = sorted(
         plan.operations,
-        key=lambda op: op.target is not None and is_default_deny(op.target),
+        key=lambda op: isinstance(op.target, NetworkPolicy) and is_default_deny(op.target),
     )
     return dataclasses.replace(plan, operations=tuple(ops))
 
