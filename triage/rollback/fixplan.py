@@ -4,9 +4,10 @@ A verified fix is one NetworkPolicy per side it opens (an egress allow at the so
 ingress allow at the destination: two namespaces when the ends live apart). Its target policy
 set is the live set of the fix's namespaces with the fix's policies added (or replacing
 policies of the same name), scoped to those namespaces, so the plan can only create or
-replace the fix's policies: nothing else is deleted, and no other namespace is touched. Applying it goes through the same Applier as a
-rollback: the live set is re-read and compared, saved as a backup, dry-run server-side,
-applied and journalled (`triage rollback journal`, `revert`).
+replace the fix's policies: nothing else is deleted, and no other namespace is touched.
+Applying it goes through the same Applier as a rollback: the live set is re-read and
+compared, saved as a backup, dry-run server-side, applied and journalled (`triage rollback
+journal`, `revert`).
 """
 
 from __future__ import annotations
