@@ -37,8 +37,8 @@ from triage.model import (
 )
 from triage.model.manifest import policy_manifest_from_model
 from triage.policy.dns import dns_target
-from triage.policy.generate import _dns_label as dns_name
 from triage.policy.generate import dns_egress_rule, dns_notes, select_pods
+from triage.policy.generate import dns_label as dns_name
 from triage.rollout.observed import Connection
 
 MANAGED_BY = ("app.kubernetes.io/managed-by", "netpol-triage")
