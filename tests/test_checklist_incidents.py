@@ -180,7 +180,12 @@ def test_lateral_movement_debug_pod() -> None:
 def test_every_incident_every_flow_runs_cleanly(name: str) -> None:
     inc = incident(name)
     for index in range(len(inc.flows)):
-        for runbook in ("blocked-flow", "failed-rollout", "lateral-movement"):
+        for runbook in (
+            "blocked-flow",
+            "failed-rollout",
+            "lateral-movement",
+            "default-deny-rollout",
+        ):
             got = run(name, index, runbook)
             assert "error" not in {r.status for r in got.values()}, statuses(got)
             assert all(r.summary and r.kubectl for r in got.values())

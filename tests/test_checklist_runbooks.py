@@ -17,7 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_bundled_runbooks() -> None:
-    assert bundled_runbooks() == ["blocked-flow", "failed-rollout", "lateral-movement"]
+    assert bundled_runbooks() == [
+        "blocked-flow",
+        "default-deny-rollout",
+        "failed-rollout",
+        "lateral-movement",
+    ]
     assert load_runbook("blocked-flow").step_ids == (
         "flow",
         "dns",

@@ -102,6 +102,15 @@ EXPECTED: dict[str, list[Expect]] = {
         Expect(True),
         Expect(True),
     ],
+    "default-deny-rollout": [
+        # Before the rollout: only backend is isolated (ingress), and the frontends may call it.
+        Expect(True, policy="production/backend-allow-frontend"),
+        Expect(True),
+        Expect(True, policy="production/backend-allow-frontend"),
+        Expect(True),
+        Expect(True),
+        Expect(True),
+    ],
     "cilium-payments-rollout": [
         # The new gateway calls the ledger on 9443; the ledger's policy allows 8080 only.
         Expect(

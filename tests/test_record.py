@@ -181,7 +181,7 @@ def test_an_unknown_runbook_is_refused_before_any_call(
     lines = capsys.readouterr().err.splitlines()
     assert lines == [
         f"triage: error: --runbook {name}: not a bundled runbook (bundled: blocked-flow, "
-        "failed-rollout, lateral-movement); nothing was done"
+        "default-deny-rollout, failed-rollout, lateral-movement); nothing was done"
     ]
     if not cluster.real:
         assert cluster.server.requests == []

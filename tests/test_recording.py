@@ -1223,7 +1223,7 @@ def test_runbooks_incidents_is_the_bundled_folder() -> None:
 
 UNKNOWN_RUNBOOK = (
     "metadata.runbook: {name!r} is not a bundled runbook (bundled: blocked-flow, "
-    "failed-rollout, lateral-movement); a runbook file of your own goes on "
+    "default-deny-rollout, failed-rollout, lateral-movement); a runbook file of your own goes on "
     "`triage replay --runbook FILE`"
 )
 
@@ -1300,9 +1300,11 @@ def test_an_incident_with_an_unknown_runbook_is_not_written(tmp_path: Path) -> N
 
 
 def test_bundled_incidents_name_their_runbook() -> None:
-    """Only the lateral movement needs another runbook than blocked-flow: the demo's
-    reported flow ends in "what changed" and the rollback handoff there already."""
+    """Only the lateral movement and the default-deny rollout need another runbook than
+    blocked-flow: the demo's reported flow ends in "what changed" and the rollback handoff
+    there already."""
     runbooks = {p.stem: load_incident(p).meta.runbook for p in bundled_incidents()}
     assert {name: rb for name, rb in runbooks.items() if rb} == {
-        "lateral-movement-debug-pod": "lateral-movement"
+        "lateral-movement-debug-pod": "lateral-movement",
+        "default-deny-rollout": "default-deny-rollout",
     }

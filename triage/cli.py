@@ -36,6 +36,7 @@ COMMANDS = (
     "record",
     "snapshot",
     "rollback",
+    "rollout",
     "lint",
     "exposure",
     "matrix",

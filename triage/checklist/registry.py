@@ -12,6 +12,7 @@ from triage.checklist.checks.flow import check_flow
 from triage.checklist.checks.history import check_changes, check_regressions, check_rollback
 from triage.checklist.checks.lateral import check_containment, check_default_deny, check_exposure
 from triage.checklist.checks.probe import check_probe
+from triage.checklist.checks.rollout import check_rollout
 from triage.checklist.checks.selection import check_labels, check_namespaces, check_ports
 from triage.checklist.checks.tiers import check_tiers
 from triage.checklist.checks.verdict import check_verdict
@@ -33,4 +34,5 @@ CHECKS: Mapping[str, Check] = {
     "default-deny": check_default_deny,
     "exposure": check_exposure,
     "containment": check_containment,
+    "rollout": check_rollout,
 }

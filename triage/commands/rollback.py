@@ -299,9 +299,18 @@ def _execute(args: argparse.Namespace, session: RollbackSession, store: Store, r
     confirmed = confirm(
         plan, session.context, yes=args.yes, delete_all=bool(getattr(args, "delete_all", False))
     )
+    return _finish(execute_journalled(session, store, run, confirmed))
+
+
+def execute_journalled(
+    session: RollbackSession, store: Store, run: Run, confirmed: str
+) -> ApplyResult:
+    """`session.execute` with progress on stdout; an interruption (or a store failing
+    mid-run) names the journal that records what was applied and how to resume or revert
+    it. `confirmed`: the context name the operator confirmed with."""
     before = {j.id for j in store.journals()}
     try:
-        result = session.execute(store, run, confirmed_context=confirmed, progress=_print_progress)
+        return session.execute(store, run, confirmed_context=confirmed, progress=_print_progress)
     except BaseException as exc:
         # Interrupted, or the store failed mid-run: steps may have been applied. The
         # journal (if it could be opened) says which; resume and revert re-read the cluster.
@@ -319,7 +328,6 @@ def _execute(args: argparse.Namespace, session: RollbackSession, store: Store, r
                 file=sys.stderr,
             )
         raise
-    return _finish(result)
 
 
 def _finish(result: ApplyResult) -> int:

@@ -213,7 +213,8 @@ class Selection:
     notes: tuple[str, ...] = ()
 
 
-def _dns_label(text: str, limit: int = 63) -> str:
+def dns_label(text: str, limit: int = 63) -> str:
+    """`text` made a DNS-1123 label (a generated policy's name part), at most `limit` long."""
     name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")
     name = re.sub(r"-{2,}", "-", name)
     return name[:limit].rstrip("-") or "fix"
@@ -299,7 +300,7 @@ def _label_selection(
         for p in snapshot.pods_by_namespace.get(namespace, ())
         if p.key not in {q.key for q in pods}
     }
-    base = _dns_label(pods[0].workload)
+    base = dns_label(pods[0].workload)
     value, n = base, 1
     while value in taken:
         n += 1
@@ -580,7 +581,7 @@ def allow_fix(snapshot: Snapshot, target: Explanation | Sequence[Verdict]) -> Fi
         """One policy at `subjects` for `direction`, admitting `peers` (or `peer_ip`)."""
         rule = Rule((build.peer(peers, peer_ip),), _port_rules(verdicts, protocol))
         suffix = f"-{direction.lower()}" if same_namespace and both else ""
-        name = _dns_label(f"{base}-{_port_tag(verdicts, protocol)}", 63 - len(suffix))
+        name = dns_label(f"{base}-{_port_tag(verdicts, protocol)}", 63 - len(suffix))
         namespace = subjects[0].namespace
         selector = build.take(
             select_pods(snapshot, subjects, may_select=_isolated_for(snapshot, direction))

@@ -209,6 +209,11 @@ COMMANDS: tuple[Command, ...] = (
         "rollback: plan a rollback to a known-good policy set (a simulation in a replay)",
         "triage.ui.screens.rollback:RollbackScreen",
     ),
+    screen_command(
+        "rollout",
+        "rollout: default-deny with allows from observed traffic (a simulation in a replay)",
+        "triage.ui.screens.rollout:RolloutScreen",
+    ),
     Command(
         "exposure",
         "exposure: what a pod reaches and what reaches it — :exposure NS/POD",

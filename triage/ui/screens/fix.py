@@ -140,10 +140,10 @@ dry-run, then the one policy is created (or replaced) and the run is journalled,
         path = directory / fix_file_name(self.flow)
 
         def job() -> None:
-            directory.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".yaml.tmp")
-            tmp.write_text(self.fix_yaml, encoding="utf-8")
-            tmp.replace(path)
+            from triage.files import write_private
+
+            directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_private(path, self.fix_yaml)  # 0600, atomic, never through a symlink
             self._log(f"written: {path}", "green")
 
         self.run_worker(job, thread=True, group="fix-save", exit_on_error=False)

@@ -28,28 +28,27 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.markup import escape
 from textual.message import Message
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, OptionList, Static
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState
 
 from triage.errors import error_line
-from triage.files import write_private
 from triage.model.untrusted import clean
 from triage.rollback.apply import ApplyResult, DryRunResult, Progress, Run
 from triage.rollback.delta import Delta
 from triage.rollback.plan import ORDERING_RULE, PHASE_NAMES, Operation, Plan
 from triage.rollback.policyset import PolicySet, scope_text
 from triage.rollback.store import SavedSnapshot
-from triage.ui.safe_text import data_block, data_text
+from triage.ui.live_access import ClusterWriteScreen, export_in_thread
+from triage.ui.safe_text import data_text
 from triage.ui.session import Session
 from triage.ui.widgets.confirm import ConfirmContextModal
 from triage.ui.widgets.source_bar import SourceBar
 
 if TYPE_CHECKING:
     from triage.rollback.api import PolicyApi
-    from triage.rollback.session import FollowUp, RollbackSession
+    from triage.rollback.session import FollowUp
     from triage.sources.live import LiveTarget
 
 ApiFactory = Callable[[], "PolicyApi"]
@@ -176,8 +175,12 @@ def report_name(plan: Plan) -> str:
 # ---------------------------------------------------------------- the screen
 
 
-class RollbackScreen(Screen[None]):
+class RollbackScreen(ClusterWriteScreen):
     CSS_PATH = "../rollback.tcss"
+    BANNER_ID = "rollback-banner"
+    LOG_ID = "rollback-log"
+    LOG_TEXT_ID = "rollback-log-text"
+    RUN_GROUP = GROUP_RUN
 
     HELP = """\
 Guided rollback to a known-good policy set. Pick a target on the left (enter plans toward
@@ -213,65 +216,14 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
         live_target: LiveTarget | None = None,
         api_factory: ApiFactory | None = None,
     ) -> None:
-        super().__init__()
-        self._session = session
-        self.state_dir = state_dir
-        self._live_target = live_target
-        self.api_factory = api_factory
+        super().__init__(
+            session, state_dir=state_dir, live_target=live_target, api_factory=api_factory
+        )
         self.snapshots: list[SavedSnapshot] = []
         self.run_: Run | None = None  # the plan shown, and what kind of run applying it is
         self.target: PolicySet | None = None
-        self.busy = ""  # the cluster-touching job in progress, if any
         self.last_result: ApplyResult | None = None
         self.step_status: dict[int, str] = {}
-        self.log_lines: list[Text] = []
-
-    # ------------------------------------------------------------------ context
-
-    @property
-    def session(self) -> Session:
-        session = self._session or getattr(self.app, "session", None)
-        assert session is not None, "RollbackScreen needs a loaded session"
-        return session
-
-    @property
-    def simulation(self) -> bool:
-        return self.session.read_only
-
-    @property
-    def context(self) -> str:
-        return self.session.context or ""
-
-    def live_target(self) -> LiveTarget:
-        """Where plans, backups and saves read from: always the session's context by name,
-        never "the current context" (the kubeconfig may have switched since the session
-        was loaded, and the plan must be of the cluster the confirmation names)."""
-        import dataclasses
-
-        from triage.sources.live import LiveTarget
-
-        target = self._live_target
-        if target is None:
-            source_target = getattr(getattr(self.app, "source", None), "target", None)
-            if isinstance(source_target, LiveTarget):
-                target = source_target
-        if target is None:
-            return LiveTarget(context=self.session.context)
-        if self.session.context and target.context != self.session.context:
-            target = dataclasses.replace(target, context=self.session.context)
-        return target
-
-    def rollback_session(self) -> RollbackSession:
-        """The cluster-touching half (planning from the live set, dry-run, apply, resume,
-        revert), Textual-free and shared with `triage rollback`."""
-        from triage.rollback.session import RollbackSession
-
-        return RollbackSession(self.live_target(), self.state_dir, self.api_factory)
-
-    def open_store(self) -> Any:
-        from triage.rollback.store import Store
-
-        return Store.open(self.state_dir or getattr(self.app, "state_dir", None))
 
     @property
     def plan(self) -> Plan | None:
@@ -313,32 +265,16 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
     def on_mount(self) -> None:
         table = self.query_one("#rollback-steps", DataTable)
         table.add_columns("#", "action", "policy", "phase", "flows", "status")
-        banner = self.query_one("#rollback-banner", Static)
-        banner.set_class(self.simulation, "-simulation")
-        banner.set_class(not self.simulation, "-live")
+        self.show_banner(
+            " replay of a recording: the plan and delta against its known-good set; "
+            "nothing can be applied from here",
+            f" context {clean(self.context)}: applying needs the context name typed",
+        )
         if self.simulation:
-            banner.update(
-                Text.assemble(
-                    (" SIMULATION ", "bold reverse"),
-                    " replay of a recording: the plan and delta against its known-good set; "
-                    "nothing can be applied from here",
-                    no_wrap=True,
-                    overflow="ellipsis",
-                )
-            )
             self.add_log(
                 "This is what `triage rollback apply` would do against the live cluster, "
                 "step by step. Nothing here touches a cluster.",
                 "italic",
-            )
-        else:
-            banner.update(
-                Text.assemble(
-                    (" LIVE ", "bold reverse"),
-                    f" context {clean(self.context)}: applying needs the context name typed",
-                    no_wrap=True,
-                    overflow="ellipsis",
-                )
             )
         self.query_one("#plan-summary", Static).update(Text("choose a target", "italic"))
         self.query_one("#rollback-targets", OptionList).focus()
@@ -559,11 +495,6 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
 
     # ------------------------------------------------------------------ the log
 
-    def add_log(self, text: str, style: str = "") -> None:
-        self.log_lines.append(data_block(text, style))  # names, contexts, API messages
-        self.query_one("#rollback-log-text", Static).update(Text("\n").join(self.log_lines))
-        self.query_one("#rollback-log", VerticalScroll).scroll_end(animate=False)
-
     # ------------------------------------------------------------------ actions
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -592,19 +523,6 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
             self.start_plan(lambda: Run.apply(self._make_plan(target)))
         elif run.action != "apply" and run.parent_id is not None:
             self._plan_follow_up(run.action, run.parent_id)
-
-    def _start_job(self, what: str, job: Callable[[], None]) -> None:
-        self.busy = what
-        self.refresh_bindings()
-        self.run_worker(
-            job,
-            name=what,
-            thread=True,
-            group=GROUP_RUN,
-            exclusive=True,
-            exit_on_error=False,
-            description=what,
-        )
 
     def action_dry_run(self) -> None:
         plan = self.plan
@@ -815,15 +733,7 @@ A replay shows the same plan as a SIMULATION and never offers to apply."""
             [(rf.flow, rf.note) for rf in incident.flows] if incident is not None else []
         )
         text = plan_to_markdown(plan, flows=flows)
-        directory = Path(getattr(self.app, "report_dir", Path.cwd()))
-
-        def job() -> None:
-            directory.mkdir(parents=True, exist_ok=True)
-            path = directory / report_name(plan)
-            write_private(path, text)  # 0600, atomic, never through a planted symbolic link
-            self.app.call_from_thread(self.notify, str(path), title="runbook written")
-
-        self.run_worker(job, thread=True, group="rollback-export", exit_on_error=False)
+        export_in_thread(self, report_name(plan), text, "runbook written", "rollback-export")
 
     def help_topic(self) -> tuple[str, str]:
         return "The order of the steps", ORDERING_RULE
