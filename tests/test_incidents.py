@@ -417,3 +417,15 @@ def test_platform_admin_deny_rollback_plan_restores_the_earlier_admin_policy(
     text = capsys.readouterr().out
     assert "1. replace cnp/finance-isolation  [phase 1 allow]" in text
     assert "ClusterNetworkPolicy, Admin tier, priority 10 (cluster-scoped)" in text
+
+
+def test_platform_admin_deny_has_no_networkpolicy_fix(capsys: pytest.CaptureFixture[str]) -> None:
+    """An Admin-tier Deny decides before any NetworkPolicy: `--fix` offers none, and says why."""
+    path = bundled_incident("platform-admin-deny")
+    argv = ["explain", "--recording", str(path), "--from", "reports/nightly-close-7f6d5c4b9-h8rnp"]
+    argv += ["--to", "finance/svc/ledger", "--port", "8443", "--fix"]
+    assert main([*argv, "-o", "json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["allowed"] is False and document["fix"] is None
+    assert main(argv) == 0
+    assert "Fix: an Admin-tier Deny decides before any NetworkPolicy" in capsys.readouterr().out

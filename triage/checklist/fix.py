@@ -18,7 +18,7 @@ from triage.model.untrusted import clean, shell_join
 from triage.policy import Explanation, Verdict, explain
 from triage.policy.generate import allow_fix
 from triage.policy.trace import Endpoint
-from triage.policy.verify import Verification, verified_fix, verify
+from triage.policy.verify import Verification, admin_denied, verified_fix, verify
 
 
 def _ref(endpoint: Endpoint) -> PodRef | IPRef:
@@ -26,15 +26,6 @@ def _ref(endpoint: Endpoint) -> PodRef | IPRef:
         namespace, _, name = endpoint.name.partition("/")
         return PodRef(namespace, name)
     return IPRef(endpoint.ip or endpoint.name)
-
-
-def admin_denied(verdict: Verdict) -> bool:
-    """A side of `verdict` is denied by the Admin tier (ClusterNetworkPolicy tier Admin or
-    AdminNetworkPolicy): no NetworkPolicy can change that."""
-    return any(
-        side.tiers is not None and side.tiers.decided_by == "Admin" and not side.tiers.allowed
-        for side in (verdict.egress, verdict.ingress)
-    )
 
 
 def fix_verification(

@@ -193,8 +193,17 @@ def run(args: argparse.Namespace) -> int:
             console.print()
         console.print(explanation_renderable(explanation=explanation))
         if args.fix:
-            console.print(fix_renderable(explanation.state, fixes[i]))
+            console.print(fix_renderable(fix_state(explanation), fixes[i]))
     return status
+
+
+def fix_state(explanation: Any) -> str:
+    """What `--fix` has to say when there is no fix: allowed, unknown, admin, or denied."""
+    from triage.policy.verify import admin_denied
+
+    if explanation.state == "denied" and any(admin_denied(v) for v in explanation.verdicts):
+        return "admin"
+    return str(explanation.state)
 
 
 def fix_renderable(state: str, verification: Verification | None) -> Any:
@@ -210,6 +219,8 @@ def fix_renderable(state: str, verification: Verification | None) -> Any:
         why = {
             "allowed": "the flow is allowed: nothing to fix",
             "unknown": "the verdict is unknown (outside the loaded namespaces): nothing proven",
+            "admin": "an Admin-tier Deny decides before any NetworkPolicy, so no NetworkPolicy "
+            "can open this flow: change or roll back the admin policy named above",
         }.get(state, "no NetworkPolicy can fix this flow (see the reasons above)")
         return Text(f"\nFix: {why}")
     parts: list[Any] = [Text(f"\nFix: {clean(verification.fix.title)}", style="bold")]

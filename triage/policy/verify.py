@@ -25,7 +25,7 @@ from triage.policy.dns import DNS_PORT, dns_target
 from triage.policy.engine import explain
 from triage.policy.generate import Fix, allow_fix
 from triage.policy.portset import NO_PORTS, PortSet, declared_ports
-from triage.policy.trace import Explanation
+from triage.policy.trace import Explanation, Verdict
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -239,13 +239,23 @@ def verify(
     return Verification(fix, flow, allowed, opens, delta.closes, dns_closed, tuple(notes))
 
 
+def admin_denied(verdict: Verdict) -> bool:
+    """A side of `verdict` is denied by the Admin tier (ClusterNetworkPolicy tier Admin or
+    AdminNetworkPolicy): no NetworkPolicy can change that."""
+    return any(
+        side.tiers is not None and side.tiers.decided_by == "Admin" and not side.tiers.allowed
+        for side in (verdict.egress, verdict.ingress)
+    )
+
+
 def verified_fix(
     snapshot: Snapshot, target: Flow | Explanation, *, base: Baseline | None = None
 ) -> Verification | None:
     """The least-privilege fix for a denied flow, verified: None when the flow is allowed or
-    no policy can fix it (see `generate.allow_fix`)."""
+    no NetworkPolicy can fix it (see `generate.allow_fix`), an Admin-tier Deny included: it
+    decides before any NetworkPolicy, so a NetworkPolicy "fix" would be a lie."""
     explanation = target if isinstance(target, Explanation) else explain(snapshot, target)
-    if explanation.allowed:
+    if explanation.allowed or any(admin_denied(v) for v in explanation.verdicts):
         return None
     fix = allow_fix(snapshot, explanation)
     if fix is None:

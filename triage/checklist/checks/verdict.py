@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from triage.checklist.checks.common import _result
-from triage.checklist.fix import admin_denied, delta_text, fix_text, fix_verification
+from triage.checklist.fix import delta_text, fix_text, fix_verification
 from triage.checklist.model import ChecklistContext, StepResult
 from triage.policy import (
     Verdict,
 )
 from triage.policy.describe import misses_clause, near_miss_text, side_summary
+from triage.policy.verify import admin_denied
 
 # ---------------------------------------------------------------- 6 verdict
 
