@@ -469,14 +469,19 @@ class Applier:
         return result("verified", message, states)
 
     def _send(self, op: Operation, *, dry_run: bool) -> tuple[JsonDict | None, str]:
-        """One operation; returns what the server answered and a note for the journal."""
-        if op.admin:
-            return self._send_admin(op, dry_run=dry_run)
+        """One operation; returns what the server answered and a note for the journal. A
+        cluster-scoped admin policy goes to its own REST paths, otherwise the same steps."""
+        api = self.api
         if op.action == "delete":
             try:
-                self.api.delete(
-                    op.namespace, op.name, resource_version=op.planned_rv, dry_run=dry_run
-                )
+                if op.admin:
+                    api.delete_admin(
+                        op.kind, op.name, resource_version=op.planned_rv, dry_run=dry_run
+                    )
+                else:
+                    api.delete(
+                        op.namespace, op.name, resource_version=op.planned_rv, dry_run=dry_run
+                    )
             except ApiFailure as exc:
                 if exc.status == 404 and not dry_run:
                     return None, "already absent"
@@ -485,25 +490,10 @@ class Applier:
         body = op.manifest()
         assert body is not None
         if op.action == "create":
-            return self.api.create(body, dry_run=dry_run), ""
-        return self.api.replace(body, dry_run=dry_run), ""
-
-    def _send_admin(self, op: Operation, *, dry_run: bool) -> tuple[JsonDict | None, str]:
-        if op.action == "delete":
-            try:
-                self.api.delete_admin(
-                    op.kind, op.name, resource_version=op.planned_rv, dry_run=dry_run
-                )
-            except ApiFailure as exc:
-                if exc.status == 404 and not dry_run:
-                    return None, "already absent"
-                raise
-            return None, ""
-        body = op.manifest()
-        assert body is not None
-        if op.action == "create":
-            return self.api.create_admin(body, dry_run=dry_run), ""
-        return self.api.replace_admin(body, dry_run=dry_run), ""
+            create = api.create_admin if op.admin else api.create
+            return create(body, dry_run=dry_run), ""
+        replace = api.replace_admin if op.admin else api.replace
+        return replace(body, dry_run=dry_run), ""
 
 
 def _before(op: Operation) -> JsonDict | None:
