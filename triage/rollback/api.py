@@ -231,11 +231,7 @@ class KubePolicyApi:
         from triage.sources.kubeclient import CallSite
 
         site = CallSite("delete", "networkpolicies", namespace, name)
-        options: JsonDict = {"apiVersion": "v1", "kind": "DeleteOptions"}
-        if resource_version is not None:
-            options["preconditions"] = {"resourceVersion": resource_version}
-        if dry_run:
-            options["dryRun"] = ["All"]
+        options = _delete_options(resource_version, dry_run)
         self._call(
             site,
             self._api.delete_namespaced_network_policy,
@@ -321,11 +317,7 @@ class KubePolicyApi:
 
         version, plural = ADMIN_RESOURCES[kind]
         site = CallSite("delete", plural, None, name, cluster_scoped=True)
-        options: JsonDict = {"apiVersion": "v1", "kind": "DeleteOptions"}
-        if resource_version is not None:
-            options["preconditions"] = {"resourceVersion": resource_version}
-        if dry_run:
-            options["dryRun"] = ["All"]
+        options = _delete_options(resource_version, dry_run)
         self._call(
             site,
             self._custom.delete_cluster_custom_object,
@@ -336,3 +328,14 @@ class KubePolicyApi:
             body=options,
             dry_run="All" if dry_run else None,
         )
+
+
+def _delete_options(resource_version: str | None, dry_run: bool) -> JsonDict:
+    """DeleteOptions with the planned resourceVersion as a precondition (a policy edited since
+    the plan is not deleted) and, for a dry run, `dryRun: [All]`."""
+    options: JsonDict = {"apiVersion": "v1", "kind": "DeleteOptions"}
+    if resource_version is not None:
+        options["preconditions"] = {"resourceVersion": resource_version}
+    if dry_run:
+        options["dryRun"] = ["All"]
+    return options

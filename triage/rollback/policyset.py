@@ -132,13 +132,14 @@ def policy_spec(policy: NetworkPolicy) -> JsonDict:
     return spec_from_model(policy)
 
 
-def clean_manifest(policy: NetworkPolicy, resource_version: str | None = None) -> JsonDict:
-    """What we send to the API server: apiVersion, kind, name, namespace, labels, the
-    annotations a person wrote, and the spec. With `resource_version`, a replace is
-    conditional on the object still being at that version (optimistic concurrency)."""
-    meta_in = policy.manifest.get("metadata") if policy.manifest else None
+def _clean_metadata(
+    meta: JsonDict, manifest: Mapping[str, Any] | None, resource_version: str | None
+) -> JsonDict:
+    """`meta` (name, and namespace for a namespaced object) plus the labels and the
+    annotations a person wrote (not the last-applied copy) of `manifest`'s metadata, and the
+    resourceVersion a conditional replace needs."""
+    meta_in = manifest.get("metadata") if manifest else None
     meta_in = meta_in if isinstance(meta_in, Mapping) else {}
-    meta: JsonDict = {"name": policy.name, "namespace": policy.namespace}
     labels = meta_in.get("labels")
     if isinstance(labels, Mapping) and labels:
         meta["labels"] = {str(k): str(v) for k, v in labels.items()}
@@ -149,6 +150,16 @@ def clean_manifest(policy: NetworkPolicy, resource_version: str | None = None) -
             meta["annotations"] = kept
     if resource_version is not None:
         meta["resourceVersion"] = resource_version
+    return meta
+
+
+def clean_manifest(policy: NetworkPolicy, resource_version: str | None = None) -> JsonDict:
+    """What we send to the API server: apiVersion, kind, name, namespace, labels, the
+    annotations a person wrote, and the spec. With `resource_version`, a replace is
+    conditional on the object still being at that version (optimistic concurrency)."""
+    meta = _clean_metadata(
+        {"name": policy.name, "namespace": policy.namespace}, policy.manifest, resource_version
+    )
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": meta, "spec": policy_spec(policy)}
 
 
@@ -218,19 +229,7 @@ def admin_clean_manifest(policy: AdminPolicy, resource_version: str | None = Non
     """What we send for an admin policy: apiVersion, kind, name (no namespace: the object
     is cluster-scoped), labels, hand-written annotations and the spec; with
     `resource_version`, a replace the server refuses if the object changed since."""
-    meta_in = policy.manifest.get("metadata") if policy.manifest else None
-    meta_in = meta_in if isinstance(meta_in, Mapping) else {}
-    meta: JsonDict = {"name": policy.name}
-    labels = meta_in.get("labels")
-    if isinstance(labels, Mapping) and labels:
-        meta["labels"] = {str(k): str(v) for k, v in labels.items()}
-    annotations = meta_in.get("annotations")
-    if isinstance(annotations, Mapping):
-        kept = {str(k): str(v) for k, v in annotations.items() if k != LAST_APPLIED}
-        if kept:
-            meta["annotations"] = kept
-    if resource_version is not None:
-        meta["resourceVersion"] = resource_version
+    meta = _clean_metadata({"name": policy.name}, policy.manifest, resource_version)
     return {
         "apiVersion": admin_api_version(policy),
         "kind": policy.kind,
